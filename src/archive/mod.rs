@@ -1,0 +1,490 @@
+//! The archive: a BagIt 1.0 bag on disk, and the one path by which anything is written to it.
+//!
+//! Readers use [`Archive`]; writers take an exclusive [`Writer`] (lock + crash recovery) and
+//! make changes only through a [`Transaction`]: stage files under `.visitrec/staging/`,
+//! fsync, commit a [`journal::Journal`], rename into place, rewrite the manifests. No other
+//! code writes under `data/`.
+
+pub mod bagit;
+pub mod journal;
+pub mod lock;
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::{Error, IoContext, Result};
+use crate::fsutil;
+use crate::hash::{self, Fixity};
+use bagit::{BagInfo, Manifest, Oxum};
+use journal::{Journal, Move};
+
+/// The folder (inside the bag, outside `data/`) that holds the lock, journal and staging.
+pub const META_DIR: &str = ".visitrec";
+/// `bagit.txt`.
+pub const BAGIT_TXT: &str = "bagit.txt";
+/// `bag-info.txt`.
+pub const BAG_INFO: &str = "bag-info.txt";
+/// The payload manifest.
+pub const MANIFEST: &str = "manifest-sha256.txt";
+/// The tag manifest.
+pub const TAG_MANIFEST: &str = "tagmanifest-sha256.txt";
+/// The payload folder.
+pub const DATA: &str = "data";
+
+/// The software agent recorded in `bag-info.txt`.
+pub fn software_agent() -> String {
+    format!("visitrec/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// An archive opened for reading. Files still waiting in a committed journal (left by a
+/// writer that was killed) are read from staging, so readers always see committed state.
+#[derive(Debug)]
+pub struct Archive {
+    root: PathBuf,
+    overlay: BTreeMap<String, PathBuf>,
+}
+
+/// What a walk of `data/` found.
+#[derive(Debug, Default)]
+pub struct PayloadListing {
+    /// Regular files: relative path → size.
+    pub files: BTreeMap<String, u64>,
+    /// Entries that are not regular files (symlinks, devices, undecodable names), with why.
+    pub oddities: Vec<(String, String)>,
+}
+
+impl Archive {
+    /// Creates a new, empty archive at `path` (which must not exist, or be an empty folder).
+    /// The bag is built in a sibling temp folder and renamed into place, so it appears whole.
+    pub fn init(path: &Path, organization: &str) -> Result<Archive> {
+        if let Ok(mut entries) = fs::read_dir(path) {
+            if entries.next().is_some() {
+                return Err(Error::AlreadyExists(path.to_path_buf()));
+            }
+        } else if fs::symlink_metadata(path).is_ok() {
+            return Err(Error::AlreadyExists(path.to_path_buf()));
+        }
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = path
+            .file_name()
+            .ok_or_else(|| Error::Invalid(format!("{}: not a folder name", path.display())))?;
+        let tmp = parent.join(format!(
+            ".{}.init-{}",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        fsutil::remove_tree(&tmp)?;
+        fsutil::create_dirs(&tmp.join(DATA))?;
+        fsutil::create_dirs(&tmp.join(META_DIR))?;
+        let today = jiff::Zoned::now().date().to_string();
+        let mut info = BagInfo::default();
+        info.set(
+            "Source-Organization",
+            organization.replace(['\r', '\n'], " "),
+        );
+        info.set("Bagging-Date", today);
+        info.set("Payload-Oxum", Oxum::default().to_string());
+        info.set("Bag-Software-Agent", software_agent());
+        let files = [
+            (BAGIT_TXT, bagit::BAGIT_TXT.to_string()),
+            (BAG_INFO, info.render()),
+            (MANIFEST, String::new()),
+        ];
+        let mut tags = Manifest::default();
+        for (name, text) in &files {
+            fsutil::write_new(&tmp.join(name), text.as_bytes())?;
+            tags.entries
+                .insert(name.to_string(), hash::hash_bytes(text.as_bytes()).sha256);
+        }
+        fsutil::write_new(&tmp.join(TAG_MANIFEST), tags.render().as_bytes())?;
+        fsutil::sync_dir(&tmp.join(DATA))?;
+        fsutil::sync_dir(&tmp)?;
+        if let Err(e) = fs::rename(&tmp, path) {
+            let _ = fsutil::remove_tree(&tmp);
+            return Err(Error::io(path, e));
+        }
+        fsutil::sync_dir(&parent)?;
+        Archive::open(path)
+    }
+
+    /// Opens the archive at `path` for reading.
+    pub fn open(path: &Path) -> Result<Archive> {
+        let meta = fs::metadata(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::NotArchive {
+                path: path.to_path_buf(),
+                reason: "no such folder".into(),
+            },
+            _ => Error::io(path, e),
+        })?;
+        if !meta.is_dir() {
+            return Err(Error::NotArchive {
+                path: path.to_path_buf(),
+                reason: "not a folder".into(),
+            });
+        }
+        if !path.join(BAGIT_TXT).is_file() {
+            return Err(Error::NotArchive {
+                path: path.to_path_buf(),
+                reason: "no bagit.txt (create one with `visitrec init`)".into(),
+            });
+        }
+        Archive::open_unchecked(path)
+    }
+
+    /// Opens a folder as a bag without requiring `bagit.txt` (for `verify`, which reports
+    /// its absence as a problem).
+    pub fn open_unchecked(path: &Path) -> Result<Archive> {
+        let overlay = match Journal::load(path)? {
+            Some(j) => j.overlay(path),
+            None => BTreeMap::new(),
+        };
+        Ok(Archive {
+            root: path.to_path_buf(),
+            overlay,
+        })
+    }
+
+    /// The archive's folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the committed content of `rel` is right now (staging, if not yet applied).
+    pub fn path_of(&self, rel: &str) -> PathBuf {
+        self.overlay
+            .get(rel)
+            .cloned()
+            .unwrap_or_else(|| self.root.join(rel))
+    }
+
+    /// Opens the committed content of `rel`. If a concurrent writer moved the staged file
+    /// into place meanwhile, the final path is used.
+    pub fn open_file(&self, rel: &str) -> Result<File> {
+        let path = self.path_of(rel);
+        match File::open(&path) {
+            Ok(f) => Ok(f),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound && self.overlay.contains_key(rel) =>
+            {
+                let fin = self.root.join(rel);
+                File::open(&fin).at(fin)
+            }
+            Err(e) => Err(Error::io(self.root.join(rel), e)),
+        }
+    }
+
+    /// Reads `rel` whole (tag files and metadata: small).
+    pub fn read(&self, rel: &str) -> Result<Vec<u8>> {
+        use std::io::Read;
+        let mut buf = Vec::new();
+        self.open_file(rel)?
+            .read_to_end(&mut buf)
+            .at(self.root.join(rel))?;
+        Ok(buf)
+    }
+
+    /// Reads `rel` as text, or `None` if it does not exist.
+    pub fn read_text(&self, rel: &str) -> Result<Option<String>> {
+        match self.read(rel) {
+            Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Parses a manifest, refusing one with defects (writers must not build on a damaged
+    /// manifest; `verify` reports the defects instead).
+    pub fn strict_manifest(&self, rel: &str) -> Result<Manifest> {
+        let text = self.read_text(rel)?.ok_or_else(|| Error::BadFile {
+            path: self.root.join(rel),
+            reason: "missing; run `visitrec verify`".into(),
+        })?;
+        let (m, issues) = Manifest::parse(&text);
+        match issues.first() {
+            None => Ok(m),
+            Some(i) => Err(Error::BadFile {
+                path: self.root.join(rel),
+                reason: format!("line {}: {}; run `visitrec verify`", i.line, i.reason),
+            }),
+        }
+    }
+
+    /// Parses `bag-info.txt`.
+    pub fn bag_info(&self) -> Result<BagInfo> {
+        let text = self.read_text(BAG_INFO)?.unwrap_or_default();
+        Ok(BagInfo::parse(&text).0)
+    }
+
+    /// Lists every entry under `data/` without following symlinks, plus committed files
+    /// still in staging.
+    pub fn payload_listing(&self) -> Result<PayloadListing> {
+        let mut out = PayloadListing::default();
+        let data = self.root.join(DATA);
+        for entry in walkdir::WalkDir::new(&data)
+            .min_depth(1)
+            .follow_links(false)
+        {
+            let entry = entry.map_err(|e| {
+                let path = e.path().unwrap_or(&data).to_path_buf();
+                Error::io(path, e.into())
+            })?;
+            let rel_path = entry
+                .path()
+                .strip_prefix(&self.root)
+                .unwrap_or(entry.path());
+            let Some(rel) = rel_path.to_str().map(str::to_string) else {
+                out.oddities.push((
+                    rel_path.to_string_lossy().into_owned(),
+                    "file name is not valid UTF-8".into(),
+                ));
+                continue;
+            };
+            let ft = entry.file_type();
+            if ft.is_dir() {
+                continue;
+            } else if ft.is_file() {
+                let size = entry
+                    .metadata()
+                    .map_err(|e| Error::io(entry.path(), e.into()))?;
+                out.files.insert(rel, size.len());
+            } else if ft.is_symlink() {
+                out.oddities
+                    .push((rel, "symbolic link inside the bag (not followed)".into()));
+            } else {
+                out.oddities.push((rel, "not a regular file".into()));
+            }
+        }
+        for (rel, staged) in &self.overlay {
+            if rel.starts_with("data/") {
+                let size = fs::metadata(staged).at(staged)?.len();
+                out.files.insert(rel.clone(), size);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every recording id, from the payload manifest (`data/<id>/recording.json`).
+    pub fn recording_ids(&self) -> Result<Vec<String>> {
+        let m = self.strict_manifest(MANIFEST)?;
+        Ok(ids_in(&m))
+    }
+
+    /// Resolves a unique id prefix (like git) to the full id.
+    pub fn resolve_id(&self, prefix: &str) -> Result<String> {
+        let prefix_lc = prefix.to_ascii_lowercase();
+        let matches: Vec<String> = self
+            .recording_ids()?
+            .into_iter()
+            .filter(|id| !prefix_lc.is_empty() && id.starts_with(&prefix_lc))
+            .collect();
+        match matches.len() {
+            0 => Err(Error::NoSuchRecording {
+                archive: self.root.clone(),
+                prefix: prefix.to_string(),
+            }),
+            1 => Ok(matches.into_iter().next().expect("one match")),
+            _ => Err(Error::AmbiguousId {
+                prefix: prefix.to_string(),
+                candidates: matches,
+            }),
+        }
+    }
+
+    /// Takes the write lock, finishes or discards whatever an interrupted writer left, and
+    /// returns a [`Writer`].
+    pub fn writer(self) -> Result<Writer> {
+        let meta = self.root.join(META_DIR);
+        fsutil::create_dirs(&meta)?;
+        let lock = lock::WriteLock::acquire(&self.root, &meta.join("lock"))?;
+        if let Some(j) = Journal::load(&self.root)? {
+            j.apply(&self.root)?;
+        }
+        fsutil::remove_tree(&meta.join("staging"))?;
+        fsutil::create_dirs(&meta.join("staging"))?;
+        let archive = Archive::open(&self.root)?;
+        let manifest = archive.strict_manifest(MANIFEST)?;
+        let tag_manifest = archive.strict_manifest(TAG_MANIFEST)?;
+        let info = archive.bag_info()?;
+        Ok(Writer {
+            archive,
+            _lock: lock,
+            manifest,
+            tag_manifest,
+            info,
+        })
+    }
+}
+
+/// Recording ids named by a payload manifest.
+pub fn ids_in(m: &Manifest) -> Vec<String> {
+    m.entries
+        .keys()
+        .filter_map(|p| {
+            let rest = p.strip_prefix("data/")?;
+            let (id, file) = rest.split_once('/')?;
+            (file == crate::record::RECORDING_JSON).then(|| id.to_string())
+        })
+        .collect()
+}
+
+/// An archive held for writing. Dropping it releases the lock.
+#[derive(Debug)]
+pub struct Writer {
+    archive: Archive,
+    _lock: lock::WriteLock,
+    manifest: Manifest,
+    tag_manifest: Manifest,
+    info: BagInfo,
+}
+
+static SLOT: AtomicU64 = AtomicU64::new(0);
+
+impl Writer {
+    /// The archive being written.
+    pub fn archive(&self) -> &Archive {
+        &self.archive
+    }
+
+    /// The payload manifest as last committed.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// A new, empty, private folder under `.visitrec/staging/` to stage files in. Safe to
+    /// call from several threads.
+    pub fn new_staging_slot(&self) -> Result<PathBuf> {
+        let n = SLOT.fetch_add(1, Ordering::Relaxed);
+        let dir = self
+            .archive
+            .root
+            .join(META_DIR)
+            .join("staging")
+            .join(format!("s{n}"));
+        fsutil::create_dirs(&dir)?;
+        Ok(dir)
+    }
+
+    /// Starts a transaction.
+    pub fn begin(&mut self) -> Transaction<'_> {
+        Transaction {
+            writer: self,
+            puts: Vec::new(),
+        }
+    }
+}
+
+/// A set of new or replaced files that become visible together, or not at all.
+#[derive(Debug)]
+pub struct Transaction<'w> {
+    writer: &'w mut Writer,
+    puts: Vec<(PathBuf, String, Fixity)>,
+}
+
+impl Transaction<'_> {
+    /// Adds a file already staged (written and fsynced under a staging slot) as `rel`.
+    pub fn put_staged(&mut self, staged: PathBuf, rel: String, fixity: Fixity) {
+        self.puts.push((staged, rel, fixity));
+    }
+
+    /// Stages `bytes` as the new content of `rel`.
+    pub fn put_bytes(&mut self, rel: &str, bytes: &[u8]) -> Result<()> {
+        let slot = self.writer.new_staging_slot()?;
+        let staged = slot.join("file");
+        fsutil::write_new(&staged, bytes)?;
+        self.put_staged(staged, rel.to_string(), hash::hash_bytes(bytes));
+        Ok(())
+    }
+
+    /// Whether nothing has been staged.
+    pub fn is_empty(&self) -> bool {
+        self.puts.is_empty()
+    }
+
+    /// Commits: rewrites the manifests and bag-info, writes the journal (the commit point),
+    /// then renames everything into place.
+    pub fn commit(self) -> Result<()> {
+        if self.puts.is_empty() {
+            return Ok(());
+        }
+        let w = self.writer;
+        let root = w.archive.root.clone();
+        let mut manifest = w.manifest.clone();
+        let mut tag_manifest = w.tag_manifest.clone();
+        let mut info = w.info.clone();
+        let mut oxum = info
+            .get("Payload-Oxum")
+            .and_then(Oxum::parse)
+            .unwrap_or_default();
+        let mut moves = Vec::new();
+        for (staged, rel, fixity) in &self.puts {
+            let from = staged
+                .strip_prefix(&root)
+                .map_err(|_| Error::Invalid(format!("{}: not staged", staged.display())))?
+                .to_string_lossy()
+                .into_owned();
+            if rel.starts_with("data/") {
+                if manifest.entries.contains_key(rel) {
+                    let old = fs::metadata(root.join(rel)).at(root.join(rel))?.len();
+                    oxum.octets = oxum.octets.saturating_sub(old);
+                } else {
+                    oxum.streams += 1;
+                }
+                oxum.octets += fixity.size;
+                manifest.entries.insert(rel.clone(), fixity.sha256.clone());
+            } else {
+                tag_manifest
+                    .entries
+                    .insert(rel.clone(), fixity.sha256.clone());
+            }
+            moves.push(Move {
+                from,
+                to: rel.clone(),
+            });
+        }
+        info.set("Payload-Oxum", oxum.to_string());
+        let slot = w.new_staging_slot()?;
+        let rel_slot = slot
+            .strip_prefix(&root)
+            .expect("slot under root")
+            .to_string_lossy()
+            .into_owned();
+        let manifest_text = manifest.render();
+        let info_text = info.render();
+        for (name, text) in [(MANIFEST, &manifest_text), (BAG_INFO, &info_text)] {
+            fsutil::write_new(&slot.join(name), text.as_bytes())?;
+            tag_manifest
+                .entries
+                .insert(name.to_string(), hash::hash_bytes(text.as_bytes()).sha256);
+            moves.push(Move {
+                from: format!("{rel_slot}/{name}"),
+                to: name.to_string(),
+            });
+        }
+        let tag_text = tag_manifest.render();
+        fsutil::write_new(&slot.join(TAG_MANIFEST), tag_text.as_bytes())?;
+        moves.push(Move {
+            from: format!("{rel_slot}/{TAG_MANIFEST}"),
+            to: TAG_MANIFEST.to_string(),
+        });
+        fsutil::sync_dir(&slot)?;
+        for (staged, _, _) in &self.puts {
+            if let Some(dir) = staged.parent() {
+                fsutil::sync_dir(dir)?;
+            }
+        }
+        let journal = Journal { moves };
+        journal.commit(&root)?;
+        journal.apply(&root)?;
+        w.manifest = manifest;
+        w.tag_manifest = tag_manifest;
+        w.info = info;
+        Ok(())
+    }
+}

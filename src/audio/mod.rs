@@ -1,0 +1,5 @@
+//! Audio: content-based recognition, streaming decode, and container facts.
+
+pub mod decode;
+pub mod mp4;
+pub mod probe;

@@ -1,0 +1,189 @@
+//! A small, bounded ISO-BMFF/QuickTime box reader for what symphonia does not expose: the
+//! `mvhd` creation time, and whether the file carries a location (`©xyz`, `loci`, or an Apple
+//! `mdta` key naming a location). The location's value is never read.
+
+use std::io::{self, Read, Seek, SeekFrom};
+
+/// Seconds from 1904-01-01 (the MP4 epoch) to 1970-01-01.
+const MP4_EPOCH_OFFSET: i64 = 2_082_844_800;
+/// Nesting deeper than this is refused (hostile files).
+const MAX_DEPTH: usize = 8;
+/// At most this many boxes are visited.
+const MAX_BOXES: usize = 20_000;
+/// Boxes whose payload we read whole must be smaller than this.
+const MAX_READ: u64 = 1 << 20;
+
+/// What the box reader found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Mp4Facts {
+    /// `mvhd` creation time as Unix seconds, when set (non-zero).
+    pub created_unix: Option<i64>,
+    /// Whether any location atom or key is present.
+    pub has_location: bool,
+}
+
+struct Walker<'a, R> {
+    r: &'a mut R,
+    boxes: usize,
+    facts: Mp4Facts,
+}
+
+/// Scans the boxes of an MP4/QuickTime file.
+pub fn scan<R: Read + Seek>(r: &mut R) -> io::Result<Mp4Facts> {
+    let end = r.seek(SeekFrom::End(0))?;
+    let mut w = Walker {
+        r,
+        boxes: 0,
+        facts: Mp4Facts::default(),
+    };
+    w.walk(0, end, 0)?;
+    Ok(w.facts)
+}
+
+impl<R: Read + Seek> Walker<'_, R> {
+    fn walk(&mut self, mut pos: u64, end: u64, depth: usize) -> io::Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "MP4 boxes nested too deeply",
+            ));
+        }
+        while pos + 8 <= end {
+            self.boxes += 1;
+            if self.boxes > MAX_BOXES {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "too many MP4 boxes",
+                ));
+            }
+            self.r.seek(SeekFrom::Start(pos))?;
+            let mut hdr = [0u8; 8];
+            self.r.read_exact(&mut hdr)?;
+            let mut size = u64::from(u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]));
+            let kind = [hdr[4], hdr[5], hdr[6], hdr[7]];
+            let mut header = 8;
+            if size == 1 {
+                let mut big = [0u8; 8];
+                self.r.read_exact(&mut big)?;
+                size = u64::from_be_bytes(big);
+                header = 16;
+            } else if size == 0 {
+                size = end - pos;
+            }
+            if size < header || pos + size > end {
+                return Ok(()); // truncated or malformed: stop here, keep what we found
+            }
+            let body = pos + header;
+            let body_end = pos + size;
+            match &kind {
+                b"moov" | b"udta" | b"trak" | b"ilst" => self.walk(body, body_end, depth + 1)?,
+                b"meta" => {
+                    let start = self.meta_children_start(body, body_end)?;
+                    self.walk(start, body_end, depth + 1)?;
+                }
+                b"mvhd" => self.read_mvhd(body, body_end)?,
+                b"\xa9xyz" | b"loci" => self.facts.has_location = true,
+                b"keys" => self.read_keys(body, body_end)?,
+                _ => {}
+            }
+            pos = body_end;
+        }
+        Ok(())
+    }
+
+    /// ISO `meta` is a full box (4 bytes of version/flags before its children); QuickTime's
+    /// is not. Tell them apart by where the `hdlr` child starts.
+    fn meta_children_start(&mut self, body: u64, end: u64) -> io::Result<u64> {
+        if body + 12 > end {
+            return Ok(body);
+        }
+        self.r.seek(SeekFrom::Start(body))?;
+        let mut b = [0u8; 12];
+        self.r.read_exact(&mut b)?;
+        Ok(if &b[8..12] == b"hdlr" { body + 4 } else { body })
+    }
+
+    fn read_mvhd(&mut self, body: u64, end: u64) -> io::Result<()> {
+        if body + 12 > end {
+            return Ok(());
+        }
+        self.r.seek(SeekFrom::Start(body))?;
+        let mut b = [0u8; 12];
+        self.r.read_exact(&mut b)?;
+        let created = if b[0] == 1 {
+            u64::from_be_bytes([b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11]])
+        } else {
+            u64::from(u32::from_be_bytes([b[4], b[5], b[6], b[7]]))
+        };
+        if created != 0 {
+            let unix = i64::try_from(created).unwrap_or(i64::MAX) - MP4_EPOCH_OFFSET;
+            self.facts.created_unix = Some(unix);
+        }
+        Ok(())
+    }
+
+    fn read_keys(&mut self, body: u64, end: u64) -> io::Result<()> {
+        let len = end - body;
+        if len > MAX_READ {
+            return Ok(());
+        }
+        self.r.seek(SeekFrom::Start(body))?;
+        let mut b = vec![0u8; len as usize];
+        self.r.read_exact(&mut b)?;
+        let text = String::from_utf8_lossy(&b).to_ascii_lowercase();
+        if text.contains("location") {
+            self.facts.has_location = true;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn bx(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut v = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+        v.extend_from_slice(kind);
+        v.extend_from_slice(body);
+        v
+    }
+
+    #[test]
+    fn finds_creation_time_and_location() {
+        let mut mvhd = vec![0u8; 100];
+        mvhd[4..8].copy_from_slice(&((MP4_EPOCH_OFFSET + 1_700_000_000) as u32).to_be_bytes());
+        let udta = bx(b"udta", &bx(b"\xa9xyz", b"+48.8+002.2/"));
+        let moov = bx(b"moov", &[bx(b"mvhd", &mvhd), udta].concat());
+        let file = [bx(b"ftyp", b"M4A \0\0\0\0"), moov].concat();
+        let f = scan(&mut Cursor::new(file)).unwrap();
+        assert_eq!(f.created_unix, Some(1_700_000_000));
+        assert!(f.has_location);
+    }
+
+    #[test]
+    fn apple_location_key_is_detected() {
+        let keys = bx(
+            b"keys",
+            b"\0\0\0\0\0\0\0\x01\0\0\0\x2dmdtacom.apple.quicktime.location.ISO6709",
+        );
+        let meta = bx(b"meta", &[bx(b"hdlr", &[0u8; 25]), keys].concat());
+        let f = scan(&mut Cursor::new(bx(b"moov", &meta))).unwrap();
+        assert!(f.has_location);
+        assert_eq!(f.created_unix, None);
+    }
+
+    #[test]
+    fn hostile_nesting_and_sizes_are_bounded() {
+        let mut inner = bx(b"udta", &[]);
+        for _ in 0..20 {
+            inner = bx(b"udta", &inner);
+        }
+        assert!(scan(&mut Cursor::new(bx(b"moov", &inner))).is_err());
+        // A box claiming to be larger than the file is ignored, not followed.
+        let mut lie = bx(b"moov", &[0u8; 8]);
+        lie[0..4].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert_eq!(scan(&mut Cursor::new(lie)).unwrap(), Mp4Facts::default());
+    }
+}

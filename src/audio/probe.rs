@@ -1,0 +1,64 @@
+//! Examining a candidate recording: decode it completely once (proving it is playable and
+//! measuring its true length) and read the container facts we keep.
+
+use std::fs::File;
+use std::path::Path;
+
+use super::decode::{AudioError, AudioStream, StreamInfo};
+use super::mp4;
+
+/// Everything ingest learns from a recording's content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioFacts {
+    /// Container and codec facts.
+    pub stream: StreamInfo,
+    /// Decoded length in frames.
+    pub frames: u64,
+    /// Recording time from the container (`mvhd`), as Unix seconds.
+    pub created_unix: Option<i64>,
+    /// Whether the container carries a location tag.
+    pub has_location: bool,
+}
+
+impl AudioFacts {
+    /// Decoded length in seconds.
+    pub fn duration_s(&self) -> f64 {
+        self.frames as f64 / f64::from(self.stream.sample_rate)
+    }
+}
+
+/// Decodes `path` completely and gathers its facts. Truncated or damaged files are errors.
+pub fn examine(path: &Path) -> Result<AudioFacts, AudioError> {
+    let mut stream = AudioStream::open(path)?;
+    let channels = u64::from(stream.info().channels);
+    let mut samples = 0u64;
+    while let Some(chunk) = stream.next_chunk()? {
+        samples += chunk.len() as u64;
+    }
+    let info = stream.info().clone();
+    let frames = samples / channels;
+    if frames == 0 {
+        return Err(AudioError::Corrupt("no audio frames in file".into()));
+    }
+    if let Some(declared) = info.declared_frames {
+        // Allow for encoder delay/padding (a few thousand frames at most).
+        if frames + 8192 < declared {
+            return Err(AudioError::Corrupt(format!(
+                "truncated: decoded {frames} of {declared} frames the container declares"
+            )));
+        }
+    }
+    let mut facts = AudioFacts {
+        stream: info,
+        frames,
+        created_unix: None,
+        has_location: false,
+    };
+    if facts.stream.container == "isomp4" {
+        let mut file = File::open(path)?;
+        let boxes = mp4::scan(&mut file).map_err(|e| AudioError::Corrupt(e.to_string()))?;
+        facts.created_unix = boxes.created_unix;
+        facts.has_location = boxes.has_location;
+    }
+    Ok(facts)
+}

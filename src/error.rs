@@ -1,0 +1,116 @@
+//! The library's error type and the process exit codes it maps to.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Exit codes shared by every subcommand (documented in the README and the man page).
+pub mod exit {
+    /// Success: everything asked for was done, or the archive is intact.
+    pub const OK: i32 = 0;
+    /// The command ran, but found problems (verify) or refused some inputs (ingest).
+    pub const PROBLEMS: i32 = 1;
+    /// The command could not run: usage error, no such archive, archive locked, I/O failure.
+    pub const FATAL: i32 = 2;
+}
+
+/// Everything that can go wrong in the library. Each variant names the file it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An I/O operation on `path` failed.
+    #[error("{}: {}", .path.display(), describe_io(.source))]
+    Io {
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// `path` is not a visitrec archive (or not a BagIt bag at all).
+    #[error("{}: not a visitrec archive: {reason}", .path.display())]
+    NotArchive {
+        /// The folder given.
+        path: PathBuf,
+        /// What is missing or wrong.
+        reason: String,
+    },
+    /// `init` was pointed at a folder that already holds something.
+    #[error("{}: already exists and is not empty; choose a new folder", .0.display())]
+    AlreadyExists(PathBuf),
+    /// Another process holds the archive's write lock.
+    #[error("{}: archive is locked by {holder}; wait for it to finish and try again", .path.display())]
+    Locked {
+        /// The archive.
+        path: PathBuf,
+        /// Who holds it, e.g. "pid 4242".
+        holder: String,
+    },
+    /// No recording id starts with the given prefix.
+    #[error("no such recording {prefix} in {}; run `visitrec list {}` to see the ids", .archive.display(), .archive.display())]
+    NoSuchRecording {
+        /// The archive searched.
+        archive: PathBuf,
+        /// The prefix given.
+        prefix: String,
+    },
+    /// Several recording ids start with the given prefix.
+    #[error("recording id {prefix} is ambiguous: it matches {}; give more digits", .candidates.join(", "))]
+    AmbiguousId {
+        /// The prefix given.
+        prefix: String,
+        /// The ids it matches.
+        candidates: Vec<String>,
+    },
+    /// A file inside the archive does not have the form it must have.
+    #[error("{}: {reason}", .path.display())]
+    BadFile {
+        /// The file concerned.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A value given on the command line is not acceptable.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Error {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        exit::FATAL
+    }
+
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl AsRef<Path>, source: io::Error) -> Self {
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// A short, human reason for an I/O error (no "os error 28" noise for the common cases).
+pub fn describe_io(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::StorageFull => "no space left on device".into(),
+        io::ErrorKind::PermissionDenied => "permission denied".into(),
+        io::ErrorKind::NotFound => "no such file or directory".into(),
+        io::ErrorKind::ReadOnlyFilesystem => "read-only file system".into(),
+        io::ErrorKind::IsADirectory => "is a directory".into(),
+        io::ErrorKind::UnexpectedEof => "file ends unexpectedly".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// The library's result type.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Adds the path to an `io::Result`.
+pub trait IoContext<T> {
+    /// Attaches `path` to the error, if any.
+    fn at(self, path: impl AsRef<Path>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for io::Result<T> {
+    fn at(self, path: impl AsRef<Path>) -> Result<T> {
+        self.map_err(|e| Error::io(path, e))
+    }
+}

@@ -1,0 +1,468 @@
+//! `ingest`: bring phone recordings into the archive — files and folder trees, deduplicated
+//! by content, each decoded completely once, committed in small crash-safe batches.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::archive::{Archive, Writer};
+use crate::audio::decode::AudioError;
+use crate::audio::probe::{self, AudioFacts};
+use crate::error::{Error, Result, exit};
+use crate::hash::{self, Fixity};
+use crate::record::{self, ID_LEN, RECORDING_JSON, Recording, SCHEMA, Source};
+
+/// Extensions under which a file is expected to be audio: in a folder walk, a file so named
+/// that is not audio is rejected (reported as a problem), others are merely skipped.
+const AUDIO_EXTENSIONS: &[&str] = &[
+    "m4a", "mp4", "3gp", "3g2", "amr", "aac", "opus", "ogg", "oga", "mp3", "wav", "flac", "caf",
+    "aif", "aiff", "mka", "webm", "wma", "alac",
+];
+
+/// Recordings are committed in batches of at most this many, or after this long.
+const COMMIT_EVERY: usize = 16;
+const COMMIT_AFTER: Duration = Duration::from_secs(5);
+
+/// What to attach to every recording of the batch.
+#[derive(Debug, Clone, Default)]
+pub struct IngestOptions {
+    /// Participant or patient reference.
+    pub participant: Option<String>,
+    /// Tags (validated by the caller with [`crate::tags::parse_tag`]).
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A recording added by this run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ingested {
+    /// The new recording's id.
+    pub id: String,
+    /// The input file.
+    pub path: String,
+    /// Decoded duration in seconds.
+    pub duration_s: f64,
+}
+
+/// An input whose content the archive already holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Duplicate {
+    /// The existing recording's id.
+    pub id: String,
+    /// The input file.
+    pub path: String,
+}
+
+/// An input that was refused or passed over, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Refusal {
+    /// The input file.
+    pub path: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The outcome of one ingest run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IngestReport {
+    /// Recordings added.
+    pub ingested: Vec<Ingested>,
+    /// Inputs already in the archive (or repeated within the batch).
+    pub duplicates: Vec<Duplicate>,
+    /// Inputs refused: unreadable, damaged, unsupported codec.
+    pub rejected: Vec<Refusal>,
+    /// Files met in a folder walk that are not recordings.
+    pub skipped: Vec<Refusal>,
+}
+
+impl IngestReport {
+    /// 0 when every input was ingested or already present, 1 when some were rejected.
+    pub fn exit_code(&self) -> i32 {
+        if self.rejected.is_empty() {
+            exit::OK
+        } else {
+            exit::PROBLEMS
+        }
+    }
+}
+
+/// Receives progress: the number of candidate files, then one call per file examined.
+pub trait Progress: Sync {
+    /// Called once with the number of candidate files.
+    fn start(&self, total: u64);
+    /// Called after each file.
+    fn advance(&self, path: &Path);
+}
+
+/// A [`Progress`] that shows nothing.
+#[derive(Debug)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _: u64) {}
+    fn advance(&self, _: &Path) {}
+}
+
+/// A file to examine; `explicit` when the user named it rather than a walk finding it.
+#[derive(Debug)]
+struct Candidate {
+    path: PathBuf,
+    explicit: bool,
+}
+
+/// A candidate copied into staging and decoded.
+#[derive(Debug)]
+struct Staged {
+    staged: PathBuf,
+    slot: PathBuf,
+    fixity: Fixity,
+    facts: AudioFacts,
+    recorded_at: (String, &'static str),
+}
+
+enum Outcome {
+    Staged(Box<Staged>),
+    Rejected(String),
+    Skipped(String),
+}
+
+/// Ingests `inputs` (files and folders) into the archive at `archive`.
+pub fn ingest(
+    archive: &Path,
+    inputs: &[PathBuf],
+    opts: &IngestOptions,
+    progress: &dyn Progress,
+) -> Result<IngestReport> {
+    let mut writer = Archive::open(archive)?.writer()?;
+    let mut report = IngestReport::default();
+    let candidates = collect(archive, inputs, &mut report);
+    progress.start(candidates.len() as u64);
+
+    let mut known: HashSet<String> = record_ids(&writer);
+    let mut pending = 0usize;
+    let mut last_commit = Instant::now();
+    let mut txn_items: Vec<(Staged, PathBuf)> = Vec::new();
+    let chunk = rayon::current_num_threads().max(1) * 2;
+    for group in candidates.chunks(chunk) {
+        let outcomes: Vec<Result<Outcome>> = group
+            .par_iter()
+            .map(|c| {
+                let o = stage_one(&writer, c);
+                progress.advance(&c.path);
+                o
+            })
+            .collect();
+        for (cand, outcome) in group.iter().zip(outcomes) {
+            let shown = cand.path.display().to_string();
+            match outcome? {
+                Outcome::Rejected(reason) => report.rejected.push(Refusal {
+                    path: shown,
+                    reason,
+                }),
+                Outcome::Skipped(reason) => report.skipped.push(Refusal {
+                    path: shown,
+                    reason,
+                }),
+                Outcome::Staged(s) => {
+                    let id = s.fixity.sha256[..ID_LEN].to_string();
+                    if known.contains(&id) {
+                        match existing_sha(&writer, &id) {
+                            Some(sha) if sha != s.fixity.sha256 => report.rejected.push(Refusal {
+                                path: shown,
+                                reason: format!("id {id} collides with a different recording"),
+                            }),
+                            _ => report.duplicates.push(Duplicate { id, path: shown }),
+                        }
+                        let _ = fs::remove_dir_all(&s.slot);
+                        continue;
+                    }
+                    known.insert(id.clone());
+                    report.ingested.push(Ingested {
+                        id: id.clone(),
+                        path: shown,
+                        duration_s: s.facts.duration_s(),
+                    });
+                    txn_items.push((*s, cand.path.clone()));
+                    pending += 1;
+                }
+            }
+        }
+        if pending >= COMMIT_EVERY || (pending > 0 && last_commit.elapsed() >= COMMIT_AFTER) {
+            commit(&mut writer, std::mem::take(&mut txn_items), opts)?;
+            pending = 0;
+            last_commit = Instant::now();
+        }
+    }
+    commit(&mut writer, txn_items, opts)?;
+    Ok(report)
+}
+
+/// Writes each staged recording's metadata and commits them together.
+fn commit(writer: &mut Writer, items: Vec<(Staged, PathBuf)>, opts: &IngestOptions) -> Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let now = jiff::Timestamp::now();
+    let ingested_at = jiff::Timestamp::from_second(now.as_second())
+        .expect("current time in range")
+        .to_string();
+    let mut txn = writer.begin();
+    for (s, input) in items {
+        let id = s.fixity.sha256[..ID_LEN].to_string();
+        let stored_as = record::payload_path(&id, &format!("original.{}", extension(&s, &input)));
+        let (file_name, raw) = name_fields(&input);
+        let rec = Recording {
+            schema: SCHEMA,
+            id: id.clone(),
+            source: Source {
+                file_name,
+                file_name_raw_hex: raw,
+                stored_as: stored_as.clone(),
+                sha256: s.fixity.sha256.clone(),
+                size: s.fixity.size,
+                container: s.facts.stream.container.clone(),
+                codec: s.facts.stream.codec.clone(),
+                sample_rate: s.facts.stream.sample_rate,
+                channels: s.facts.stream.channels,
+                frames: s.facts.frames,
+                duration_s: round_ms(s.facts.duration_s()),
+                recorded_at: s.recorded_at.0.clone(),
+                recorded_at_source: s.recorded_at.1.to_string(),
+                has_location: s.facts.has_location,
+            },
+            ingested_at: ingested_at.clone(),
+            participant: opts.participant.clone(),
+            tags: opts.tags.clone(),
+            marks: Vec::new(),
+            consent: Vec::new(),
+            normalized: None,
+            segments: Vec::new(),
+        };
+        let json_path = s.slot.join(RECORDING_JSON);
+        let json = rec.to_json();
+        crate::fsutil::write_new(&json_path, &json)?;
+        txn.put_staged(s.staged, stored_as, s.fixity);
+        txn.put_staged(
+            json_path,
+            record::payload_path(&id, RECORDING_JSON),
+            hash::hash_bytes(&json),
+        );
+    }
+    txn.commit()
+}
+
+/// Copies one candidate into staging (hashing it), then decodes the staged copy, so what is
+/// examined is exactly what would be stored. Errors writing into the archive are fatal;
+/// everything about the input itself is an outcome.
+fn stage_one(writer: &Writer, cand: &Candidate) -> Result<Outcome> {
+    let src_meta = match fs::metadata(&cand.path) {
+        Ok(m) if m.is_file() => m,
+        Ok(_) => return Ok(Outcome::Rejected("not a regular file".into())),
+        Err(e) => return Ok(Outcome::Rejected(crate::error::describe_io(&e))),
+    };
+    let slot = writer.new_staging_slot()?;
+    let staged = slot.join("original");
+    let fixity = match hash::copy_hashed(&cand.path, &staged) {
+        Ok(f) => f,
+        Err(Error::Io { path, source }) if path == cand.path => {
+            let _ = fs::remove_dir_all(&slot);
+            return Ok(Outcome::Rejected(crate::error::describe_io(&source)));
+        }
+        Err(e) => return Err(e),
+    };
+    let facts = match probe::examine(&staged) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&slot);
+            return Ok(classify(cand, e));
+        }
+    };
+    let recorded_at = recorded_at(&facts, &src_meta);
+    Ok(Outcome::Staged(Box::new(Staged {
+        staged,
+        slot,
+        fixity,
+        facts,
+        recorded_at,
+    })))
+}
+
+/// Non-audio met in a walk is skipped, unless it is named like audio; anything else wrong
+/// with a file is a rejection.
+fn classify(cand: &Candidate, e: AudioError) -> Outcome {
+    match e {
+        AudioError::NotAudio(reason) if !cand.explicit && !named_like_audio(&cand.path) => {
+            Outcome::Skipped(format!("not audio: {reason}"))
+        }
+        AudioError::NotAudio(_) if fs::metadata(&cand.path).is_ok_and(|m| m.len() == 0) => {
+            Outcome::Rejected("empty file".into())
+        }
+        other => Outcome::Rejected(other.to_string()),
+    }
+}
+
+fn named_like_audio(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// The recording time: the container's own (if plausible), else the file's mtime.
+fn recorded_at(facts: &AudioFacts, meta: &fs::Metadata) -> (String, &'static str) {
+    let now = jiff::Timestamp::now().as_second();
+    // 1990-01-01 .. tomorrow: anything else is a phone with an unset clock.
+    if let Some(t) = facts
+        .created_unix
+        .filter(|t| (631_152_000..now + 86_400).contains(t))
+        .and_then(|t| jiff::Timestamp::from_second(t).ok())
+    {
+        return (t.to_string(), "mp4-mvhd");
+    }
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|m| jiff::Timestamp::try_from(m).ok())
+        .and_then(|t| jiff::Timestamp::from_second(t.as_second()).ok())
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    (mtime.to_string(), "file-mtime")
+}
+
+/// The stored original's extension: the input's own if it is a known audio extension
+/// (so `.3gp` stays `.3gp`), else one that names the container. Always plain ASCII.
+fn extension(s: &Staged, input: &Path) -> String {
+    if let Some(ext) = input.extension().and_then(|e| e.to_str()) {
+        let ext = ext.to_ascii_lowercase();
+        if AUDIO_EXTENSIONS.contains(&ext.as_str()) {
+            return ext;
+        }
+    }
+    let ext = match s.facts.stream.container.as_str() {
+        "isomp4" => "m4a",
+        "mp3" => "mp3",
+        "wave" => "wav",
+        "flac" => "flac",
+        "ogg" => "ogg",
+        "aiff" => "aiff",
+        "caf" => "caf",
+        "mkv" => "mka",
+        _ => "bin",
+    };
+    ext.to_string()
+}
+
+/// `file_name` (exact when UTF-8, else lossy) and, only when not UTF-8, the raw bytes in hex.
+fn name_fields(path: &Path) -> (String, Option<String>) {
+    use std::os::unix::ffi::OsStrExt;
+    let name = path.file_name().unwrap_or(path.as_os_str());
+    match name.to_str() {
+        Some(s) => (s.to_string(), None),
+        None => (
+            name.to_string_lossy().into_owned(),
+            Some(hex::encode(name.as_bytes())),
+        ),
+    }
+}
+
+fn round_ms(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn record_ids(writer: &Writer) -> HashSet<String> {
+    crate::archive::ids_in(writer.manifest())
+        .into_iter()
+        .collect()
+}
+
+/// The full SHA-256 of an existing recording's original, from the manifest.
+fn existing_sha(writer: &Writer, id: &str) -> Option<String> {
+    let prefix = format!("data/{id}/original.");
+    writer
+        .manifest()
+        .entries
+        .iter()
+        .find(|(p, _)| p.starts_with(&prefix))
+        .map(|(_, d)| d.clone())
+}
+
+/// Expands inputs into candidate files. Missing inputs are rejected; walks do not follow
+/// symlinks, pass over hidden files, and never descend into the archive itself.
+fn collect(archive: &Path, inputs: &[PathBuf], report: &mut IngestReport) -> Vec<Candidate> {
+    let archive_real = fs::canonicalize(archive).ok();
+    let mut out = Vec::new();
+    for input in inputs {
+        let meta = match fs::metadata(input) {
+            Ok(m) => m,
+            Err(e) => {
+                report.rejected.push(Refusal {
+                    path: input.display().to_string(),
+                    reason: crate::error::describe_io(&e),
+                });
+                continue;
+            }
+        };
+        if !meta.is_dir() {
+            out.push(Candidate {
+                path: input.clone(),
+                explicit: true,
+            });
+            continue;
+        }
+        let walk = walkdir::WalkDir::new(input)
+            .follow_links(false)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| {
+                e.depth() == 0
+                    || !(e.file_type().is_dir()
+                        && (is_hidden(e.path()) || fs::canonicalize(e.path()).ok() == archive_real))
+            });
+        for entry in walk {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    let path = e.path().unwrap_or(input).display().to_string();
+                    let reason = e
+                        .io_error()
+                        .map(crate::error::describe_io)
+                        .unwrap_or_else(|| e.to_string());
+                    report.rejected.push(Refusal { path, reason });
+                    continue;
+                }
+            };
+            let ft = entry.file_type();
+            if ft.is_dir() {
+                continue;
+            }
+            let path = entry.into_path();
+            let skip = if ft.is_symlink() {
+                Some("symbolic link (not followed)")
+            } else if !ft.is_file() {
+                Some("not a regular file")
+            } else if is_hidden(&path) {
+                Some("hidden file")
+            } else {
+                None
+            };
+            match skip {
+                Some(reason) => report.skipped.push(Refusal {
+                    path: path.display().to_string(),
+                    reason: reason.into(),
+                }),
+                None => out.push(Candidate {
+                    path,
+                    explicit: false,
+                }),
+            }
+        }
+    }
+    out
+}
+
+fn is_hidden(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.'))
+}

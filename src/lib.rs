@@ -1,0 +1,19 @@
+//! visitrec: archives of clinic-visit recordings as BagIt bags.
+//!
+//! The on-disk formats (archive bag, `recording.json`, commit journal) are specified in
+//! `docs/FORMAT.md`. Every write goes through [`archive::Writer`] and
+//! [`archive::Transaction`]; readers use [`archive::Archive`].
+
+pub mod archive;
+pub mod audio;
+pub mod catalog;
+pub mod demo;
+pub mod error;
+pub mod fsutil;
+pub mod hash;
+pub mod ingest;
+pub mod record;
+pub mod tags;
+pub mod verify;
+
+pub use error::{Error, Result};

@@ -1,0 +1,117 @@
+//! `data/<id>/recording.json`: everything visitrec knows about one recording (schema 1).
+//!
+//! The schema is documented in `docs/FORMAT.md`. Fields later releases add are optional, so
+//! an older archive still reads; `schema` changes only when a field changes meaning.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The metadata file's name inside `data/<id>/`.
+pub const RECORDING_JSON: &str = "recording.json";
+/// The schema version this release writes and reads.
+pub const SCHEMA: u32 = 1;
+/// How many hex digits of the original's SHA-256 make a recording id.
+pub const ID_LEN: usize = 16;
+
+/// One recording's metadata.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Recording {
+    /// Schema version; always [`SCHEMA`].
+    pub schema: u32,
+    /// The recording id: the first [`ID_LEN`] hex digits of `source.sha256`.
+    pub id: String,
+    /// Facts about the original file as captured.
+    pub source: Source,
+    /// When it was ingested (RFC 3339, UTC).
+    pub ingested_at: String,
+    /// Study participant or patient reference, if given.
+    pub participant: Option<String>,
+    /// Free key/value tags.
+    pub tags: BTreeMap<String, String>,
+    /// Time-anchored marks (bookmarks), in order of time.
+    #[serde(default)]
+    pub marks: Vec<serde_json::Value>,
+    /// Consent records (filled by the consent command).
+    #[serde(default)]
+    pub consent: Vec<serde_json::Value>,
+    /// The normalized rendition, once made.
+    #[serde(default)]
+    pub normalized: Option<serde_json::Value>,
+    /// Speech segments, once made.
+    #[serde(default)]
+    pub segments: Vec<serde_json::Value>,
+}
+
+/// Facts about the original file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// The file name as it was on the phone or disk, exactly (lossy only if not UTF-8).
+    pub file_name: String,
+    /// The file name's raw bytes in hex, present only when they are not valid UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name_raw_hex: Option<String>,
+    /// The payload path of the byte-identical copy, relative to the bag.
+    pub stored_as: String,
+    /// SHA-256 of the original's bytes.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Container format (e.g. `isomp4`, `mp3`, `wave`, `flac`, `ogg`).
+    pub container: String,
+    /// Audio codec (e.g. `aac`, `mp3`, `pcm_s16le`, `flac`).
+    pub codec: String,
+    /// Sample rate in Hz.
+    pub sample_rate: u32,
+    /// Channel count.
+    pub channels: u16,
+    /// Decoded length in sample frames.
+    pub frames: u64,
+    /// Decoded length in seconds (`frames / sample_rate`).
+    pub duration_s: f64,
+    /// When the recording was made (RFC 3339), as best known.
+    pub recorded_at: String,
+    /// Where `recorded_at` came from: `mp4-mvhd` or `file-mtime`.
+    pub recorded_at_source: String,
+    /// Whether the original carries a location (GPS) tag. The location itself is never copied.
+    pub has_location: bool,
+}
+
+impl Recording {
+    /// Parses and checks a `recording.json`.
+    pub fn from_json(bytes: &[u8]) -> Result<Recording, String> {
+        let r: Recording = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        if r.schema != SCHEMA {
+            return Err(format!(
+                "schema {} is not supported (this visitrec reads {SCHEMA})",
+                r.schema
+            ));
+        }
+        if !is_valid_id(&r.id) {
+            return Err(format!("id {:?} is not {ID_LEN} hex digits", r.id));
+        }
+        if !r.source.sha256.starts_with(&r.id) {
+            return Err("id does not match source.sha256".into());
+        }
+        Ok(r)
+    }
+
+    /// Serializes, pretty-printed with a trailing newline.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).expect("recording serializes");
+        v.push(b'\n');
+        v
+    }
+}
+
+/// Whether `s` has the form of a recording id (so it is safe as a path component).
+pub fn is_valid_id(s: &str) -> bool {
+    s.len() == ID_LEN && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The payload path of `file` inside recording `id`.
+pub fn payload_path(id: &str, file: &str) -> String {
+    format!("data/{id}/{file}")
+}

@@ -1,0 +1,386 @@
+//! `verify`: fixity and structure of an archive, reported as a list of problems.
+//!
+//! Full mode recomputes every manifest entry (streamed SHA-256, files in parallel) and checks
+//! each `recording.json`; `--fast` checks only presence and the Payload-Oxum, like bagit's
+//! `--fast`. The verdicts agree with bagit-python's `--validate` on the cases it knows.
+
+use std::collections::BTreeMap;
+
+use std::path::Path;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::archive::bagit::{BagInfo, LineIssue, Manifest, Oxum};
+use crate::archive::{Archive, BAG_INFO, BAGIT_TXT, MANIFEST, PayloadListing, TAG_MANIFEST};
+use crate::error::{Error, Result, exit};
+use crate::hash::{self, Fixity};
+use crate::record::{self, RECORDING_JSON, Recording};
+
+/// What kind of problem was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProblemKind {
+    /// A file listed in a manifest is not there.
+    Missing,
+    /// A file's content does not match its manifest digest.
+    Modified,
+    /// A payload file is not in the manifest (or is not a regular file).
+    Extra,
+    /// A manifest or `bagit.txt` is absent or malformed.
+    BadManifest,
+    /// A `recording.json` does not parse or disagrees with the file it describes.
+    BadMetadata,
+    /// `Payload-Oxum` does not match the payload.
+    Oxum,
+}
+
+/// One problem, naming the file it concerns.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Problem {
+    /// Path relative to the bag.
+    pub path: String,
+    /// What kind of problem.
+    pub kind: ProblemKind,
+    /// What was expected and what was found.
+    pub detail: String,
+}
+
+/// The result of a verification.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// True when no problem was found.
+    pub ok: bool,
+    /// Files whose content was read and hashed.
+    pub files_checked: u64,
+    /// Bytes read and hashed.
+    pub bytes_checked: u64,
+    /// Everything found, sorted by path.
+    pub problems: Vec<Problem>,
+}
+
+impl Report {
+    /// 0 when intact, 1 when problems were found.
+    pub fn exit_code(&self) -> i32 {
+        if self.ok { exit::OK } else { exit::PROBLEMS }
+    }
+}
+
+/// How thoroughly to verify.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VerifyOptions {
+    /// Presence and Payload-Oxum only; no content is read.
+    pub fast: bool,
+}
+
+/// Verifies the bag at `path`. Errors only when it cannot run at all (not a bag).
+pub fn verify(path: &Path, opts: VerifyOptions) -> Result<Report> {
+    // A folder with a payload manifest but no bagit.txt is a damaged bag, reported as such;
+    // one with neither is not a bag, and `open` says so.
+    let archive = if path.join(MANIFEST).is_file() {
+        Archive::open_unchecked(path)?
+    } else {
+        Archive::open(path)?
+    };
+    let mut v = Verifier {
+        archive: &archive,
+        problems: Vec::new(),
+        files_checked: 0,
+        bytes_checked: 0,
+    };
+    v.check_bagit_txt()?;
+    let manifest = v.load_manifest(MANIFEST, true)?;
+    let listing = archive.payload_listing()?;
+    v.check_presence(&manifest, &listing);
+    v.check_oxum(&listing)?;
+    let tag_manifest = v.load_manifest(TAG_MANIFEST, false)?;
+    let actual = if opts.fast {
+        BTreeMap::new()
+    } else {
+        v.check_tag_files(&tag_manifest);
+        v.check_payload_hashes(&manifest, &listing)
+    };
+    if !opts.fast {
+        v.check_recordings(&manifest, &actual);
+    }
+    let mut problems = v.problems;
+    problems.sort();
+    problems.dedup();
+    Ok(Report {
+        ok: problems.is_empty(),
+        files_checked: v.files_checked,
+        bytes_checked: v.bytes_checked,
+        problems,
+    })
+}
+
+struct Verifier<'a> {
+    archive: &'a Archive,
+    problems: Vec<Problem>,
+    files_checked: u64,
+    bytes_checked: u64,
+}
+
+impl Verifier<'_> {
+    fn problem(&mut self, path: &str, kind: ProblemKind, detail: impl Into<String>) {
+        self.problems.push(Problem {
+            path: path.to_string(),
+            kind,
+            detail: detail.into(),
+        });
+    }
+
+    fn check_bagit_txt(&mut self) -> Result<()> {
+        let Some(text) = self.archive.read_text(BAGIT_TXT)? else {
+            self.problem(BAGIT_TXT, ProblemKind::BadManifest, "bagit.txt is missing");
+            return Ok(());
+        };
+        let (decl, issues) = BagInfo::parse(&text);
+        self.line_issues(BAGIT_TXT, &issues);
+        match decl.get("BagIt-Version") {
+            Some("1.0") | Some("0.97") => {}
+            other => self.problem(
+                BAGIT_TXT,
+                ProblemKind::BadManifest,
+                format!("BagIt-Version is {other:?}; expected 1.0"),
+            ),
+        }
+        if !decl
+            .get("Tag-File-Character-Encoding")
+            .is_some_and(|e| e.eq_ignore_ascii_case("UTF-8"))
+        {
+            self.problem(
+                BAGIT_TXT,
+                ProblemKind::BadManifest,
+                "Tag-File-Character-Encoding is not UTF-8",
+            );
+        }
+        Ok(())
+    }
+
+    fn line_issues(&mut self, file: &str, issues: &[LineIssue]) {
+        for i in issues {
+            self.problem(
+                file,
+                ProblemKind::BadManifest,
+                format!("line {}: {}", i.line, i.reason),
+            );
+        }
+    }
+
+    /// Parses a manifest; defects become problems. `payload` manifests may list only
+    /// `data/` paths; tag manifests may list none.
+    fn load_manifest(&mut self, name: &str, payload: bool) -> Result<Manifest> {
+        let Some(text) = self.archive.read_text(name)? else {
+            if payload {
+                self.problem(
+                    name,
+                    ProblemKind::BadManifest,
+                    "payload manifest is missing",
+                );
+            }
+            return Ok(Manifest::default());
+        };
+        let (mut m, issues) = Manifest::parse(&text);
+        self.line_issues(name, &issues);
+        let misplaced: Vec<String> = m
+            .entries
+            .keys()
+            .filter(|p| p.starts_with("data/") != payload)
+            .cloned()
+            .collect();
+        for p in misplaced {
+            let why = if payload {
+                "lists a path outside data/"
+            } else {
+                "lists a payload path"
+            };
+            self.problem(name, ProblemKind::BadManifest, format!("{why}: {p:?}"));
+            m.entries.remove(&p);
+        }
+        Ok(m)
+    }
+
+    fn check_presence(&mut self, manifest: &Manifest, listing: &PayloadListing) {
+        for path in manifest.entries.keys() {
+            if !listing.files.contains_key(path) {
+                self.problem(
+                    path,
+                    ProblemKind::Missing,
+                    "listed in manifest-sha256.txt but absent",
+                );
+            }
+        }
+        for path in listing.files.keys() {
+            if !manifest.entries.contains_key(path) {
+                self.problem(
+                    path,
+                    ProblemKind::Extra,
+                    "not listed in manifest-sha256.txt",
+                );
+            }
+        }
+        for (path, why) in &listing.oddities {
+            self.problem(path, ProblemKind::Extra, why.clone());
+        }
+    }
+
+    fn check_oxum(&mut self, listing: &PayloadListing) -> Result<()> {
+        let text = self.archive.read_text(BAG_INFO)?.unwrap_or_default();
+        let (info, issues) = BagInfo::parse(&text);
+        self.line_issues(BAG_INFO, &issues);
+        let Some(raw) = info.get("Payload-Oxum") else {
+            return Ok(());
+        };
+        let actual = Oxum {
+            octets: listing.files.values().sum(),
+            streams: listing.files.len() as u64,
+        };
+        match Oxum::parse(raw) {
+            Some(declared) if declared == actual => {}
+            Some(declared) => self.problem(
+                BAG_INFO,
+                ProblemKind::Oxum,
+                format!("Payload-Oxum is {declared}; the payload is {actual}"),
+            ),
+            None => self.problem(
+                BAG_INFO,
+                ProblemKind::Oxum,
+                format!("Payload-Oxum {raw:?} is not octets.streams"),
+            ),
+        }
+        Ok(())
+    }
+
+    fn check_tag_files(&mut self, tags: &Manifest) {
+        for (path, expected) in &tags.entries {
+            match self.hash(path) {
+                Ok(f) => {
+                    self.count(&f);
+                    if &f.sha256 != expected {
+                        self.problem(
+                            path,
+                            ProblemKind::Modified,
+                            format!("sha256 is {}, tagmanifest says {expected}", f.sha256),
+                        );
+                    }
+                }
+                Err(detail) => self.problem(path, ProblemKind::Missing, detail),
+            }
+        }
+    }
+
+    /// Hashes every payload file that is listed and present, in parallel. Returns the
+    /// digests found.
+    fn check_payload_hashes(
+        &mut self,
+        manifest: &Manifest,
+        listing: &PayloadListing,
+    ) -> BTreeMap<String, String> {
+        let work: Vec<(&String, &String)> = manifest
+            .entries
+            .iter()
+            .filter(|(p, _)| listing.files.contains_key(*p))
+            .collect();
+        let results: Vec<(String, String, std::result::Result<Fixity, String>)> = work
+            .par_iter()
+            .map(|(p, d)| ((*p).clone(), (*d).clone(), self.hash(p)))
+            .collect();
+        let mut actual = BTreeMap::new();
+        for (path, expected, result) in results {
+            match result {
+                Ok(f) => {
+                    self.count(&f);
+                    if f.sha256 != expected {
+                        self.problem(
+                            &path,
+                            ProblemKind::Modified,
+                            format!("sha256 is {}, manifest says {expected}", f.sha256),
+                        );
+                    }
+                    actual.insert(path, f.sha256);
+                }
+                Err(detail) => self.problem(&path, ProblemKind::Missing, detail),
+            }
+        }
+        actual
+    }
+
+    /// Each `data/<id>/recording.json` must parse, name its own folder, and describe the
+    /// original it sits beside.
+    fn check_recordings(&mut self, manifest: &Manifest, actual: &BTreeMap<String, String>) {
+        let mut folders: BTreeMap<&str, bool> = BTreeMap::new();
+        for path in manifest.entries.keys() {
+            let rest = &path["data/".len()..];
+            match rest.split_once('/') {
+                Some((id, file)) => {
+                    let has = folders.entry(id).or_default();
+                    *has |= file == RECORDING_JSON;
+                }
+                None => self.problem(
+                    path,
+                    ProblemKind::BadMetadata,
+                    "payload file outside a recording folder",
+                ),
+            }
+        }
+        for (id, has_json) in folders {
+            let json_path = record::payload_path(id, RECORDING_JSON);
+            if !has_json {
+                self.problem(
+                    &format!("data/{id}"),
+                    ProblemKind::BadMetadata,
+                    "recording folder without recording.json",
+                );
+                continue;
+            }
+            let Ok(bytes) = self.archive.read(&json_path) else {
+                continue; // already reported as missing
+            };
+            let rec = match Recording::from_json(&bytes) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.problem(&json_path, ProblemKind::BadMetadata, e);
+                    continue;
+                }
+            };
+            if rec.id != id {
+                self.problem(
+                    &json_path,
+                    ProblemKind::BadMetadata,
+                    format!("id {} does not match its folder {id}", rec.id),
+                );
+            }
+            let stored = &rec.source.stored_as;
+            match actual.get(stored).or_else(|| manifest.entries.get(stored)) {
+                Some(sha) if *sha == rec.source.sha256 => {}
+                Some(sha) => self.problem(
+                    &json_path,
+                    ProblemKind::BadMetadata,
+                    format!(
+                        "source.sha256 is {}, but {stored} hashes to {sha}",
+                        rec.source.sha256
+                    ),
+                ),
+                None => self.problem(
+                    &json_path,
+                    ProblemKind::BadMetadata,
+                    format!("source.stored_as {stored:?} is not in the manifest"),
+                ),
+            }
+        }
+    }
+
+    fn hash(&self, rel: &str) -> std::result::Result<Fixity, String> {
+        let file = self.archive.open_file(rel).map_err(|e| match e {
+            Error::Io { source, .. } => crate::error::describe_io(&source),
+            other => other.to_string(),
+        })?;
+        hash::hash_reader(file).map_err(|e| crate::error::describe_io(&e))
+    }
+
+    fn count(&mut self, f: &Fixity) {
+        self.files_checked += 1;
+        self.bytes_checked += f.size;
+    }
+}
