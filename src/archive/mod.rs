@@ -380,6 +380,19 @@ impl Writer {
     }
 }
 
+impl Drop for Writer {
+    /// Clears staging (slots of refused inputs, an aborted transaction) while still
+    /// holding the lock; whatever a crash leaves is cleared by the next writer instead.
+    fn drop(&mut self) {
+        let staging = self.archive.root.join(META_DIR).join("staging");
+        if let Ok(entries) = fs::read_dir(&staging) {
+            for e in entries.flatten() {
+                let _ = fsutil::remove_tree(&e.path());
+            }
+        }
+    }
+}
+
 /// A set of new or replaced files that become visible together, or not at all.
 #[derive(Debug)]
 pub struct Transaction<'w> {
@@ -482,6 +495,13 @@ impl Transaction<'_> {
         let journal = Journal { moves };
         journal.commit(&root)?;
         journal.apply(&root)?;
+        // The emptied slots are litter now; a failure here only leaves work for `Drop`.
+        let _ = fsutil::remove_tree(&slot);
+        for (staged, _, _) in &self.puts {
+            if let Some(dir) = staged.parent() {
+                let _ = fsutil::remove_tree(dir);
+            }
+        }
         w.manifest = manifest;
         w.tag_manifest = tag_manifest;
         w.info = info;

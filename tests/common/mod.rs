@@ -1,0 +1,112 @@
+//! Helpers shared by the integration tests: run the real binary, snapshot an archive.
+#![allow(dead_code)] // each test crate uses a different subset
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// The `visitrec` binary under test.
+pub fn visitrec() -> Command {
+    let mut c = Command::cargo_bin("visitrec").expect("binary built");
+    c.env_remove("VISITREC_PASSPHRASE");
+    c
+}
+
+/// `tests/fixtures/<rel>`.
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+/// A temp folder with a fresh, empty archive at `<tmp>/archive`.
+pub fn new_archive() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("archive");
+    visitrec()
+        .args(["init", "--org", "Test Clinic"])
+        .arg(&archive)
+        .assert()
+        .success();
+    (dir, archive)
+}
+
+/// Ingests `inputs` and returns the parsed JSON report.
+pub fn ingest_json(archive: &Path, inputs: &[PathBuf], extra: &[&str]) -> serde_json::Value {
+    let out = visitrec()
+        .arg("ingest")
+        .arg(archive)
+        .args(inputs)
+        .args(extra)
+        .arg("--json")
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "ingest --json printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Every file of the archive outside `.visitrec/` (its private lock and staging area):
+/// relative path → bytes. Equal snapshots mean the archive is byte-for-byte unchanged.
+pub fn snapshot(archive: &Path) -> BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(archive)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| {
+            let rel = e
+                .path()
+                .strip_prefix(archive)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            (!rel.starts_with(".visitrec")).then(|| (rel, std::fs::read(e.path()).unwrap()))
+        })
+        .collect()
+}
+
+/// Runs `verify --json` and returns (exit code, report).
+pub fn verify_json(archive: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
+    let out = visitrec()
+        .arg("verify")
+        .arg(archive)
+        .args(extra)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.code().unwrap(), report)
+}
+
+/// The problem kinds of a verify report, as strings.
+pub fn kinds(report: &serde_json::Value) -> Vec<String> {
+    report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Writes a WAV of `secs` seconds of tone whose frequency depends on `seed`, so each is
+/// distinct content.
+pub fn write_wav(path: &Path, seed: u32, secs: f32) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    let freq = 200.0 + seed as f32 * 7.0;
+    for i in 0..(secs * 16_000.0) as u32 {
+        let t = i as f32 / 16_000.0;
+        w.write_sample((f32::sin(t * freq * std::f32::consts::TAU) * 8000.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+}
