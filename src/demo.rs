@@ -73,8 +73,10 @@ pub fn run(dir: &Path, progress: &dyn Progress) -> Result<DemoRun> {
         tags: BTreeMap::from([("site".to_string(), "demo-clinic".to_string())]),
     };
     let inputs = [inbox.clone()];
-    let ingest = ingest::ingest(&archive, &inputs, &opts, progress)?;
-    let reingest = ingest::ingest(&archive, &inputs, &opts, &ingest::NoProgress)?;
+    let mut writer = Archive::open(&archive)?.writer()?;
+    let ingest = ingest::ingest(&mut writer, &inputs, &opts, progress)?;
+    let reingest = ingest::ingest(&mut writer, &inputs, &opts, &ingest::NoProgress)?;
+    drop(writer);
     let verify = verify::verify(&archive, VerifyOptions::default())?;
     Ok(DemoRun {
         dir: dir.to_path_buf(),

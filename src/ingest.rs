@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::archive::{Archive, Writer};
+use crate::archive::Writer;
 use crate::audio::decode::AudioError;
 use crate::audio::probe::{self, AudioFacts};
 use crate::error::{Error, Result, exit};
@@ -89,9 +89,11 @@ impl IngestReport {
     }
 }
 
-/// Receives progress: the number of candidate files, then one call per file examined.
+/// Receives progress: amounts of work as they become known, then one call per item done.
+/// A run that does several steps (ingest, then normalize, then segment) calls `start` once
+/// per step, each adding to the total, so one bar covers the whole batch.
 pub trait Progress: Sync {
-    /// Called once with the number of candidate files.
+    /// Adds `total` items to the work to do.
     fn start(&self, total: u64);
     /// Called after each file.
     fn advance(&self, path: &Path);
@@ -129,19 +131,19 @@ enum Outcome {
     Skipped(String),
 }
 
-/// Ingests `inputs` (files and folders) into the archive at `archive`.
+/// Ingests `inputs` (files and folders) into the archive held by `writer`.
 pub fn ingest(
-    archive: &Path,
+    writer: &mut Writer,
     inputs: &[PathBuf],
     opts: &IngestOptions,
     progress: &dyn Progress,
 ) -> Result<IngestReport> {
-    let mut writer = Archive::open(archive)?.writer()?;
     let mut report = IngestReport::default();
-    let candidates = collect(archive, inputs, &mut report);
+    let root = writer.archive().root().to_path_buf();
+    let candidates = collect(&root, inputs, &mut report);
     progress.start(candidates.len() as u64);
 
-    let mut known: HashSet<String> = record_ids(&writer);
+    let mut known: HashSet<String> = record_ids(writer);
     let mut pending = 0usize;
     let mut last_commit = Instant::now();
     let mut txn_items: Vec<(Staged, PathBuf)> = Vec::new();
@@ -150,7 +152,7 @@ pub fn ingest(
         let outcomes: Vec<Result<Outcome>> = group
             .par_iter()
             .map(|c| {
-                let o = stage_one(&writer, c);
+                let o = stage_one(writer, c);
                 progress.advance(&c.path);
                 o
             })
@@ -169,7 +171,7 @@ pub fn ingest(
                 Outcome::Staged(s) => {
                     let id = s.fixity.sha256[..ID_LEN].to_string();
                     if known.contains(&id) {
-                        match existing_sha(&writer, &id) {
+                        match existing_sha(writer, &id) {
                             Some(sha) if sha != s.fixity.sha256 => report.rejected.push(Refusal {
                                 path: shown,
                                 reason: format!("id {id} collides with a different recording"),
@@ -191,12 +193,12 @@ pub fn ingest(
             }
         }
         if pending >= COMMIT_EVERY || (pending > 0 && last_commit.elapsed() >= COMMIT_AFTER) {
-            commit(&mut writer, std::mem::take(&mut txn_items), opts)?;
+            commit(writer, std::mem::take(&mut txn_items), opts)?;
             pending = 0;
             last_commit = Instant::now();
         }
     }
-    commit(&mut writer, txn_items, opts)?;
+    commit(writer, txn_items, opts)?;
     Ok(report)
 }
 
@@ -240,6 +242,7 @@ fn commit(writer: &mut Writer, items: Vec<(Staged, PathBuf)>, opts: &IngestOptio
             consent: Vec::new(),
             normalized: None,
             segments: Vec::new(),
+            segmentation: None,
         };
         let json_path = s.slot.join(RECORDING_JSON);
         let json = rec.to_json();

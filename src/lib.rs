@@ -12,6 +12,7 @@ pub mod error;
 pub mod fsutil;
 pub mod hash;
 pub mod ingest;
+pub mod pipeline;
 pub mod record;
 pub mod tags;
 pub mod verify;

@@ -6,8 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use visitrec::archive::Archive;
 use visitrec::error::exit;
 use visitrec::ingest::{IngestOptions, IngestReport, Progress};
+use visitrec::pipeline::{Followups, NormalizeReport, SegmentReport};
 use visitrec::record::Recording;
 use visitrec::verify::{Report, VerifyOptions};
 
@@ -58,7 +60,55 @@ enum Command {
         /// A tag key=value applied to every recording of the batch (repeatable).
         #[arg(long = "tag", value_name = "KEY=VALUE")]
         tags: Vec<String>,
+        /// Normalize the new recordings (see `visitrec normalize`).
+        #[arg(long)]
+        normalize: bool,
+        /// Segment the new recordings (see `visitrec segment`; normalizes first).
+        #[arg(long)]
+        segment: bool,
+        #[command(flatten)]
+        norm: NormArgs,
+        #[command(flatten)]
+        seg: SegArgs,
         /// Print one JSON document to stdout instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a loudness-normalized mono WAV of each recording (EBU R128, true peak).
+    #[command(
+        after_help = "Examples:\n  visitrec normalize study-archive --all\n  visitrec normalize study-archive 3f9a1c --target-lufs -23 --rate 48000 --json"
+    )]
+    Normalize {
+        /// The archive.
+        archive: PathBuf,
+        /// Recording ids or unique prefixes.
+        #[arg(required_unless_present = "all")]
+        ids: Vec<String>,
+        /// Every recording in the archive.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        #[command(flatten)]
+        norm: NormArgs,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Split each recording into speech segments (voice activity, and marks with --at-marks).
+    #[command(
+        after_help = "Examples:\n  visitrec segment study-archive --all\n  visitrec segment study-archive 3f9a1c --at-marks --min-silence 1.0"
+    )]
+    Segment {
+        /// The archive.
+        archive: PathBuf,
+        /// Recording ids or unique prefixes.
+        #[arg(required_unless_present = "all")]
+        ids: Vec<String>,
+        /// Every recording in the archive.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        #[command(flatten)]
+        seg: SegArgs,
+        /// Print the report as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -108,6 +158,57 @@ enum Command {
     },
 }
 
+/// Loudness normalization settings.
+#[derive(Debug, Clone, clap::Args)]
+struct NormArgs {
+    /// Output sample rate, Hz.
+    #[arg(long, default_value_t = 16_000)]
+    rate: u32,
+    /// Integrated loudness to reach, LUFS.
+    #[arg(long, default_value_t = -16.0, allow_negative_numbers = true)]
+    target_lufs: f64,
+    /// True-peak ceiling, dBTP (the gain is lowered to respect it).
+    #[arg(long, default_value_t = -1.5, allow_negative_numbers = true)]
+    true_peak: f64,
+}
+
+impl NormArgs {
+    fn settings(&self) -> visitrec::audio::normalize::Settings {
+        visitrec::audio::normalize::Settings {
+            rate: self.rate,
+            target_lufs: self.target_lufs,
+            true_peak_dbtp: self.true_peak,
+        }
+    }
+}
+
+/// Segmentation parameters.
+#[derive(Debug, Clone, clap::Args)]
+struct SegArgs {
+    /// Pauses shorter than this (seconds) never split a segment.
+    #[arg(long, default_value_t = 0.7)]
+    min_silence: f64,
+    /// Bursts of speech shorter than this (seconds) are dropped.
+    #[arg(long, default_value_t = 0.25)]
+    min_speech: f64,
+    /// Seconds of padding added to each side of a segment.
+    #[arg(long, default_value_t = 0.15)]
+    pad: f64,
+    /// Also cut at every time-anchored mark; the segment from a mark on carries its label.
+    #[arg(long)]
+    at_marks: bool,
+}
+
+impl SegArgs {
+    fn params(&self) -> visitrec::audio::segment::Params {
+        visitrec::audio::segment::Params {
+            min_silence_s: self.min_silence,
+            min_speech_s: self.min_speech,
+            pad_s: self.pad,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli) {
@@ -137,6 +238,10 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             inputs,
             participant,
             tags,
+            normalize,
+            segment,
+            norm,
+            seg,
             json,
         } => {
             let mut opts = IngestOptions::default();
@@ -148,13 +253,62 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                 let (k, v) = visitrec::tags::parse_tag(t)?;
                 opts.tags.insert(k, v);
             }
+            let then = Followups {
+                normalize: normalize.then(|| norm.settings()),
+                segment: segment.then(|| (seg.params(), seg.at_marks)),
+            };
             let bar = Bar::new(cli.quiet);
-            let report = visitrec::ingest::ingest(archive, inputs, &opts, &bar)?;
+            let report = visitrec::pipeline::ingest_batch(archive, inputs, &opts, &then, &bar)?;
             bar.finish();
             if *json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                print_ingest(&report, cli);
+                print_ingest(&report.ingest, cli);
+                if let Some(n) = &report.normalize {
+                    print_normalize(n, cli);
+                }
+                if let Some(s) = &report.segment {
+                    print_segment(s, cli);
+                }
+            }
+            Ok(report.exit_code())
+        }
+        Command::Normalize {
+            archive,
+            ids,
+            all,
+            norm,
+            json,
+        } => {
+            let mut writer = Archive::open(archive)?.writer()?;
+            let ids = visitrec::pipeline::select(writer.archive(), ids, *all)?;
+            let bar = Bar::new(cli.quiet);
+            let report = visitrec::pipeline::normalize(&mut writer, &ids, &norm.settings(), &bar)?;
+            bar.finish();
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_normalize(&report, cli);
+            }
+            Ok(report.exit_code())
+        }
+        Command::Segment {
+            archive,
+            ids,
+            all,
+            seg,
+            json,
+        } => {
+            let mut writer = Archive::open(archive)?.writer()?;
+            let ids = visitrec::pipeline::select(writer.archive(), ids, *all)?;
+            let bar = Bar::new(cli.quiet);
+            let report =
+                visitrec::pipeline::segment(&mut writer, &ids, &seg.params(), seg.at_marks, &bar)?;
+            bar.finish();
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_segment(&report, cli);
             }
             Ok(report.exit_code())
         }
@@ -236,7 +390,7 @@ impl Bar {
 
 impl Progress for Bar {
     fn start(&self, total: u64) {
-        self.0.set_length(total);
+        self.0.inc_length(total);
     }
     fn advance(&self, path: &Path) {
         self.0.set_message(path.display().to_string());
@@ -273,6 +427,73 @@ fn print_ingest(r: &IngestReport, cli: &Cli) {
             } else {
                 " (-v lists them)"
             }
+        );
+    }
+}
+
+fn print_normalize(r: &NormalizeReport, cli: &Cli) {
+    if !cli.quiet {
+        for item in &r.normalized {
+            let n = &item.normalized;
+            let after = n
+                .loudness_after_lufs
+                .map_or("silent".to_string(), |l| format!("{l:.1} LUFS"));
+            let peak = n
+                .true_peak_after_dbtp
+                .map_or(String::new(), |p| format!(", true peak {p:.1} dBTP"));
+            println!(
+                "normalized {}  {after}{peak}, gain {:+.1} dB",
+                item.id, n.gain_db
+            );
+            if let Some(note) = &n.note {
+                println!("           {note}");
+            }
+        }
+        for id in &r.segments_cleared {
+            println!("           {id}: earlier segments removed; run `visitrec segment` again");
+        }
+    }
+    for f in &r.failed {
+        eprintln!("failed     {}: {}", f.id, f.reason);
+    }
+    if !cli.quiet {
+        println!(
+            "{} normalized, {} already up to date, {} failed",
+            r.normalized.len(),
+            r.unchanged.len(),
+            r.failed.len()
+        );
+    }
+}
+
+fn print_segment(r: &SegmentReport, cli: &Cli) {
+    if !cli.quiet {
+        for item in &r.segmented {
+            println!("segmented  {}  {} segment(s)", item.id, item.segments.len());
+            if cli.verbose {
+                for s in &item.segments {
+                    let label = s
+                        .label
+                        .as_deref()
+                        .map_or(String::new(), |l| format!("  [{l}]"));
+                    println!(
+                        "           {:03}  {:.3}-{:.3} s{label}",
+                        s.index, s.start_s, s.end_s
+                    );
+                }
+            }
+        }
+    }
+    for f in &r.failed {
+        eprintln!("failed     {}: {}", f.id, f.reason);
+    }
+    if !cli.quiet {
+        println!(
+            "{} segmented ({} normalized first), {} already up to date, {} failed",
+            r.segmented.len(),
+            r.normalized_first.len(),
+            r.unchanged.len(),
+            r.failed.len()
         );
     }
 }

@@ -32,16 +32,98 @@ pub struct Recording {
     pub tags: BTreeMap<String, String>,
     /// Time-anchored marks (bookmarks), in order of time.
     #[serde(default)]
-    pub marks: Vec<serde_json::Value>,
+    pub marks: Vec<Mark>,
     /// Consent records (filled by the consent command).
     #[serde(default)]
     pub consent: Vec<serde_json::Value>,
     /// The normalized rendition, once made.
     #[serde(default)]
-    pub normalized: Option<serde_json::Value>,
-    /// Speech segments, once made.
+    pub normalized: Option<Normalized>,
+    /// Speech segments, once made, in order of time.
     #[serde(default)]
-    pub segments: Vec<serde_json::Value>,
+    pub segments: Vec<Segment>,
+    /// The settings the current `segments` were made with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segmentation: Option<Segmentation>,
+}
+
+/// A time-anchored mark: a clinician's bookmark.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Mark {
+    /// Seconds from the start of the recording.
+    pub at_s: f64,
+    /// What happened there.
+    pub label: String,
+}
+
+/// The normalized rendition (`data/<id>/normalized.wav`) and how it was made.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Normalized {
+    /// Payload path of the WAV.
+    pub path: String,
+    /// Sample rate, Hz (mono, 16-bit PCM).
+    pub sample_rate: u32,
+    /// Length in frames.
+    pub frames: u64,
+    /// Length in seconds.
+    pub duration_s: f64,
+    /// Integrated loudness aimed for, LUFS.
+    pub target_lufs: f64,
+    /// True-peak ceiling, dBTP.
+    pub true_peak_ceiling_dbtp: f64,
+    /// Integrated loudness before the gain (null: silence).
+    pub loudness_before_lufs: Option<f64>,
+    /// True peak before the gain (null: silence).
+    pub true_peak_before_dbtp: Option<f64>,
+    /// Integrated loudness of the written file (null: silence).
+    pub loudness_after_lufs: Option<f64>,
+    /// True peak of the written file (null: silence).
+    pub true_peak_after_dbtp: Option<f64>,
+    /// The one linear gain applied, dB.
+    pub gain_db: f64,
+    /// Whether the target loudness was reached.
+    pub target_reached: bool,
+    /// Why the target was not reached, when it was not.
+    pub note: Option<String>,
+}
+
+/// One speech segment (`data/<id>/segments/NNN.wav`, cut from the normalized audio).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Segment {
+    /// 1-based position in time order.
+    pub index: u32,
+    /// Start, seconds from the start of the recording.
+    pub start_s: f64,
+    /// End, seconds.
+    pub end_s: f64,
+    /// Payload path of the WAV.
+    pub path: String,
+    /// `speech`.
+    pub kind: String,
+    /// The label of the mark this segment starts at, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// The settings a segmentation was made with (re-running with the same ones is a no-op).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Segmentation {
+    /// Pauses shorter than this (s) never split a segment.
+    pub min_silence_s: f64,
+    /// Bursts shorter than this (s) are dropped.
+    pub min_speech_s: f64,
+    /// Padding added to each side (s).
+    pub pad_s: f64,
+    /// Whether marks also cut segments.
+    pub at_marks: bool,
+    /// The marks it was cut at (so that changed marks make it stale).
+    pub marks_used: Vec<Mark>,
+    /// The normalized audio it was made from (`sample_rate`/`frames`/`gain_db` identify it).
+    pub normalized_gain_db: f64,
 }
 
 /// Facts about the original file.

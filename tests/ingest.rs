@@ -31,17 +31,8 @@ fn ingest_phone_folder_then_dedupe_on_reingest() {
         &[fixture("phone")],
         &["--participant", "P017", "--tag", "site=lebanon"],
     );
-    assert_eq!(r["ingested"].as_array().unwrap().len(), 6, "{r:#}");
-    // Opus needs a decoder symphonia lacks: rejected with the codec named, not archived.
-    let rejected = r["rejected"].as_array().unwrap();
-    assert_eq!(rejected.len(), 1, "{r:#}");
-    assert!(
-        rejected[0]["path"]
-            .as_str()
-            .unwrap()
-            .ends_with("whatsapp-note.opus")
-    );
-    assert!(rejected[0]["reason"].as_str().unwrap().contains("opus"));
+    assert_eq!(r["ingested"].as_array().unwrap().len(), 7, "{r:#}");
+    assert_eq!(r["rejected"].as_array().unwrap().len(), 0, "{r:#}");
 
     let before = snapshot(&archive);
     let again = ingest_json(&archive, &[fixture("phone")], &[]);
@@ -59,7 +50,7 @@ fn ingest_phone_folder_then_dedupe_on_reingest() {
 
     let (code, report) = verify_json(&archive, &[]);
     assert_eq!(code, 0, "{report:#}");
-    assert_eq!(report["files_checked"], 15); // 12 payload + 3 tag files
+    assert_eq!(report["files_checked"], 17); // 14 payload + 3 tag files
 }
 
 #[test]
@@ -420,4 +411,28 @@ fn a_batch_of_many_files_commits_in_steps_and_verifies() {
         info.contains(&format!("Payload-Oxum: {octets}.80")),
         "{info}"
     );
+}
+
+#[test]
+fn every_supported_format_is_ingested_with_its_codec_named() {
+    let (_d, archive) = new_archive();
+    let r = ingest_json(
+        &archive,
+        &[fixture("formats"), fixture("phone/whatsapp-note.opus")],
+        &[],
+    );
+    assert_eq!(r["rejected"].as_array().unwrap().len(), 0, "{r:#}");
+    let mut codecs: Vec<String> = r["ingested"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            recording(&archive, i["id"].as_str().unwrap())["source"]["codec"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    codecs.sort();
+    assert_eq!(codecs, ["alac", "opus", "pcm_f32le", "pcm_s24le", "vorbis"]);
 }

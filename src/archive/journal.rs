@@ -24,11 +24,14 @@ pub struct Move {
     pub to: String,
 }
 
-/// The list of renames a committed transaction still has to apply.
+/// The renames and removals a committed transaction still has to apply.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Journal {
     /// Renames in the order they are applied.
     pub moves: Vec<Move>,
+    /// Payload files to remove (relative paths), after the renames.
+    #[serde(default)]
+    pub deletes: Vec<String>,
 }
 
 impl Journal {
@@ -53,6 +56,9 @@ impl Journal {
             check_rel(root, &m.from)?;
             check_rel(root, &m.to)?;
         }
+        for d in &self.deletes {
+            check_rel(root, d)?;
+        }
         let bytes = serde_json::to_vec_pretty(self).expect("journal serializes");
         fsutil::write_atomic(&journal_path(root), &bytes)
     }
@@ -72,22 +78,42 @@ impl Journal {
             fs::rename(&from, &to).at(&to)?;
             dirs.insert(parent);
         }
+        for rel in &self.deletes {
+            let path = root.join(rel);
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(path, e)),
+            }
+            let parent = path.parent().unwrap_or(root).to_path_buf();
+            // A folder the removals emptied goes too (never `data/` itself).
+            if parent.starts_with(root.join("data")) && parent != root.join("data") {
+                let _ = fs::remove_dir(&parent);
+            }
+            dirs.insert(parent.parent().unwrap_or(root).to_path_buf());
+        }
         for dir in &dirs {
-            fsutil::sync_dir(dir)?;
+            if dir.exists() {
+                fsutil::sync_dir(dir)?;
+            }
         }
         let path = journal_path(root);
         fs::remove_file(&path).at(&path)?;
         fsutil::sync_dir(path.parent().unwrap_or(root))
     }
 
-    /// The files a reader must take from staging instead of their final place: final
-    /// relative path → staged absolute path, for the renames not applied yet.
-    pub fn overlay(&self, root: &Path) -> BTreeMap<String, PathBuf> {
-        self.moves
-            .iter()
-            .filter(|m| fs::symlink_metadata(root.join(&m.from)).is_ok())
-            .map(|m| (m.to.clone(), root.join(&m.from)))
-            .collect()
+    /// What a reader must see instead of the files on disk until the journal is applied:
+    /// final relative path → `Some(staged absolute path)` for renames not applied yet, or
+    /// `None` for files being removed.
+    pub fn overlay(&self, root: &Path) -> BTreeMap<String, Option<PathBuf>> {
+        let mut out: BTreeMap<String, Option<PathBuf>> =
+            self.deletes.iter().map(|d| (d.clone(), None)).collect();
+        for m in &self.moves {
+            if fs::symlink_metadata(root.join(&m.from)).is_ok() {
+                out.insert(m.to.clone(), Some(root.join(&m.from)));
+            }
+        }
+        out
     }
 }
 
@@ -129,17 +155,24 @@ mod tests {
                     to: "b.txt".into(),
                 },
             ],
+            deletes: vec!["data/old/gone.wav".into()],
         };
+        fs::create_dir_all(root.join("data/old")).unwrap();
+        fs::write(root.join("data/old/gone.wav"), b"x").unwrap();
         j.commit(root).unwrap();
-        assert_eq!(j.overlay(root).len(), 2);
+        assert_eq!(j.overlay(root).len(), 3);
         // Simulate a crash after the first rename.
         fs::create_dir_all(root.join("data/x")).unwrap();
         fs::rename(root.join(".visitrec/staging/s/a"), root.join("data/x/a")).unwrap();
         let loaded = Journal::load(root).unwrap().unwrap();
-        assert_eq!(loaded.overlay(root).keys().collect::<Vec<_>>(), ["b.txt"]);
+        assert_eq!(
+            loaded.overlay(root).keys().collect::<Vec<_>>(),
+            ["b.txt", "data/old/gone.wav"]
+        );
         loaded.apply(root).unwrap();
         assert_eq!(fs::read(root.join("data/x/a")).unwrap(), b"A");
         assert_eq!(fs::read(root.join("b.txt")).unwrap(), b"B");
+        assert!(!root.join("data/old").exists(), "emptied folder removed");
         assert!(Journal::load(root).unwrap().is_none());
     }
 
@@ -151,6 +184,7 @@ mod tests {
                 from: "../x".into(),
                 to: "data/a".into(),
             }],
+            deletes: vec![],
         };
         assert!(j.commit(dir.path()).is_err());
     }

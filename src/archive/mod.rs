@@ -43,7 +43,7 @@ pub fn software_agent() -> String {
 #[derive(Debug)]
 pub struct Archive {
     root: PathBuf,
-    overlay: BTreeMap<String, PathBuf>,
+    overlay: BTreeMap<String, Option<PathBuf>>,
 }
 
 /// What a walk of `data/` found.
@@ -156,15 +156,19 @@ impl Archive {
 
     /// Where the committed content of `rel` is right now (staging, if not yet applied).
     pub fn path_of(&self, rel: &str) -> PathBuf {
-        self.overlay
-            .get(rel)
-            .cloned()
-            .unwrap_or_else(|| self.root.join(rel))
+        match self.overlay.get(rel) {
+            Some(Some(staged)) => staged.clone(),
+            _ => self.root.join(rel),
+        }
     }
 
     /// Opens the committed content of `rel`. If a concurrent writer moved the staged file
     /// into place meanwhile, the final path is used.
     pub fn open_file(&self, rel: &str) -> Result<File> {
+        if let Some(None) = self.overlay.get(rel) {
+            let gone = std::io::Error::from(std::io::ErrorKind::NotFound);
+            return Err(Error::io(self.root.join(rel), gone));
+        }
         let path = self.path_of(rel);
         match File::open(&path) {
             Ok(f) => Ok(f),
@@ -262,6 +266,7 @@ impl Archive {
             }
         }
         for (rel, staged) in &self.overlay {
+            let Some(staged) = staged else { continue };
             if rel.starts_with("data/") {
                 let size = fs::metadata(staged).at(staged)?.len();
                 out.files.insert(rel.clone(), size);
@@ -376,6 +381,7 @@ impl Writer {
         Transaction {
             writer: self,
             puts: Vec::new(),
+            deletes: Vec::new(),
         }
     }
 }
@@ -398,6 +404,7 @@ impl Drop for Writer {
 pub struct Transaction<'w> {
     writer: &'w mut Writer,
     puts: Vec<(PathBuf, String, Fixity)>,
+    deletes: Vec<String>,
 }
 
 impl Transaction<'_> {
@@ -415,15 +422,20 @@ impl Transaction<'_> {
         Ok(())
     }
 
+    /// Removes the payload file `rel` (it must be in the manifest).
+    pub fn delete(&mut self, rel: &str) {
+        self.deletes.push(rel.to_string());
+    }
+
     /// Whether nothing has been staged.
     pub fn is_empty(&self) -> bool {
-        self.puts.is_empty()
+        self.puts.is_empty() && self.deletes.is_empty()
     }
 
     /// Commits: rewrites the manifests and bag-info, writes the journal (the commit point),
     /// then renames everything into place.
     pub fn commit(self) -> Result<()> {
-        if self.puts.is_empty() {
+        if self.is_empty() {
             return Ok(());
         }
         let w = self.writer;
@@ -436,6 +448,15 @@ impl Transaction<'_> {
             .and_then(Oxum::parse)
             .unwrap_or_default();
         let mut moves = Vec::new();
+        let mut deletes = Vec::new();
+        for rel in &self.deletes {
+            if manifest.entries.remove(rel).is_some() {
+                let old = fs::metadata(root.join(rel)).at(root.join(rel))?.len();
+                oxum.octets = oxum.octets.saturating_sub(old);
+                oxum.streams = oxum.streams.saturating_sub(1);
+                deletes.push(rel.clone());
+            }
+        }
         for (staged, rel, fixity) in &self.puts {
             let from = staged
                 .strip_prefix(&root)
@@ -492,7 +513,7 @@ impl Transaction<'_> {
                 fsutil::sync_dir(dir)?;
             }
         }
-        let journal = Journal { moves };
+        let journal = Journal { moves, deletes };
         journal.commit(&root)?;
         journal.apply(&root)?;
         // The emptied slots are litter now; a failure here only leaves work for `Drop`.

@@ -1,6 +1,7 @@
 //! Streaming decode of any supported recording to interleaved `f32` frames, in bounded memory.
 
 use std::fs::File;
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use symphonia::core::codecs::audio::{
@@ -11,7 +12,8 @@ use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
-use symphonia::core::packet::Packet;
+
+use super::mp4::{AudioEdit, Mp4Facts};
 
 /// Highest sample rate accepted (anything above is a corrupt or hostile header).
 pub const MAX_SAMPLE_RATE: u32 = 768_000;
@@ -52,12 +54,38 @@ pub struct StreamInfo {
 
 /// An open recording yielding decoded audio chunk by chunk.
 pub struct AudioStream {
-    reader: Box<dyn FormatReader>,
-    decoder: Box<dyn AudioDecoder>,
-    track_id: u32,
-    ticks_to_frames: (u64, u64),
+    backend: Backend,
+    edge: EdgeTrim,
+    mp4: Option<Mp4Facts>,
     info: StreamInfo,
     buf: Vec<f32>,
+}
+
+/// Where decoded audio comes from: symphonia for most formats; opus-pure (pure Rust,
+/// checked against libopus) for Ogg Opus, which symphonia cannot decode.
+enum Backend {
+    Symphonia {
+        reader: Box<dyn FormatReader>,
+        decoder: Box<dyn AudioDecoder>,
+        track_id: u32,
+    },
+    Opus(Box<OpusBackend>),
+}
+
+/// Ogg Opus decoding state.
+struct OpusBackend {
+    reader: opus_pure::OggOpusReader<BufReader<File>>,
+    decoder: opus_pure::OpusDecoder,
+    trim: opus_pure::Trim,
+    block: Vec<f32>,
+}
+
+/// Frames to drop at the start and the most to keep after that, for containers whose
+/// priming the decoder does not trim itself (MP4 edit lists).
+#[derive(Debug, Clone, Copy, Default)]
+struct EdgeTrim {
+    skip: u64,
+    keep: Option<u64>,
 }
 
 impl std::fmt::Debug for AudioStream {
@@ -68,9 +96,15 @@ impl std::fmt::Debug for AudioStream {
     }
 }
 
+/// Rate at which Opus is decoded (every Opus stream decodes natively at 48 kHz).
+const OPUS_RATE: u32 = 48_000;
+
 impl AudioStream {
     /// Opens `path`, recognising the container by its content (never by the file name).
     pub fn open(path: &Path) -> Result<AudioStream, AudioError> {
+        if is_ogg_opus(path)? {
+            return Self::open_opus(path);
+        }
         let file = File::open(path)?;
         let mss = MediaSourceStream::new(Box::new(file), Default::default());
         let reader = symphonia::default::get_probe()
@@ -100,43 +134,76 @@ impl AudioStream {
             .ok_or_else(|| AudioError::UnsupportedCodec(format!("(unidentified, in {container})")))?
             .clone();
         let codec = codec_name(params.codec);
-        let sample_rate = params
-            .sample_rate
-            .filter(|r| (1..=MAX_SAMPLE_RATE).contains(r))
-            .ok_or_else(|| {
-                AudioError::Corrupt(format!("implausible sample rate {:?}", params.sample_rate))
-            })?;
-        let channels = params
-            .channels
-            .as_ref()
-            .map(|c| c.count())
-            .filter(|c| (1..=MAX_CHANNELS).contains(c))
-            .ok_or_else(|| AudioError::Corrupt("implausible channel count".into()))?;
-        let ticks_to_frames = match track.time_base {
-            Some(tb) => (
-                u64::from(tb.numer.get()) * u64::from(sample_rate),
-                u64::from(tb.denom.get()),
-            ),
-            None => (1, 1),
+        let sample_rate = check_rate(params.sample_rate)?;
+        let channels = check_channels(params.channels.as_ref().map(|c| c.count()))?;
+        let declared_frames = match track.time_base {
+            Some(tb) => track.num_frames.map(|n| {
+                (u128::from(n) * u128::from(tb.numer.get()) * u128::from(sample_rate)
+                    / u128::from(tb.denom.get())) as u64
+            }),
+            None => track.num_frames,
         };
-        let declared_frames = track
-            .num_frames
-            .map(|n| n * ticks_to_frames.0 / ticks_to_frames.1.max(1));
         let track_id = track.id;
         let decoder = symphonia::default::get_codecs()
             .make_audio_decoder(&params, &AudioDecoderOptions::default())
             .map_err(|_| AudioError::UnsupportedCodec(codec.clone()))?;
+        let mp4 = if container == "isomp4" {
+            Some(
+                super::mp4::scan(&mut File::open(path)?)
+                    .map_err(|e| AudioError::Corrupt(format!("isomp4: {e}")))?,
+            )
+        } else {
+            None
+        };
+        let edge = mp4
+            .as_ref()
+            .and_then(|m| m.audio_edit)
+            .map(|e| EdgeTrim::from_edit(e, sample_rate))
+            .unwrap_or_default();
         Ok(AudioStream {
-            reader,
-            decoder,
-            track_id,
-            ticks_to_frames,
+            backend: Backend::Symphonia {
+                reader,
+                decoder,
+                track_id,
+            },
+            edge,
+            mp4,
             info: StreamInfo {
                 container,
                 codec,
                 sample_rate,
-                channels: channels as u16,
+                channels,
                 declared_frames,
+            },
+            buf: Vec::new(),
+        })
+    }
+
+    fn open_opus(path: &Path) -> Result<AudioStream, AudioError> {
+        let reader = opus_pure::OggOpusReader::new(BufReader::new(File::open(path)?))
+            .map_err(|e| AudioError::Corrupt(format!("ogg opus: {e}")))?;
+        let head = reader.head().clone();
+        let channels = check_channels(Some(usize::from(head.channel_count)))?;
+        let decoder = head
+            .decoder(OPUS_RATE as i32)
+            .map_err(|e| AudioError::UnsupportedCodec(format!("opus ({e})")))?;
+        let trim = opus_pure::Trim::new(&head, OPUS_RATE as i32, usize::from(channels))
+            .map_err(|e| AudioError::Corrupt(format!("ogg opus: {e}")))?;
+        Ok(AudioStream {
+            backend: Backend::Opus(Box::new(OpusBackend {
+                reader,
+                decoder,
+                trim,
+                block: vec![0.0; opus_pure::MAX_PACKET_SAMPLES * usize::from(channels)],
+            })),
+            edge: EdgeTrim::default(),
+            mp4: None,
+            info: StreamInfo {
+                container: "ogg".into(),
+                codec: "opus".into(),
+                sample_rate: OPUS_RATE,
+                channels,
+                declared_frames: None,
             },
             buf: Vec::new(),
         })
@@ -147,52 +214,141 @@ impl AudioStream {
         &self.info
     }
 
-    /// The next chunk of interleaved samples, with encoder delay and padding trimmed as the
-    /// container signals them; `None` at the end.
+    /// For MP4/QuickTime files, what the box reader found (creation time, location, edits).
+    pub fn mp4_facts(&self) -> Option<&Mp4Facts> {
+        self.mp4.as_ref()
+    }
+
+    /// The next chunk of interleaved samples, with encoder delay and padding trimmed;
+    /// `None` at the end.
     pub fn next_chunk(&mut self) -> Result<Option<&[f32]>, AudioError> {
+        let channels = usize::from(self.info.channels);
         loop {
-            let packet = match self.reader.next_packet() {
-                Ok(Some(p)) => p,
-                Ok(None) => return Ok(None),
-                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    return Err(AudioError::Corrupt(
-                        "file ends in the middle of a packet".into(),
-                    ));
-                }
-                Err(SymError::IoError(e)) => return Err(AudioError::Io(e)),
-                Err(e) => return Err(AudioError::Corrupt(e.to_string())),
-            };
-            if packet.track_id != self.track_id {
-                continue;
+            if self.edge.keep == Some(0) {
+                return Ok(None);
             }
-            let (trim_start, trim_end) = self.trims(&packet);
-            let decoded = self.decoder.decode(&packet).map_err(|e| {
-                AudioError::Corrupt(format!(
-                    "packet at {} cannot be decoded: {e}",
-                    packet.pts.get()
-                ))
-            })?;
-            let channels = decoded.spec().channels().count();
-            if channels != usize::from(self.info.channels) {
-                return Err(AudioError::Corrupt(format!(
-                    "channel count changes mid-stream ({} → {channels})",
-                    self.info.channels
-                )));
+            if !self.decode_next()? {
+                return Ok(None);
             }
-            decoded.copy_to_vec_interleaved(&mut self.buf);
-            let frames = self.buf.len() / channels;
-            let start = trim_start.min(frames);
-            let end = frames.saturating_sub(trim_end).max(start);
+            let frames = (self.buf.len() / channels) as u64;
+            let start = self.edge.skip.min(frames);
+            self.edge.skip -= start;
+            let mut end = frames;
+            if let Some(keep) = self.edge.keep.as_mut() {
+                end = end.min(start + *keep);
+                *keep -= end - start;
+            }
             if end > start {
-                return Ok(Some(&self.buf[start * channels..end * channels]));
+                let (s, e) = (start as usize * channels, end as usize * channels);
+                return Ok(Some(&self.buf[s..e]));
             }
         }
     }
 
-    fn trims(&self, packet: &Packet) -> (usize, usize) {
-        let (num, den) = self.ticks_to_frames;
-        let conv = |d: u64| (d.saturating_mul(num) / den.max(1)) as usize;
-        (conv(packet.trim_start.get()), conv(packet.trim_end.get()))
+    /// Decodes the next packet into `self.buf`; false at the end of the stream.
+    fn decode_next(&mut self) -> Result<bool, AudioError> {
+        let channels = usize::from(self.info.channels);
+        match &mut self.backend {
+            Backend::Symphonia {
+                reader,
+                decoder,
+                track_id,
+            } => loop {
+                let packet = match reader.next_packet() {
+                    Ok(Some(p)) => p,
+                    Ok(None) => return Ok(false),
+                    Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                        return Err(AudioError::Corrupt(
+                            "file ends in the middle of a packet".into(),
+                        ));
+                    }
+                    Err(SymError::IoError(e)) => return Err(AudioError::Io(e)),
+                    Err(e) => return Err(AudioError::Corrupt(e.to_string())),
+                };
+                if packet.track_id != *track_id {
+                    continue;
+                }
+                // symphonia 0.6 decoders apply the packet's delay/padding trims themselves.
+                let decoded = decoder.decode(&packet).map_err(|e| {
+                    AudioError::Corrupt(format!(
+                        "packet at {} cannot be decoded: {e}",
+                        packet.pts.get()
+                    ))
+                })?;
+                let got = decoded.spec().channels().count();
+                if got != channels {
+                    return Err(AudioError::Corrupt(format!(
+                        "channel count changes mid-stream ({channels} → {got})"
+                    )));
+                }
+                decoded.copy_to_vec_interleaved(&mut self.buf);
+                return Ok(true);
+            },
+            Backend::Opus(o) => {
+                let OpusBackend {
+                    reader,
+                    decoder,
+                    trim,
+                    block,
+                } = &mut **o;
+                let packet = match reader.read_packet() {
+                    Ok(Some(p)) => p,
+                    Ok(None) => return Ok(false),
+                    Err(opus_pure::Error::Io(e))
+                        if e.kind() != std::io::ErrorKind::UnexpectedEof =>
+                    {
+                        return Err(AudioError::Io(e));
+                    }
+                    Err(e) => return Err(AudioError::Corrupt(format!("ogg opus: {e}"))),
+                };
+                let n = decoder
+                    .decode(&packet.data, opus_pure::MAX_PACKET_SAMPLES, block)
+                    .map_err(|e| AudioError::Corrupt(format!("opus packet: {e}")))?;
+                let kept = trim.keep(&packet, &block[..n * channels]);
+                self.buf.clear();
+                self.buf.extend_from_slice(kept);
+                Ok(true)
+            }
+        }
+    }
+}
+
+fn check_rate(rate: Option<u32>) -> Result<u32, AudioError> {
+    rate.filter(|r| (1..=MAX_SAMPLE_RATE).contains(r))
+        .ok_or_else(|| AudioError::Corrupt(format!("implausible sample rate {rate:?}")))
+}
+
+fn check_channels(n: Option<usize>) -> Result<u16, AudioError> {
+    n.filter(|c| (1..=MAX_CHANNELS).contains(c))
+        .map(|c| c as u16)
+        .ok_or_else(|| AudioError::Corrupt(format!("implausible channel count {n:?}")))
+}
+
+/// Whether the content is an Ogg stream whose first packet is an Opus header.
+fn is_ogg_opus(path: &Path) -> Result<bool, AudioError> {
+    let mut head = [0u8; 64];
+    let mut f = File::open(path)?;
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    let head = &head[..n];
+    Ok(head.starts_with(b"OggS") && head.windows(8).any(|w| w == b"OpusHead"))
+}
+
+impl EdgeTrim {
+    /// An MP4 edit, converted to frames at the decoder's rate.
+    fn from_edit(edit: AudioEdit, sample_rate: u32) -> EdgeTrim {
+        let to_frames = |ticks: u64| {
+            (u128::from(ticks) * u128::from(sample_rate) / u128::from(edit.timescale)) as u64
+        };
+        EdgeTrim {
+            skip: to_frames(edit.skip),
+            keep: edit.keep.map(to_frames),
+        }
     }
 }
 

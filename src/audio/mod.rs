@@ -2,4 +2,7 @@
 
 pub mod decode;
 pub mod mp4;
+pub mod normalize;
 pub mod probe;
+pub mod resample;
+pub mod segment;

@@ -1,6 +1,7 @@
 //! A small, bounded ISO-BMFF/QuickTime box reader for what symphonia does not expose: the
-//! `mvhd` creation time, and whether the file carries a location (`©xyz`, `loci`, or an Apple
-//! `mdta` key naming a location). The location's value is never read.
+//! `mvhd` creation time, the audio track's edit list (`elst`: encoder priming to trim and the
+//! true length, symphonia#544), and whether the file carries a location (`©xyz`, `loci`, or
+//! an Apple `mdta` key naming a location). The location's value is never read.
 
 use std::io::{self, Read, Seek, SeekFrom};
 
@@ -20,12 +21,37 @@ pub struct Mp4Facts {
     pub created_unix: Option<i64>,
     /// Whether any location atom or key is present.
     pub has_location: bool,
+    /// The first audio track's edit, when it has a usable one.
+    pub audio_edit: Option<AudioEdit>,
+}
+
+/// The part of the decoded audio to keep, in the media's own time scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AudioEdit {
+    /// Ticks of the media time scale per second (normally the sample rate).
+    pub timescale: u32,
+    /// Ticks to drop from the start (encoder priming).
+    pub skip: u64,
+    /// Ticks to keep after that, when known.
+    pub keep: Option<u64>,
+}
+
+/// One `trak`'s facts, gathered while walking it.
+#[derive(Debug, Default)]
+struct Trak {
+    is_audio: bool,
+    timescale: u32,
+    duration: u64,
+    /// `(segment_duration in movie ticks, media_time in media ticks)`; -1 = empty edit.
+    edits: Vec<(u64, i64)>,
 }
 
 struct Walker<'a, R> {
     r: &'a mut R,
     boxes: usize,
     facts: Mp4Facts,
+    movie_timescale: u32,
+    trak: Option<Trak>,
 }
 
 /// Scans the boxes of an MP4/QuickTime file.
@@ -35,6 +61,8 @@ pub fn scan<R: Read + Seek>(r: &mut R) -> io::Result<Mp4Facts> {
         r,
         boxes: 0,
         facts: Mp4Facts::default(),
+        movie_timescale: 0,
+        trak: None,
     };
     w.walk(0, end, 0)?;
     Ok(w.facts)
@@ -76,7 +104,19 @@ impl<R: Read + Seek> Walker<'_, R> {
             let body = pos + header;
             let body_end = pos + size;
             match &kind {
-                b"moov" | b"udta" | b"trak" | b"ilst" => self.walk(body, body_end, depth + 1)?,
+                b"moov" | b"udta" | b"ilst" | b"edts" | b"mdia" => {
+                    self.walk(body, body_end, depth + 1)?
+                }
+                b"trak" => {
+                    self.trak = Some(Trak::default());
+                    self.walk(body, body_end, depth + 1)?;
+                    if let Some(t) = self.trak.take() {
+                        self.finish_trak(t);
+                    }
+                }
+                b"hdlr" | b"mdhd" | b"elst" if self.trak.is_some() => {
+                    self.read_trak_box(&kind, body, body_end)?
+                }
                 b"meta" => {
                     let start = self.meta_children_start(body, body_end)?;
                     self.walk(start, body_end, depth + 1)?;
@@ -103,18 +143,93 @@ impl<R: Read + Seek> Walker<'_, R> {
         Ok(if &b[8..12] == b"hdlr" { body + 4 } else { body })
     }
 
-    fn read_mvhd(&mut self, body: u64, end: u64) -> io::Result<()> {
-        if body + 12 > end {
-            return Ok(());
+    /// Reads a small box's payload whole (bounded by [`MAX_READ`]).
+    fn payload(&mut self, body: u64, end: u64) -> io::Result<Option<Vec<u8>>> {
+        let len = end - body;
+        if len > MAX_READ {
+            return Ok(None);
         }
         self.r.seek(SeekFrom::Start(body))?;
-        let mut b = [0u8; 12];
+        let mut b = vec![0u8; len as usize];
         self.r.read_exact(&mut b)?;
-        let created = if b[0] == 1 {
-            u64::from_be_bytes([b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11]])
-        } else {
-            u64::from(u32::from_be_bytes([b[4], b[5], b[6], b[7]]))
+        Ok(Some(b))
+    }
+
+    fn read_trak_box(&mut self, kind: &[u8; 4], body: u64, end: u64) -> io::Result<()> {
+        let Some(b) = self.payload(body, end)? else {
+            return Ok(());
         };
+        let trak = self.trak.as_mut().expect("inside a trak");
+        let v1 = b.first() == Some(&1);
+        match kind {
+            b"hdlr" => trak.is_audio = b.get(8..12) == Some(b"soun"),
+            b"mdhd" => {
+                let (ts_at, dur_len) = if v1 { (20, 8) } else { (12, 4) };
+                if let (Some(ts), Some(dur)) = (be(&b, ts_at, 4), be(&b, ts_at + 4, dur_len)) {
+                    trak.timescale = ts as u32;
+                    trak.duration = dur;
+                }
+            }
+            b"elst" => {
+                let count = be(&b, 4, 4).unwrap_or(0).min(1024) as usize;
+                let width = if v1 { 8 } else { 4 };
+                for i in 0..count {
+                    let at = 8 + i * (2 * width + 4);
+                    let (Some(seg), Some(mt)) = (be(&b, at, width), be(&b, at + width, width))
+                    else {
+                        break;
+                    };
+                    let media_time = if v1 {
+                        mt as i64
+                    } else {
+                        i64::from(mt as u32 as i32)
+                    };
+                    trak.edits.push((seg, media_time));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Keeps the first audio track's edit when it is the common single-edit case.
+    fn finish_trak(&mut self, t: Trak) {
+        if !t.is_audio || self.facts.audio_edit.is_some() || t.timescale == 0 {
+            return;
+        }
+        let mut edits = t.edits.iter().filter(|(_, mt)| *mt >= 0);
+        let (Some(&(seg, media_time)), None) = (edits.next(), edits.next()) else {
+            return;
+        };
+        let skip = media_time as u64;
+        let rest = t.duration.saturating_sub(skip);
+        let keep = if seg > 0 && self.movie_timescale > 0 {
+            let seg_ticks = (u128::from(seg) * u128::from(t.timescale)
+                + u128::from(self.movie_timescale) / 2)
+                / u128::from(self.movie_timescale);
+            Some(rest.min(seg_ticks as u64))
+        } else {
+            Some(rest)
+        };
+        self.facts.audio_edit = Some(AudioEdit {
+            timescale: t.timescale,
+            skip,
+            keep: keep.filter(|k| *k > 0),
+        });
+    }
+
+    fn read_mvhd(&mut self, body: u64, end: u64) -> io::Result<()> {
+        let Some(b) = self.payload(body, end)? else {
+            return Ok(());
+        };
+        let v1 = b.first() == Some(&1);
+        let (created, ts) = if v1 {
+            (be(&b, 4, 8), be(&b, 20, 4))
+        } else {
+            (be(&b, 4, 4), be(&b, 12, 4))
+        };
+        self.movie_timescale = ts.unwrap_or(0) as u32;
+        let created = created.unwrap_or(0);
         if created != 0 {
             let unix = i64::try_from(created).unwrap_or(i64::MAX) - MP4_EPOCH_OFFSET;
             self.facts.created_unix = Some(unix);
@@ -123,19 +238,21 @@ impl<R: Read + Seek> Walker<'_, R> {
     }
 
     fn read_keys(&mut self, body: u64, end: u64) -> io::Result<()> {
-        let len = end - body;
-        if len > MAX_READ {
+        let Some(b) = self.payload(body, end)? else {
             return Ok(());
-        }
-        self.r.seek(SeekFrom::Start(body))?;
-        let mut b = vec![0u8; len as usize];
-        self.r.read_exact(&mut b)?;
+        };
         let text = String::from_utf8_lossy(&b).to_ascii_lowercase();
         if text.contains("location") {
             self.facts.has_location = true;
         }
         Ok(())
     }
+}
+
+/// A big-endian unsigned integer of `len` bytes at `at`, if the slice is long enough.
+fn be(b: &[u8], at: usize, len: usize) -> Option<u64> {
+    let bytes = b.get(at..at.checked_add(len)?)?;
+    Some(bytes.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
 }
 
 #[cfg(test)]

@@ -1,11 +1,9 @@
 //! Examining a candidate recording: decode it completely once (proving it is playable and
 //! measuring its true length) and read the container facts we keep.
 
-use std::fs::File;
 use std::path::Path;
 
 use super::decode::{AudioError, AudioStream, StreamInfo};
-use super::mp4;
 
 /// Everything ingest learns from a recording's content.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +34,7 @@ pub fn examine(path: &Path) -> Result<AudioFacts, AudioError> {
         samples += chunk.len() as u64;
     }
     let info = stream.info().clone();
+    let mp4 = stream.mp4_facts().cloned().unwrap_or_default();
     let frames = samples / channels;
     if frames == 0 {
         return Err(AudioError::Corrupt("no audio frames in file".into()));
@@ -48,17 +47,10 @@ pub fn examine(path: &Path) -> Result<AudioFacts, AudioError> {
             )));
         }
     }
-    let mut facts = AudioFacts {
+    Ok(AudioFacts {
         stream: info,
         frames,
-        created_unix: None,
-        has_location: false,
-    };
-    if facts.stream.container == "isomp4" {
-        let mut file = File::open(path)?;
-        let boxes = mp4::scan(&mut file).map_err(|e| AudioError::Corrupt(e.to_string()))?;
-        facts.created_unix = boxes.created_unix;
-        facts.has_location = boxes.has_location;
-    }
-    Ok(facts)
+        created_unix: mp4.created_unix,
+        has_location: mp4.has_location,
+    })
 }

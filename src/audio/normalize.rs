@@ -1,0 +1,312 @@
+//! Normalization: decode → downmix to mono → resample → remove DC → measure loudness
+//! (ITU-R BS.1770-4 / EBU R128, with true peak, by the `ebur128` crate) → one linear gain →
+//! 16-bit WAV.
+//!
+//! Two passes in bounded memory: the first streams the decoded, resampled signal through
+//! the meter into a scratch file of `f32` samples (64 KB per second at 16 kHz); the second
+//! applies the gain from that file. Decoding twice would cost more CPU than the scratch file
+//! costs disk.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+use ebur128::{EbuR128, Mode};
+
+use super::decode::{AudioError, AudioStream};
+use super::resample::MonoResampler;
+
+/// What to aim for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// Output sample rate in Hz.
+    pub rate: u32,
+    /// Integrated loudness to reach, in LUFS.
+    pub target_lufs: f64,
+    /// True-peak ceiling, in dBTP.
+    pub true_peak_dbtp: f64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            rate: 16_000,
+            target_lufs: -16.0,
+            true_peak_dbtp: -1.5,
+        }
+    }
+}
+
+/// A loudness measurement. `None` fields mean "silence": no gated block had any energy.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Loudness {
+    /// Integrated loudness, LUFS.
+    pub integrated_lufs: Option<f64>,
+    /// True peak, dBTP.
+    pub true_peak_dbtp: Option<f64>,
+}
+
+/// The outcome of [`render`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    /// Frames written (at `Settings::rate`).
+    pub frames: u64,
+    /// Measured on the resampled signal before the gain.
+    pub before: Loudness,
+    /// Measured on the 16-bit output.
+    pub after: Loudness,
+    /// Gain applied, dB.
+    pub gain_db: f64,
+    /// Whether the loudness target was reached.
+    pub target_reached: bool,
+    /// Why not, when it was not.
+    pub note: Option<String>,
+}
+
+/// One-pole DC blocker (high-pass near 10 Hz), started on the first sample so it adds no
+/// step at the start.
+struct DcBlocker {
+    r: f32,
+    x1: Option<f32>,
+    y1: f32,
+}
+
+impl DcBlocker {
+    fn new(rate: u32) -> DcBlocker {
+        DcBlocker {
+            r: 1.0 - std::f32::consts::TAU * 10.0 / rate as f32,
+            x1: None,
+            y1: 0.0,
+        }
+    }
+
+    fn process(&mut self, buf: &mut [f32]) {
+        for x in buf {
+            let prev = self.x1.unwrap_or(*x);
+            let y = *x - prev + self.r * self.y1;
+            self.x1 = Some(*x);
+            self.y1 = y;
+            *x = y;
+        }
+    }
+}
+
+fn meter(rate: u32) -> Result<EbuR128, AudioError> {
+    EbuR128::new(1, rate, Mode::I | Mode::TRUE_PEAK)
+        .map_err(|e| AudioError::Corrupt(format!("loudness meter at {rate} Hz: {e}")))
+}
+
+fn measure(m: &EbuR128) -> Loudness {
+    let i = m.loudness_global().ok().filter(|v| v.is_finite());
+    let tp = m
+        .true_peak(0)
+        .ok()
+        .filter(|p| *p > 0.0)
+        .map(|p| 20.0 * p.log10());
+    Loudness {
+        integrated_lufs: i,
+        true_peak_dbtp: tp,
+    }
+}
+
+fn io_err(e: std::io::Error) -> AudioError {
+    AudioError::Io(e)
+}
+
+/// Normalizes `input` into the new 16-bit mono WAV `out_wav`, using `scratch` (a new file
+/// path in the same staging folder, removed afterwards) between the passes.
+pub fn render(
+    input: &Path,
+    settings: &Settings,
+    out_wav: &Path,
+    scratch: &Path,
+) -> Result<Rendered, AudioError> {
+    let result = render_inner(input, settings, out_wav, scratch);
+    let _ = std::fs::remove_file(scratch);
+    result
+}
+
+fn render_inner(
+    input: &Path,
+    settings: &Settings,
+    out_wav: &Path,
+    scratch: &Path,
+) -> Result<Rendered, AudioError> {
+    let mut stream = AudioStream::open(input)?;
+    let channels = usize::from(stream.info().channels);
+    let mut resampler = MonoResampler::new(stream.info().sample_rate, settings.rate)?;
+    let mut dc = DcBlocker::new(settings.rate);
+    let mut before = meter(settings.rate)?;
+    let mut tmp = BufWriter::with_capacity(
+        1 << 20,
+        crate::fsutil::create_new(scratch).map_err(to_audio)?,
+    );
+    let mut frames = 0u64;
+    let mut mono = Vec::new();
+    let mut work = Vec::new();
+    {
+        let mut sink = |piece: &[f32]| -> Result<(), AudioError> {
+            work.clear();
+            work.extend_from_slice(piece);
+            dc.process(&mut work);
+            before
+                .add_frames_f32(&work)
+                .map_err(|e| AudioError::Corrupt(format!("loudness meter: {e}")))?;
+            for s in &work {
+                tmp.write_all(&s.to_le_bytes()).map_err(io_err)?;
+            }
+            frames += work.len() as u64;
+            Ok(())
+        };
+        while let Some(chunk) = stream.next_chunk()? {
+            mono.clear();
+            let scale = 1.0 / channels as f32;
+            mono.extend(
+                chunk
+                    .chunks_exact(channels)
+                    .map(|f| f.iter().sum::<f32>() * scale),
+            );
+            resampler.push(&mono, &mut sink)?;
+        }
+        resampler.finish(&mut sink)?;
+    }
+    tmp.into_inner()
+        .map_err(|e| io_err(e.into_error()))?
+        .sync_all()
+        .map_err(io_err)?;
+    let before = measure(&before);
+    let (gain_db, target_reached, note) = choose_gain(&before, settings);
+
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: settings.rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let out = crate::fsutil::create_new(out_wav).map_err(to_audio)?;
+    let mut wav =
+        hound::WavWriter::new(BufWriter::with_capacity(1 << 20, out), spec).map_err(hound_err)?;
+    let mut after = meter(settings.rate)?;
+    let gain = 10f32.powf(gain_db as f32 / 20.0);
+    let mut reader = BufReader::with_capacity(1 << 20, File::open(scratch).map_err(io_err)?);
+    let mut bytes = vec![0u8; 4 * 4096];
+    let mut pcm = Vec::with_capacity(4096);
+    loop {
+        let n = read_full(&mut reader, &mut bytes).map_err(io_err)?;
+        if n == 0 {
+            break;
+        }
+        pcm.clear();
+        pcm.extend(bytes[..n].chunks_exact(4).map(|b| {
+            let x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]) * gain;
+            (x.clamp(-1.0, 1.0) * 32767.0).round() as i16
+        }));
+        for s in &pcm {
+            wav.write_sample(*s).map_err(hound_err)?;
+        }
+        after
+            .add_frames_i16(&pcm)
+            .map_err(|e| AudioError::Corrupt(format!("loudness meter: {e}")))?;
+    }
+    wav.finalize().map_err(hound_err)?;
+    File::open(out_wav)
+        .and_then(|f| f.sync_all())
+        .map_err(io_err)?;
+    Ok(Rendered {
+        frames,
+        before,
+        after: measure(&after),
+        gain_db,
+        target_reached,
+        note,
+    })
+}
+
+/// The gain that reaches the target, lowered to respect the true-peak ceiling.
+fn choose_gain(before: &Loudness, s: &Settings) -> (f64, bool, Option<String>) {
+    let Some(loudness) = before.integrated_lufs else {
+        return (
+            0.0,
+            false,
+            Some("silent: integrated loudness is -inf, so no gain was applied".into()),
+        );
+    };
+    let wanted = s.target_lufs - loudness;
+    match before.true_peak_dbtp {
+        Some(tp) if tp + wanted > s.true_peak_dbtp => {
+            let gain = s.true_peak_dbtp - tp;
+            (
+                gain,
+                false,
+                Some(format!(
+                    "peak-limited: {wanted:+.2} dB would put the true peak at {:.2} dBTP, above \
+                     the {:.1} dBTP ceiling; applied {gain:+.2} dB, reaching {:.2} LUFS",
+                    tp + wanted,
+                    s.true_peak_dbtp,
+                    loudness + gain
+                )),
+            )
+        }
+        _ => (wanted, true, None),
+    }
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n - n % 4)
+}
+
+fn hound_err(e: hound::Error) -> AudioError {
+    match e {
+        hound::Error::IoError(io) => AudioError::Io(io),
+        other => AudioError::Corrupt(other.to_string()),
+    }
+}
+
+fn to_audio(e: crate::Error) -> AudioError {
+    match e {
+        crate::Error::Io { source, .. } => AudioError::Io(source),
+        other => AudioError::Corrupt(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gain_hits_target_or_respects_ceiling() {
+        let s = Settings::default();
+        let quiet = Loudness {
+            integrated_lufs: Some(-30.0),
+            true_peak_dbtp: Some(-20.0),
+        };
+        assert_eq!(choose_gain(&quiet, &s), (14.0, true, None));
+        let peaky = Loudness {
+            integrated_lufs: Some(-30.0),
+            true_peak_dbtp: Some(-6.0),
+        };
+        let (g, reached, note) = choose_gain(&peaky, &s);
+        assert!((g - 4.5).abs() < 1e-9 && !reached && note.unwrap().contains("peak-limited"));
+        let (g, reached, note) = choose_gain(&Loudness::default(), &s);
+        assert_eq!((g, reached), (0.0, false));
+        assert!(note.unwrap().contains("silent"));
+    }
+
+    #[test]
+    fn dc_blocker_removes_offset_without_a_start_step() {
+        let mut dc = DcBlocker::new(16_000);
+        let mut buf = vec![0.5f32; 32_000];
+        dc.process(&mut buf);
+        assert_eq!(buf[0], 0.0);
+        assert!(buf[31_999].abs() < 1e-3, "{}", buf[31_999]);
+    }
+}

@@ -1,0 +1,521 @@
+//! `normalize` and `segment` over recordings of an archive: work in parallel in staging,
+//! commit in small crash-safe batches, skip what is already up to date (re-running with the
+//! same settings changes nothing).
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::archive::{Archive, Writer};
+use crate::audio::decode::AudioError;
+use crate::audio::normalize::{self, Settings};
+use crate::audio::segment::{self, Params};
+use crate::catalog;
+use crate::error::{Error, Result, exit};
+use crate::hash::{self, Fixity};
+use crate::ingest::Progress;
+use crate::record::{self, Mark, Normalized, RECORDING_JSON, Recording, Segment, Segmentation};
+
+/// File name of the normalized rendition inside `data/<id>/`.
+pub const NORMALIZED_WAV: &str = "normalized.wav";
+
+const COMMIT_EVERY: usize = 16;
+const COMMIT_AFTER: Duration = Duration::from_secs(5);
+
+/// Checks normalize settings, with a message naming the flag.
+pub fn check_settings(s: &Settings) -> Result<()> {
+    if !(8_000..=192_000).contains(&s.rate) {
+        return Err(Error::Invalid(format!(
+            "--rate {} is out of range (8000 to 192000 Hz)",
+            s.rate
+        )));
+    }
+    if !(-70.0..=0.0).contains(&s.target_lufs) {
+        return Err(Error::Invalid(format!(
+            "--target-lufs {} is out of range (-70 to 0 LUFS)",
+            s.target_lufs
+        )));
+    }
+    if !(-20.0..=0.0).contains(&s.true_peak_dbtp) {
+        return Err(Error::Invalid(format!(
+            "--true-peak {} is out of range (-20 to 0 dBTP)",
+            s.true_peak_dbtp
+        )));
+    }
+    Ok(())
+}
+
+/// Checks segment parameters.
+pub fn check_params(p: &Params) -> Result<()> {
+    for (flag, v) in [
+        ("--min-silence", p.min_silence_s),
+        ("--min-speech", p.min_speech_s),
+        ("--pad", p.pad_s),
+    ] {
+        if !(0.0..=600.0).contains(&v) {
+            return Err(Error::Invalid(format!(
+                "{flag} {v} is out of range (0 to 600 seconds)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The ids named by `prefixes` (each a unique prefix), or every id with `all`.
+pub fn select(archive: &Archive, prefixes: &[String], all: bool) -> Result<Vec<String>> {
+    if all {
+        return archive.recording_ids();
+    }
+    if prefixes.is_empty() {
+        return Err(Error::Invalid(
+            "name the recordings (ids or unique prefixes), or give --all".into(),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for p in prefixes {
+        let id = archive.resolve_id(p)?;
+        if seen.insert(id.clone()) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// A recording that could not be processed, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    /// The recording.
+    pub id: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// A recording normalized by this run.
+#[derive(Debug, Clone, Serialize)]
+pub struct NormalizedItem {
+    /// The recording.
+    pub id: String,
+    /// What was made and measured.
+    pub normalized: Normalized,
+}
+
+/// A recording segmented by this run.
+#[derive(Debug, Clone, Serialize)]
+pub struct SegmentedItem {
+    /// The recording.
+    pub id: String,
+    /// Its segments.
+    pub segments: Vec<Segment>,
+}
+
+/// The outcome of `normalize`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NormalizeReport {
+    /// Recordings normalized by this run, with what was measured.
+    pub normalized: Vec<NormalizedItem>,
+    /// Recordings already normalized with these settings.
+    pub unchanged: Vec<String>,
+    /// Recordings whose earlier segmentation was removed (made from the old rendition).
+    pub segments_cleared: Vec<String>,
+    /// Recordings that failed.
+    pub failed: Vec<Failure>,
+}
+
+/// The outcome of `segment`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SegmentReport {
+    /// Recordings segmented by this run.
+    pub segmented: Vec<SegmentedItem>,
+    /// Recordings normalized first (with default settings) because they had not been.
+    pub normalized_first: Vec<String>,
+    /// Recordings already segmented with these settings and marks.
+    pub unchanged: Vec<String>,
+    /// Recordings that failed.
+    pub failed: Vec<Failure>,
+}
+
+impl NormalizeReport {
+    /// 0 when every recording was done or up to date, 1 when some failed.
+    pub fn exit_code(&self) -> i32 {
+        if self.failed.is_empty() {
+            exit::OK
+        } else {
+            exit::PROBLEMS
+        }
+    }
+}
+
+impl SegmentReport {
+    /// 0 when every recording was done or up to date, 1 when some failed.
+    pub fn exit_code(&self) -> i32 {
+        if self.failed.is_empty() {
+            exit::OK
+        } else {
+            exit::PROBLEMS
+        }
+    }
+}
+
+/// A recording's new files and metadata, staged and ready to commit.
+struct Staged {
+    rec: Recording,
+    puts: Vec<(PathBuf, String, Fixity)>,
+    deletes: Vec<String>,
+}
+
+/// What became of one recording.
+enum Outcome<T> {
+    /// Staged and committed; `T` is what to report.
+    Done(Box<Staged>, T),
+    /// Already up to date.
+    Unchanged,
+    /// Could not be processed.
+    Failed(String),
+}
+
+/// What [`run`] hands back per recording, after committing.
+enum Status<T> {
+    Done(T),
+    Unchanged,
+    Failed(String),
+}
+
+/// Runs `work` over `ids` in parallel chunks and commits every few recordings.
+fn run<T: Send>(
+    writer: &mut Writer,
+    ids: &[String],
+    progress: &dyn Progress,
+    work: impl Fn(&Writer, &Recording) -> Result<Outcome<T>> + Sync,
+) -> Result<Vec<(String, Status<T>)>> {
+    progress.start(ids.len() as u64);
+    let chunk = rayon::current_num_threads().max(1) * 2;
+    let mut batch: Vec<Staged> = Vec::new();
+    let mut out = Vec::with_capacity(ids.len());
+    let mut last = Instant::now();
+    for group in ids.chunks(chunk) {
+        let results: Vec<Result<Outcome<T>>> = group
+            .par_iter()
+            .map(|id| {
+                let r = catalog::load(writer.archive(), id).and_then(|rec| work(writer, &rec));
+                progress.advance(std::path::Path::new(id));
+                r
+            })
+            .collect();
+        for (id, result) in group.iter().zip(results) {
+            let status = match result? {
+                Outcome::Done(staged, extra) => {
+                    batch.push(*staged);
+                    Status::Done(extra)
+                }
+                Outcome::Unchanged => Status::Unchanged,
+                Outcome::Failed(reason) => Status::Failed(reason),
+            };
+            out.push((id.clone(), status));
+        }
+        if batch.len() >= COMMIT_EVERY || (!batch.is_empty() && last.elapsed() >= COMMIT_AFTER) {
+            commit(writer, std::mem::take(&mut batch))?;
+            last = Instant::now();
+        }
+    }
+    commit(writer, batch)?;
+    Ok(out)
+}
+
+fn commit(writer: &mut Writer, batch: Vec<Staged>) -> Result<()> {
+    let mut txn = writer.begin();
+    for s in batch {
+        for d in &s.deletes {
+            txn.delete(d);
+        }
+        for (staged, rel, fixity) in s.puts {
+            txn.put_staged(staged, rel, fixity);
+        }
+        txn.put_bytes(
+            &record::payload_path(&s.rec.id, RECORDING_JSON),
+            &s.rec.to_json(),
+        )?;
+    }
+    txn.commit()
+}
+
+/// Normalizes the recordings `ids`.
+pub fn normalize(
+    writer: &mut Writer,
+    ids: &[String],
+    settings: &Settings,
+    progress: &dyn Progress,
+) -> Result<NormalizeReport> {
+    check_settings(settings)?;
+    let statuses = run(writer, ids, progress, |w, rec| {
+        if is_current(w, rec, settings) {
+            return Ok(Outcome::Unchanged);
+        }
+        let mut staged = Staged {
+            rec: rec.clone(),
+            puts: Vec::new(),
+            deletes: Vec::new(),
+        };
+        // Segments cut from the old rendition would no longer match it.
+        let cleared = !rec.segments.is_empty();
+        staged.deletes = staged.rec.segments.drain(..).map(|s| s.path).collect();
+        staged.rec.segmentation = None;
+        match stage_normalized(w, &mut staged, settings) {
+            Ok(n) => Ok(Outcome::Done(Box::new(staged), (n, cleared))),
+            Err(StageError::Audio(e)) => Ok(Outcome::Failed(e.to_string())),
+            Err(StageError::Archive(e)) => Err(e),
+        }
+    })?;
+    let mut report = NormalizeReport::default();
+    for (id, status) in statuses {
+        match status {
+            Status::Done((n, cleared)) => {
+                if cleared {
+                    report.segments_cleared.push(id.clone());
+                }
+                report.normalized.push(NormalizedItem { id, normalized: n });
+            }
+            Status::Unchanged => report.unchanged.push(id),
+            Status::Failed(reason) => report.failed.push(Failure { id, reason }),
+        }
+    }
+    Ok(report)
+}
+
+/// Segments the recordings `ids` (normalizing first those that are not).
+pub fn segment(
+    writer: &mut Writer,
+    ids: &[String],
+    params: &Params,
+    at_marks: bool,
+    progress: &dyn Progress,
+) -> Result<SegmentReport> {
+    check_params(params)?;
+    let statuses = run(writer, ids, progress, |w, rec| {
+        let mut staged = Staged {
+            rec: rec.clone(),
+            puts: Vec::new(),
+            deletes: Vec::new(),
+        };
+        let normalized_first = rec.normalized.is_none();
+        let wav = match &rec.normalized {
+            Some(n) => w.archive().path_of(&n.path),
+            None => match stage_normalized(w, &mut staged, &Settings::default()) {
+                Ok(_) => staged.puts.last().expect("normalized staged").0.clone(),
+                Err(StageError::Audio(e)) => return Ok(Outcome::Failed(e.to_string())),
+                Err(StageError::Archive(e)) => return Err(e),
+            },
+        };
+        let norm = staged.rec.normalized.clone().expect("normalized by now");
+        let marks: Vec<Mark> = if at_marks {
+            rec.marks.clone()
+        } else {
+            Vec::new()
+        };
+        let wanted = Segmentation {
+            min_silence_s: params.min_silence_s,
+            min_speech_s: params.min_speech_s,
+            pad_s: params.pad_s,
+            at_marks,
+            marks_used: marks.clone(),
+            normalized_gain_db: norm.gain_db,
+        };
+        if !normalized_first && rec.segmentation.as_ref() == Some(&wanted) {
+            return Ok(Outcome::Unchanged);
+        }
+        match stage_segments(w, &mut staged, &wav, &norm, params, &marks) {
+            Ok(()) => {
+                staged.rec.segmentation = Some(wanted);
+                let segs = staged.rec.segments.clone();
+                Ok(Outcome::Done(Box::new(staged), (segs, normalized_first)))
+            }
+            Err(StageError::Audio(e)) => Ok(Outcome::Failed(e.to_string())),
+            Err(StageError::Archive(e)) => Err(e),
+        }
+    })?;
+    let mut report = SegmentReport::default();
+    for (id, status) in statuses {
+        match status {
+            Status::Done((segs, first)) => {
+                if first {
+                    report.normalized_first.push(id.clone());
+                }
+                report.segmented.push(SegmentedItem { id, segments: segs });
+            }
+            Status::Unchanged => report.unchanged.push(id),
+            Status::Failed(reason) => report.failed.push(Failure { id, reason }),
+        }
+    }
+    Ok(report)
+}
+
+/// Whether `rec` already has a normalized rendition made with `s`.
+fn is_current(w: &Writer, rec: &Recording, s: &Settings) -> bool {
+    rec.normalized.as_ref().is_some_and(|n| {
+        n.sample_rate == s.rate
+            && n.target_lufs == s.target_lufs
+            && n.true_peak_ceiling_dbtp == s.true_peak_dbtp
+            && w.manifest().entries.contains_key(&n.path)
+    })
+}
+
+enum StageError {
+    Audio(AudioError),
+    Archive(Error),
+}
+
+impl From<Error> for StageError {
+    fn from(e: Error) -> Self {
+        StageError::Archive(e)
+    }
+}
+
+/// Renders the normalized WAV into staging and records it in `staged.rec`.
+fn stage_normalized(
+    w: &Writer,
+    staged: &mut Staged,
+    settings: &Settings,
+) -> std::result::Result<Normalized, StageError> {
+    let slot = w.new_staging_slot()?;
+    let out = slot.join(NORMALIZED_WAV);
+    let source = w.archive().path_of(&staged.rec.source.stored_as);
+    let r = normalize::render(&source, settings, &out, &slot.join("scratch.f32"))
+        .map_err(StageError::Audio)?;
+    let rel = record::payload_path(&staged.rec.id, NORMALIZED_WAV);
+    let n = Normalized {
+        path: rel.clone(),
+        sample_rate: settings.rate,
+        frames: r.frames,
+        duration_s: round(r.frames as f64 / f64::from(settings.rate), 1000.0),
+        target_lufs: settings.target_lufs,
+        true_peak_ceiling_dbtp: settings.true_peak_dbtp,
+        loudness_before_lufs: r.before.integrated_lufs.map(|v| round(v, 100.0)),
+        true_peak_before_dbtp: r.before.true_peak_dbtp.map(|v| round(v, 100.0)),
+        loudness_after_lufs: r.after.integrated_lufs.map(|v| round(v, 100.0)),
+        true_peak_after_dbtp: r.after.true_peak_dbtp.map(|v| round(v, 100.0)),
+        gain_db: round(r.gain_db, 100.0),
+        target_reached: r.target_reached,
+        note: r.note,
+    };
+    let fixity = hash::hash_file(&out)?;
+    staged.puts.push((out, rel, fixity));
+    staged.rec.normalized = Some(n.clone());
+    Ok(n)
+}
+
+/// Detects speech in `wav`, cuts the segment WAVs into staging, and records them.
+fn stage_segments(
+    w: &Writer,
+    staged: &mut Staged,
+    wav: &std::path::Path,
+    norm: &Normalized,
+    params: &Params,
+    marks: &[Mark],
+) -> std::result::Result<(), StageError> {
+    let (spans, _) = segment::detect(wav, params).map_err(StageError::Audio)?;
+    let marks: Vec<(f64, String)> = marks.iter().map(|m| (m.at_s, m.label.clone())).collect();
+    let spans = segment::cut_at_marks(spans, &marks);
+    let old: Vec<String> = staged.rec.segments.drain(..).map(|s| s.path).collect();
+    let slot = w.new_staging_slot()?;
+    let rate = f64::from(norm.sample_rate);
+    let mut segments = Vec::with_capacity(spans.len());
+    for (i, span) in spans.iter().enumerate() {
+        let index = i as u32 + 1;
+        let name = format!("{index:03}.wav");
+        let out = slot.join(&name);
+        let start = (span.start_s * rate).round() as u32;
+        let end = (span.end_s * rate).round() as u32;
+        segment::cut(wav, start, end, &out).map_err(StageError::Audio)?;
+        let rel = record::payload_path(&staged.rec.id, &format!("segments/{name}"));
+        let fixity = hash::hash_file(&out)?;
+        staged.puts.push((out, rel.clone(), fixity));
+        segments.push(Segment {
+            index,
+            start_s: round(f64::from(start) / rate, 1000.0),
+            end_s: round(f64::from(end) / rate, 1000.0),
+            path: rel,
+            kind: "speech".into(),
+            label: span.label.clone(),
+        });
+    }
+    // Old segment files that the new set overwrites are replaced, not removed.
+    let new: BTreeSet<&str> = segments.iter().map(|s| s.path.as_str()).collect();
+    staged.deletes = old
+        .into_iter()
+        .filter(|p| !new.contains(p.as_str()))
+        .collect();
+    staged.rec.segments = segments;
+    Ok(())
+}
+
+fn round(v: f64, per: f64) -> f64 {
+    (v * per).round() / per
+}
+
+/// The outcome of `ingest` with `--normalize` and/or `--segment`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchReport {
+    /// What ingest did.
+    #[serde(flatten)]
+    pub ingest: crate::ingest::IngestReport,
+    /// Normalization of the newly ingested recordings, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub normalize: Option<NormalizeReport>,
+    /// Segmentation of the newly ingested recordings, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment: Option<SegmentReport>,
+}
+
+impl BatchReport {
+    /// The worst exit code of the steps.
+    pub fn exit_code(&self) -> i32 {
+        let n = self.normalize.as_ref().map_or(exit::OK, |r| r.exit_code());
+        let s = self.segment.as_ref().map_or(exit::OK, |r| r.exit_code());
+        self.ingest.exit_code().max(n).max(s)
+    }
+}
+
+/// What `ingest` should do after bringing recordings in.
+#[derive(Debug, Clone, Default)]
+pub struct Followups {
+    /// Normalize the new recordings with these settings.
+    pub normalize: Option<Settings>,
+    /// Segment the new recordings with these parameters (and cut at marks when true).
+    pub segment: Option<(Params, bool)>,
+}
+
+/// Ingests `inputs`, then normalizes and/or segments the new recordings, all under one
+/// lock and one progress bar.
+pub fn ingest_batch(
+    archive: &std::path::Path,
+    inputs: &[PathBuf],
+    opts: &crate::ingest::IngestOptions,
+    then: &Followups,
+    progress: &dyn Progress,
+) -> Result<BatchReport> {
+    if let Some(s) = &then.normalize {
+        check_settings(s)?;
+    }
+    if let Some((p, _)) = &then.segment {
+        check_params(p)?;
+    }
+    let mut writer = Archive::open(archive)?.writer()?;
+    let ingest = crate::ingest::ingest(&mut writer, inputs, opts, progress)?;
+    let new: Vec<String> = ingest.ingested.iter().map(|i| i.id.clone()).collect();
+    let normalize = match &then.normalize {
+        Some(s) => Some(normalize(&mut writer, &new, s, progress)?),
+        None => None,
+    };
+    let segment = match &then.segment {
+        Some((p, at_marks)) => Some(segment(&mut writer, &new, p, *at_marks, progress)?),
+        None => None,
+    };
+    Ok(BatchReport {
+        ingest,
+        normalize,
+        segment,
+    })
+}
