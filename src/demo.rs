@@ -71,6 +71,8 @@ pub fn run(dir: &Path, progress: &dyn Progress) -> Result<DemoRun> {
     let opts = IngestOptions {
         participant: Some("P017".into()),
         tags: BTreeMap::from([("site".to_string(), "demo-clinic".to_string())]),
+        normalize: None,
+        segment: None,
     };
     let inputs = [inbox.clone()];
     let mut writer = Archive::open(&archive)?.writer()?;

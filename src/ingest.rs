@@ -11,10 +11,16 @@ use serde::Serialize;
 
 use crate::archive::Writer;
 use crate::audio::decode::AudioError;
+use crate::audio::normalize::Settings;
 use crate::audio::probe::{self, AudioFacts};
+use crate::audio::segment::Params;
 use crate::error::{Error, Result, exit};
 use crate::hash::{self, Fixity};
-use crate::record::{self, ID_LEN, RECORDING_JSON, Recording, SCHEMA, Source};
+use crate::pipeline::{
+    NormalizeReport, NormalizedItem, SegmentReport, SegmentedItem, StageError, Staged,
+    stage_normalized, stage_segments,
+};
+use crate::record::{self, ID_LEN, Recording, SCHEMA, Source};
 
 /// Extensions under which a file is expected to be audio: in a folder walk, a file so named
 /// that is not audio is rejected (reported as a problem), others are merely skipped.
@@ -27,13 +33,19 @@ const AUDIO_EXTENSIONS: &[&str] = &[
 const COMMIT_EVERY: usize = 16;
 const COMMIT_AFTER: Duration = Duration::from_secs(5);
 
-/// What to attach to every recording of the batch.
+/// What to attach to every recording of the batch, and what to do with it next.
 #[derive(Debug, Clone, Default)]
 pub struct IngestOptions {
     /// Participant or patient reference.
     pub participant: Option<String>,
     /// Tags (validated by the caller with [`crate::tags::parse_tag`]).
     pub tags: BTreeMap<String, String>,
+    /// Normalize each new recording with these settings.
+    pub normalize: Option<Settings>,
+    /// Segment each new recording with these parameters, cutting at its marks too when the
+    /// flag is set (normalizing it first, with the default settings unless `normalize`
+    /// says otherwise).
+    pub segment: Option<(Params, bool)>,
 }
 
 /// A recording added by this run.
@@ -76,6 +88,12 @@ pub struct IngestReport {
     pub rejected: Vec<Refusal>,
     /// Files met in a folder walk that are not recordings.
     pub skipped: Vec<Refusal>,
+    /// Normalization of the new recordings, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub normalize: Option<NormalizeReport>,
+    /// Segmentation of the new recordings, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment: Option<SegmentReport>,
 }
 
 impl IngestReport {
@@ -85,6 +103,26 @@ impl IngestReport {
             exit::OK
         } else {
             exit::PROBLEMS
+        }
+    }
+
+    fn record(&mut self, cand: &Candidate, id: &str, s: &Done) {
+        self.ingested.push(Ingested {
+            id: id.to_string(),
+            path: cand.path.display().to_string(),
+            duration_s: s.facts.duration_s(),
+        });
+        if let (Some(r), Some(n)) = (self.normalize.as_mut(), &s.staged.rec.normalized) {
+            r.normalized.push(NormalizedItem {
+                id: id.to_string(),
+                normalized: n.clone(),
+            });
+        }
+        if let Some(r) = self.segment.as_mut() {
+            r.segmented.push(SegmentedItem {
+                id: id.to_string(),
+                segments: s.staged.rec.segments.clone(),
+            });
         }
     }
 }
@@ -115,18 +153,18 @@ struct Candidate {
     explicit: bool,
 }
 
-/// A candidate copied into staging and decoded.
+/// A candidate copied into staging, decoded, and (when asked) normalized and segmented.
 #[derive(Debug)]
-struct Staged {
-    staged: PathBuf,
-    slot: PathBuf,
-    fixity: Fixity,
+struct Done {
+    staged: Staged,
     facts: AudioFacts,
-    recorded_at: (String, &'static str),
+    slot: PathBuf,
 }
 
 enum Outcome {
-    Staged(Box<Staged>),
+    Done(Box<Done>),
+    /// The archive already held this content when the batch began.
+    Present(String),
     Rejected(String),
     Skipped(String),
 }
@@ -138,21 +176,35 @@ pub fn ingest(
     opts: &IngestOptions,
     progress: &dyn Progress,
 ) -> Result<IngestReport> {
-    let mut report = IngestReport::default();
+    if let Some(s) = &opts.normalize {
+        crate::pipeline::check_settings(s)?;
+    }
+    if let Some((p, _)) = &opts.segment {
+        crate::pipeline::check_params(p)?;
+    }
+    let mut report = IngestReport {
+        normalize: (opts.normalize.is_some() || opts.segment.is_some())
+            .then(NormalizeReport::default),
+        segment: opts.segment.is_some().then(SegmentReport::default),
+        ..IngestReport::default()
+    };
     let root = writer.archive().root().to_path_buf();
     let candidates = collect(&root, inputs, &mut report);
     progress.start(candidates.len() as u64);
+    let now = jiff::Timestamp::now();
+    let ingested_at = jiff::Timestamp::from_second(now.as_second())
+        .expect("current time in range")
+        .to_string();
 
     let mut known: HashSet<String> = record_ids(writer);
-    let mut pending = 0usize;
+    let mut batch: Vec<Staged> = Vec::new();
     let mut last_commit = Instant::now();
-    let mut txn_items: Vec<(Staged, PathBuf)> = Vec::new();
     let chunk = rayon::current_num_threads().max(1) * 2;
     for group in candidates.chunks(chunk) {
         let outcomes: Vec<Result<Outcome>> = group
             .par_iter()
             .map(|c| {
-                let o = stage_one(writer, c);
+                let o = stage_one(writer, c, &known, opts, &ingested_at);
                 progress.advance(&c.path);
                 o
             })
@@ -168,107 +220,51 @@ pub fn ingest(
                     path: shown,
                     reason,
                 }),
-                Outcome::Staged(s) => {
-                    let id = s.fixity.sha256[..ID_LEN].to_string();
+                Outcome::Present(id) => report.duplicates.push(Duplicate { id, path: shown }),
+                Outcome::Done(done) => {
+                    let id = done.staged.rec.id.clone();
                     if known.contains(&id) {
-                        match existing_sha(writer, &id) {
-                            Some(sha) if sha != s.fixity.sha256 => report.rejected.push(Refusal {
-                                path: shown,
-                                reason: format!("id {id} collides with a different recording"),
-                            }),
-                            _ => report.duplicates.push(Duplicate { id, path: shown }),
-                        }
-                        let _ = fs::remove_dir_all(&s.slot);
+                        // Twice in this batch: the first copy is the one kept.
+                        let _ = fs::remove_dir_all(&done.slot);
+                        report.duplicates.push(Duplicate { id, path: shown });
                         continue;
                     }
                     known.insert(id.clone());
-                    report.ingested.push(Ingested {
-                        id: id.clone(),
-                        path: shown,
-                        duration_s: s.facts.duration_s(),
-                    });
-                    txn_items.push((*s, cand.path.clone()));
-                    pending += 1;
+                    report.record(cand, &id, &done);
+                    batch.push(done.staged);
                 }
             }
         }
-        if pending >= COMMIT_EVERY || (pending > 0 && last_commit.elapsed() >= COMMIT_AFTER) {
-            commit(writer, std::mem::take(&mut txn_items), opts)?;
-            pending = 0;
+        if batch.len() >= COMMIT_EVERY
+            || (!batch.is_empty() && last_commit.elapsed() >= COMMIT_AFTER)
+        {
+            crate::pipeline::commit(writer, std::mem::take(&mut batch))?;
             last_commit = Instant::now();
         }
     }
-    commit(writer, txn_items, opts)?;
+    crate::pipeline::commit(writer, batch)?;
     Ok(report)
 }
 
-/// Writes each staged recording's metadata and commits them together.
-fn commit(writer: &mut Writer, items: Vec<(Staged, PathBuf)>, opts: &IngestOptions) -> Result<()> {
-    if items.is_empty() {
-        return Ok(());
-    }
-    let now = jiff::Timestamp::now();
-    let ingested_at = jiff::Timestamp::from_second(now.as_second())
-        .expect("current time in range")
-        .to_string();
-    let mut txn = writer.begin();
-    for (s, input) in items {
-        let id = s.fixity.sha256[..ID_LEN].to_string();
-        let stored_as = record::payload_path(&id, &format!("original.{}", extension(&s, &input)));
-        let (file_name, raw) = name_fields(&input);
-        let rec = Recording {
-            schema: SCHEMA,
-            id: id.clone(),
-            source: Source {
-                file_name,
-                file_name_raw_hex: raw,
-                stored_as: stored_as.clone(),
-                sha256: s.fixity.sha256.clone(),
-                size: s.fixity.size,
-                container: s.facts.stream.container.clone(),
-                codec: s.facts.stream.codec.clone(),
-                sample_rate: s.facts.stream.sample_rate,
-                channels: s.facts.stream.channels,
-                frames: s.facts.frames,
-                duration_s: round_ms(s.facts.duration_s()),
-                recorded_at: s.recorded_at.0.clone(),
-                recorded_at_source: s.recorded_at.1.to_string(),
-                has_location: s.facts.has_location,
-            },
-            ingested_at: ingested_at.clone(),
-            participant: opts.participant.clone(),
-            tags: opts.tags.clone(),
-            marks: Vec::new(),
-            consent: Vec::new(),
-            normalized: None,
-            segments: Vec::new(),
-            segmentation: None,
-        };
-        let json_path = s.slot.join(RECORDING_JSON);
-        let json = rec.to_json();
-        crate::fsutil::write_new(&json_path, &json)?;
-        txn.put_staged(s.staged, stored_as, s.fixity);
-        txn.put_staged(
-            json_path,
-            record::payload_path(&id, RECORDING_JSON),
-            hash::hash_bytes(&json),
-        );
-    }
-    txn.commit()
-}
-
-/// Copies one candidate into staging (hashing it), then decodes the staged copy, so what is
-/// examined is exactly what would be stored. Errors writing into the archive are fatal;
-/// everything about the input itself is an outcome.
-fn stage_one(writer: &Writer, cand: &Candidate) -> Result<Outcome> {
+/// Copies one candidate into staging (hashing it), then decodes the staged copy — through
+/// the normalizer when asked, so a recording is decoded once — and builds its metadata.
+/// What is examined is exactly what would be stored. Errors writing into the archive are
+/// fatal; everything about the input itself is an outcome.
+fn stage_one(
+    writer: &Writer,
+    cand: &Candidate,
+    known: &HashSet<String>,
+    opts: &IngestOptions,
+    ingested_at: &str,
+) -> Result<Outcome> {
     let src_meta = match fs::metadata(&cand.path) {
         Ok(m) if m.is_file() => m,
         Ok(_) => return Ok(Outcome::Rejected("not a regular file".into())),
         Err(e) => return Ok(Outcome::Rejected(crate::error::describe_io(&e))),
     };
     let slot = writer.new_staging_slot()?;
-    let staged = slot.join("original");
-    let fixity = match hash::copy_hashed(&cand.path, &staged) {
+    let staged_original = slot.join("original");
+    let fixity = match hash::copy_hashed(&cand.path, &staged_original) {
         Ok(f) => f,
         Err(Error::Io { path, source }) if path == cand.path => {
             let _ = fs::remove_dir_all(&slot);
@@ -276,21 +272,117 @@ fn stage_one(writer: &Writer, cand: &Candidate) -> Result<Outcome> {
         }
         Err(e) => return Err(e),
     };
-    let facts = match probe::examine(&staged) {
-        Ok(f) => f,
-        Err(e) => {
-            let _ = fs::remove_dir_all(&slot);
-            return Ok(classify(cand, e));
-        }
-    };
-    let recorded_at = recorded_at(&facts, &src_meta);
-    Ok(Outcome::Staged(Box::new(Staged {
-        staged,
-        slot,
+    let id = fixity.sha256[..ID_LEN].to_string();
+    if known.contains(&id) && existing_sha(writer, &id).as_deref() == Some(&fixity.sha256) {
+        let _ = fs::remove_dir_all(&slot);
+        return Ok(Outcome::Present(id));
+    }
+    match stage_audio(
+        writer,
+        cand,
+        &src_meta,
+        &staged_original,
         fixity,
-        facts,
+        opts,
+        ingested_at,
+    ) {
+        Ok((staged, facts)) => Ok(Outcome::Done(Box::new(Done {
+            staged,
+            facts,
+            slot,
+        }))),
+        Err(StageError::Audio(e)) => {
+            let _ = fs::remove_dir_all(&slot);
+            Ok(classify(cand, e))
+        }
+        Err(StageError::Archive(e)) => Err(e),
+    }
+}
+
+/// Decodes the staged original (normalizing and segmenting it when asked) and stages its
+/// metadata.
+fn stage_audio(
+    writer: &Writer,
+    cand: &Candidate,
+    src_meta: &fs::Metadata,
+    original: &Path,
+    fixity: Fixity,
+    opts: &IngestOptions,
+    ingested_at: &str,
+) -> std::result::Result<(Staged, AudioFacts), StageError> {
+    let id = fixity.sha256[..ID_LEN].to_string();
+    let mut staged = Staged::new(placeholder(&id));
+    let settings = opts.normalize.or(opts.segment.map(|_| Settings::default()));
+    let (facts, rendition) = match settings {
+        Some(s) => {
+            let r = stage_normalized(writer, &mut staged, original, &s, opts.segment.is_some())?;
+            let wav = staged.puts.last().expect("normalized staged").0.clone();
+            (r.source, Some((wav, r.vad_scores)))
+        }
+        None => (probe::examine(original).map_err(StageError::Audio)?, None),
+    };
+    let stored_as =
+        record::payload_path(&id, &format!("original.{}", extension(&facts, &cand.path)));
+    let (file_name, raw) = name_fields(&cand.path);
+    let (recorded_at, recorded_at_source) = recorded_at(&facts, src_meta);
+    staged.rec.source = Source {
+        file_name,
+        file_name_raw_hex: raw,
+        stored_as: stored_as.clone(),
+        sha256: fixity.sha256.clone(),
+        size: fixity.size,
+        container: facts.stream.container.clone(),
+        codec: facts.stream.codec.clone(),
+        sample_rate: facts.stream.sample_rate,
+        channels: facts.stream.channels,
+        frames: facts.frames,
+        duration_s: round_ms(facts.duration_s()),
         recorded_at,
-    })))
+        recorded_at_source: recorded_at_source.to_string(),
+        has_location: facts.has_location,
+    };
+    staged.rec.ingested_at = ingested_at.to_string();
+    staged.rec.participant = opts.participant.clone();
+    staged.rec.tags = opts.tags.clone();
+    staged
+        .puts
+        .push((original.to_path_buf(), stored_as, fixity));
+    if let (Some((params, at_marks)), Some((wav, scores))) = (&opts.segment, rendition) {
+        stage_segments(writer, &mut staged, &wav, scores, params, *at_marks)?;
+    }
+    Ok((staged, facts))
+}
+
+/// A recording with only its id set, filled in by [`stage_audio`].
+fn placeholder(id: &str) -> Recording {
+    Recording {
+        schema: SCHEMA,
+        id: id.to_string(),
+        source: Source {
+            file_name: String::new(),
+            file_name_raw_hex: None,
+            stored_as: String::new(),
+            sha256: String::new(),
+            size: 0,
+            container: String::new(),
+            codec: String::new(),
+            sample_rate: 0,
+            channels: 0,
+            frames: 0,
+            duration_s: 0.0,
+            recorded_at: String::new(),
+            recorded_at_source: String::new(),
+            has_location: false,
+        },
+        ingested_at: String::new(),
+        participant: None,
+        tags: BTreeMap::new(),
+        marks: Vec::new(),
+        consent: Vec::new(),
+        normalized: None,
+        segments: Vec::new(),
+        segmentation: None,
+    }
 }
 
 /// Non-audio met in a walk is skipped, unless it is named like audio; anything else wrong
@@ -335,14 +427,14 @@ fn recorded_at(facts: &AudioFacts, meta: &fs::Metadata) -> (String, &'static str
 
 /// The stored original's extension: the input's own if it is a known audio extension
 /// (so `.3gp` stays `.3gp`), else one that names the container. Always plain ASCII.
-fn extension(s: &Staged, input: &Path) -> String {
+fn extension(facts: &AudioFacts, input: &Path) -> String {
     if let Some(ext) = input.extension().and_then(|e| e.to_str()) {
         let ext = ext.to_ascii_lowercase();
         if AUDIO_EXTENSIONS.contains(&ext.as_str()) {
             return ext;
         }
     }
-    let ext = match s.facts.stream.container.as_str() {
+    let ext = match facts.stream.container.as_str() {
         "isomp4" => "m4a",
         "mp3" => "mp3",
         "wave" => "wav",

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use visitrec::archive::Archive;
 use visitrec::error::exit;
 use visitrec::ingest::{IngestOptions, IngestReport, Progress};
-use visitrec::pipeline::{Followups, NormalizeReport, SegmentReport};
+use visitrec::pipeline::{NormalizeReport, SegmentReport};
 use visitrec::record::Recording;
 use visitrec::verify::{Report, VerifyOptions};
 
@@ -82,10 +82,10 @@ enum Command {
         /// The archive.
         archive: PathBuf,
         /// Recording ids or unique prefixes.
-        #[arg(required_unless_present = "all")]
+        #[arg(group = "which")]
         ids: Vec<String>,
         /// Every recording in the archive.
-        #[arg(long, conflicts_with = "ids")]
+        #[arg(long, group = "which")]
         all: bool,
         #[command(flatten)]
         norm: NormArgs,
@@ -101,10 +101,10 @@ enum Command {
         /// The archive.
         archive: PathBuf,
         /// Recording ids or unique prefixes.
-        #[arg(required_unless_present = "all")]
+        #[arg(group = "which")]
         ids: Vec<String>,
         /// Every recording in the archive.
-        #[arg(long, conflicts_with = "ids")]
+        #[arg(long, group = "which")]
         all: bool,
         #[command(flatten)]
         seg: SegArgs,
@@ -253,17 +253,16 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                 let (k, v) = visitrec::tags::parse_tag(t)?;
                 opts.tags.insert(k, v);
             }
-            let then = Followups {
-                normalize: normalize.then(|| norm.settings()),
-                segment: segment.then(|| (seg.params(), seg.at_marks)),
-            };
+            opts.normalize = normalize.then(|| norm.settings());
+            opts.segment = segment.then(|| (seg.params(), seg.at_marks));
+            let mut writer = Archive::open(archive)?.writer()?;
             let bar = Bar::new(cli.quiet);
-            let report = visitrec::pipeline::ingest_batch(archive, inputs, &opts, &then, &bar)?;
+            let report = visitrec::ingest::ingest(&mut writer, inputs, &opts, &bar)?;
             bar.finish();
             if *json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                print_ingest(&report.ingest, cli);
+                print_ingest(&report, cli);
                 if let Some(n) = &report.normalize {
                     print_normalize(n, cli);
                 }

@@ -17,7 +17,7 @@ use crate::catalog;
 use crate::error::{Error, Result, exit};
 use crate::hash::{self, Fixity};
 use crate::ingest::Progress;
-use crate::record::{self, Mark, Normalized, RECORDING_JSON, Recording, Segment, Segmentation};
+use crate::record::{self, Normalized, RECORDING_JSON, Recording, Segment, Segmentation};
 
 /// File name of the normalized rendition inside `data/<id>/`.
 pub const NORMALIZED_WAV: &str = "normalized.wav";
@@ -161,10 +161,25 @@ impl SegmentReport {
 }
 
 /// A recording's new files and metadata, staged and ready to commit.
-struct Staged {
-    rec: Recording,
-    puts: Vec<(PathBuf, String, Fixity)>,
-    deletes: Vec<String>,
+#[derive(Debug)]
+pub(crate) struct Staged {
+    /// The recording's metadata as it will be committed.
+    pub rec: Recording,
+    /// Staged files: (staged path, payload path, fixity).
+    pub puts: Vec<(PathBuf, String, Fixity)>,
+    /// Payload files to remove.
+    pub deletes: Vec<String>,
+}
+
+impl Staged {
+    /// Nothing staged yet for `rec`.
+    pub fn new(rec: Recording) -> Staged {
+        Staged {
+            rec,
+            puts: Vec::new(),
+            deletes: Vec::new(),
+        }
+    }
 }
 
 /// What became of one recording.
@@ -225,7 +240,8 @@ fn run<T: Send>(
     Ok(out)
 }
 
-fn commit(writer: &mut Writer, batch: Vec<Staged>) -> Result<()> {
+/// Commits staged recordings (their files and `recording.json`) as one transaction.
+pub(crate) fn commit(writer: &mut Writer, batch: Vec<Staged>) -> Result<()> {
     let mut txn = writer.begin();
     for s in batch {
         for d in &s.deletes {
@@ -254,17 +270,17 @@ pub fn normalize(
         if is_current(w, rec, settings) {
             return Ok(Outcome::Unchanged);
         }
-        let mut staged = Staged {
-            rec: rec.clone(),
-            puts: Vec::new(),
-            deletes: Vec::new(),
-        };
+        let mut staged = Staged::new(rec.clone());
         // Segments cut from the old rendition would no longer match it.
         let cleared = !rec.segments.is_empty();
         staged.deletes = staged.rec.segments.drain(..).map(|s| s.path).collect();
         staged.rec.segmentation = None;
-        match stage_normalized(w, &mut staged, settings) {
-            Ok(n) => Ok(Outcome::Done(Box::new(staged), (n, cleared))),
+        let source = w.archive().path_of(&rec.source.stored_as);
+        match stage_normalized(w, &mut staged, &source, settings, false) {
+            Ok(_) => {
+                let n = staged.rec.normalized.clone().expect("just normalized");
+                Ok(Outcome::Done(Box::new(staged), (n, cleared)))
+            }
             Err(StageError::Audio(e)) => Ok(Outcome::Failed(e.to_string())),
             Err(StageError::Archive(e)) => Err(e),
         }
@@ -295,40 +311,25 @@ pub fn segment(
 ) -> Result<SegmentReport> {
     check_params(params)?;
     let statuses = run(writer, ids, progress, |w, rec| {
-        let mut staged = Staged {
-            rec: rec.clone(),
-            puts: Vec::new(),
-            deletes: Vec::new(),
-        };
+        let mut staged = Staged::new(rec.clone());
         let normalized_first = rec.normalized.is_none();
-        let wav = match &rec.normalized {
-            Some(n) => w.archive().path_of(&n.path),
-            None => match stage_normalized(w, &mut staged, &Settings::default()) {
-                Ok(_) => staged.puts.last().expect("normalized staged").0.clone(),
-                Err(StageError::Audio(e)) => return Ok(Outcome::Failed(e.to_string())),
-                Err(StageError::Archive(e)) => return Err(e),
-            },
+        let (wav, scores) = match &rec.normalized {
+            Some(n) => (w.archive().path_of(&n.path), None),
+            None => {
+                let source = w.archive().path_of(&rec.source.stored_as);
+                match stage_normalized(w, &mut staged, &source, &Settings::default(), true) {
+                    Ok(r) => (staged.puts.last().expect("staged").0.clone(), r.vad_scores),
+                    Err(StageError::Audio(e)) => return Ok(Outcome::Failed(e.to_string())),
+                    Err(StageError::Archive(e)) => return Err(e),
+                }
+            }
         };
-        let norm = staged.rec.normalized.clone().expect("normalized by now");
-        let marks: Vec<Mark> = if at_marks {
-            rec.marks.clone()
-        } else {
-            Vec::new()
-        };
-        let wanted = Segmentation {
-            min_silence_s: params.min_silence_s,
-            min_speech_s: params.min_speech_s,
-            pad_s: params.pad_s,
-            at_marks,
-            marks_used: marks.clone(),
-            normalized_gain_db: norm.gain_db,
-        };
+        let wanted = segmentation_for(&staged.rec, params, at_marks);
         if !normalized_first && rec.segmentation.as_ref() == Some(&wanted) {
             return Ok(Outcome::Unchanged);
         }
-        match stage_segments(w, &mut staged, &wav, &norm, params, &marks) {
+        match stage_segments(w, &mut staged, &wav, scores, params, at_marks) {
             Ok(()) => {
-                staged.rec.segmentation = Some(wanted);
                 let segs = staged.rec.segments.clone();
                 Ok(Outcome::Done(Box::new(staged), (segs, normalized_first)))
             }
@@ -362,8 +363,11 @@ fn is_current(w: &Writer, rec: &Recording, s: &Settings) -> bool {
     })
 }
 
-enum StageError {
+/// Why staging failed: the audio (a per-recording failure) or the archive (fatal).
+pub(crate) enum StageError {
+    /// The recording's audio could not be processed.
     Audio(AudioError),
+    /// Writing into the archive failed.
     Archive(Error),
 }
 
@@ -373,19 +377,21 @@ impl From<Error> for StageError {
     }
 }
 
-/// Renders the normalized WAV into staging and records it in `staged.rec`.
-fn stage_normalized(
+/// Renders `source` into a normalized WAV in staging and records it in `staged.rec`.
+/// Returns the render's details (source facts; VAD scores when `vad`).
+pub(crate) fn stage_normalized(
     w: &Writer,
     staged: &mut Staged,
+    source: &std::path::Path,
     settings: &Settings,
-) -> std::result::Result<Normalized, StageError> {
+    vad: bool,
+) -> std::result::Result<normalize::Rendered, StageError> {
     let slot = w.new_staging_slot()?;
     let out = slot.join(NORMALIZED_WAV);
-    let source = w.archive().path_of(&staged.rec.source.stored_as);
-    let r = normalize::render(&source, settings, &out, &slot.join("scratch.f32"))
+    let r = normalize::render(source, settings, &out, &slot.join("scratch.f32"), vad)
         .map_err(StageError::Audio)?;
     let rel = record::payload_path(&staged.rec.id, NORMALIZED_WAV);
-    let n = Normalized {
+    staged.rec.normalized = Some(Normalized {
         path: rel.clone(),
         sample_rate: settings.rate,
         frames: r.frames,
@@ -398,124 +404,92 @@ fn stage_normalized(
         true_peak_after_dbtp: r.after.true_peak_dbtp.map(|v| round(v, 100.0)),
         gain_db: round(r.gain_db, 100.0),
         target_reached: r.target_reached,
-        note: r.note,
-    };
+        note: r.note.clone(),
+    });
     let fixity = hash::hash_file(&out)?;
     staged.puts.push((out, rel, fixity));
-    staged.rec.normalized = Some(n.clone());
-    Ok(n)
+    Ok(r)
 }
 
-/// Detects speech in `wav`, cuts the segment WAVs into staging, and records them.
-fn stage_segments(
+/// The segmentation record `params` would give `rec` (which must be normalized).
+fn segmentation_for(rec: &Recording, params: &Params, at_marks: bool) -> Segmentation {
+    Segmentation {
+        min_silence_s: params.min_silence_s,
+        min_speech_s: params.min_speech_s,
+        pad_s: params.pad_s,
+        at_marks,
+        marks_used: if at_marks {
+            rec.marks.clone()
+        } else {
+            Vec::new()
+        },
+        normalized_gain_db: rec.normalized.as_ref().map_or(0.0, |n| n.gain_db),
+    }
+}
+
+/// Segments the normalized audio `wav` of `staged.rec` (using VAD `scores` already
+/// computed from it, when given), cuts the segment WAVs into staging, and records them.
+pub(crate) fn stage_segments(
     w: &Writer,
     staged: &mut Staged,
     wav: &std::path::Path,
-    norm: &Normalized,
+    scores: Option<Vec<f32>>,
     params: &Params,
-    marks: &[Mark],
+    at_marks: bool,
 ) -> std::result::Result<(), StageError> {
-    let (spans, _) = segment::detect(wav, params).map_err(StageError::Audio)?;
-    let marks: Vec<(f64, String)> = marks.iter().map(|m| (m.at_s, m.label.clone())).collect();
+    let norm = staged
+        .rec
+        .normalized
+        .clone()
+        .expect("segmenting normalized audio");
+    let duration = norm.frames as f64 / f64::from(norm.sample_rate);
+    let scores = match scores {
+        Some(s) => s,
+        None => segment::score_wav(wav).map_err(StageError::Audio)?.0,
+    };
+    let spans = segment::spans_from_scores(&scores, params, duration);
+    let wanted = segmentation_for(&staged.rec, params, at_marks);
+    let marks: Vec<(f64, String)> = wanted
+        .marks_used
+        .iter()
+        .map(|m| (m.at_s, m.label.clone()))
+        .collect();
     let spans = segment::cut_at_marks(spans, &marks);
     let old: Vec<String> = staged.rec.segments.drain(..).map(|s| s.path).collect();
     let slot = w.new_staging_slot()?;
     let rate = f64::from(norm.sample_rate);
     let mut segments = Vec::with_capacity(spans.len());
+    let mut cuts = Vec::with_capacity(spans.len());
     for (i, span) in spans.iter().enumerate() {
         let index = i as u32 + 1;
         let name = format!("{index:03}.wav");
-        let out = slot.join(&name);
         let start = (span.start_s * rate).round() as u32;
         let end = (span.end_s * rate).round() as u32;
-        segment::cut(wav, start, end, &out).map_err(StageError::Audio)?;
-        let rel = record::payload_path(&staged.rec.id, &format!("segments/{name}"));
-        let fixity = hash::hash_file(&out)?;
-        staged.puts.push((out, rel.clone(), fixity));
+        cuts.push((start, end, slot.join(&name)));
         segments.push(Segment {
             index,
             start_s: round(f64::from(start) / rate, 1000.0),
             end_s: round(f64::from(end) / rate, 1000.0),
-            path: rel,
+            path: record::payload_path(&staged.rec.id, &format!("segments/{name}")),
             kind: "speech".into(),
             label: span.label.clone(),
         });
     }
+    segment::cut_all(wav, &cuts).map_err(StageError::Audio)?;
+    for ((_, _, out), seg) in cuts.into_iter().zip(&segments) {
+        let fixity = hash::hash_file(&out)?;
+        staged.puts.push((out, seg.path.clone(), fixity));
+    }
     // Old segment files that the new set overwrites are replaced, not removed.
     let new: BTreeSet<&str> = segments.iter().map(|s| s.path.as_str()).collect();
-    staged.deletes = old
-        .into_iter()
-        .filter(|p| !new.contains(p.as_str()))
-        .collect();
+    staged
+        .deletes
+        .extend(old.into_iter().filter(|p| !new.contains(p.as_str())));
     staged.rec.segments = segments;
+    staged.rec.segmentation = Some(wanted);
     Ok(())
 }
 
 fn round(v: f64, per: f64) -> f64 {
     (v * per).round() / per
-}
-
-/// The outcome of `ingest` with `--normalize` and/or `--segment`.
-#[derive(Debug, Clone, Serialize)]
-pub struct BatchReport {
-    /// What ingest did.
-    #[serde(flatten)]
-    pub ingest: crate::ingest::IngestReport,
-    /// Normalization of the newly ingested recordings, when asked for.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub normalize: Option<NormalizeReport>,
-    /// Segmentation of the newly ingested recordings, when asked for.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub segment: Option<SegmentReport>,
-}
-
-impl BatchReport {
-    /// The worst exit code of the steps.
-    pub fn exit_code(&self) -> i32 {
-        let n = self.normalize.as_ref().map_or(exit::OK, |r| r.exit_code());
-        let s = self.segment.as_ref().map_or(exit::OK, |r| r.exit_code());
-        self.ingest.exit_code().max(n).max(s)
-    }
-}
-
-/// What `ingest` should do after bringing recordings in.
-#[derive(Debug, Clone, Default)]
-pub struct Followups {
-    /// Normalize the new recordings with these settings.
-    pub normalize: Option<Settings>,
-    /// Segment the new recordings with these parameters (and cut at marks when true).
-    pub segment: Option<(Params, bool)>,
-}
-
-/// Ingests `inputs`, then normalizes and/or segments the new recordings, all under one
-/// lock and one progress bar.
-pub fn ingest_batch(
-    archive: &std::path::Path,
-    inputs: &[PathBuf],
-    opts: &crate::ingest::IngestOptions,
-    then: &Followups,
-    progress: &dyn Progress,
-) -> Result<BatchReport> {
-    if let Some(s) = &then.normalize {
-        check_settings(s)?;
-    }
-    if let Some((p, _)) = &then.segment {
-        check_params(p)?;
-    }
-    let mut writer = Archive::open(archive)?.writer()?;
-    let ingest = crate::ingest::ingest(&mut writer, inputs, opts, progress)?;
-    let new: Vec<String> = ingest.ingested.iter().map(|i| i.id.clone()).collect();
-    let normalize = match &then.normalize {
-        Some(s) => Some(normalize(&mut writer, &new, s, progress)?),
-        None => None,
-    };
-    let segment = match &then.segment {
-        Some((p, at_marks)) => Some(segment(&mut writer, &new, p, *at_marks, progress)?),
-        None => None,
-    };
-    Ok(BatchReport {
-        ingest,
-        normalize,
-        segment,
-    })
 }

@@ -14,7 +14,9 @@ use std::path::Path;
 use ebur128::{EbuR128, Mode};
 
 use super::decode::{AudioError, AudioStream};
+use super::probe::AudioFacts;
 use super::resample::MonoResampler;
+use super::segment::VadScorer;
 
 /// What to aim for.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,6 +51,10 @@ pub struct Loudness {
 /// The outcome of [`render`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rendered {
+    /// The source's facts, from decoding it completely (as `probe::examine` gives them).
+    pub source: AudioFacts,
+    /// Voice-activity scores of the output, when asked for (see `segment::VadScorer`).
+    pub vad_scores: Option<Vec<f32>>,
     /// Frames written (at `Settings::rate`).
     pub frames: u64,
     /// Measured on the resampled signal before the gain.
@@ -91,6 +97,9 @@ impl DcBlocker {
     }
 }
 
+/// Samples handed to the meter thread at a time.
+const METER_BATCH: usize = 32_768;
+
 fn meter(rate: u32) -> Result<EbuR128, AudioError> {
     EbuR128::new(1, rate, Mode::I | Mode::TRUE_PEAK)
         .map_err(|e| AudioError::Corrupt(format!("loudness meter at {rate} Hz: {e}")))
@@ -114,14 +123,16 @@ fn io_err(e: std::io::Error) -> AudioError {
 }
 
 /// Normalizes `input` into the new 16-bit mono WAV `out_wav`, using `scratch` (a new file
-/// path in the same staging folder, removed afterwards) between the passes.
+/// path in the same staging folder, removed afterwards) between the passes. With `vad`,
+/// also scores the output for voice activity on the way out (saving `segment` a pass).
 pub fn render(
     input: &Path,
     settings: &Settings,
     out_wav: &Path,
     scratch: &Path,
+    vad: bool,
 ) -> Result<Rendered, AudioError> {
-    let result = render_inner(input, settings, out_wav, scratch);
+    let result = render_inner(input, settings, out_wav, scratch, vad);
     let _ = std::fs::remove_file(scratch);
     result
 }
@@ -131,9 +142,9 @@ fn render_inner(
     settings: &Settings,
     out_wav: &Path,
     scratch: &Path,
+    vad: bool,
 ) -> Result<Rendered, AudioError> {
-    let mut stream = AudioStream::open(input)?;
-    let channels = usize::from(stream.info().channels);
+    let stream = AudioStream::open(input)?;
     let mut resampler = MonoResampler::new(stream.info().sample_rate, settings.rate)?;
     let mut dc = DcBlocker::new(settings.rate);
     let mut before = meter(settings.rate)?;
@@ -142,34 +153,47 @@ fn render_inner(
         crate::fsutil::create_new(scratch).map_err(to_audio)?,
     );
     let mut frames = 0u64;
-    let mut mono = Vec::new();
-    let mut work = Vec::new();
-    {
-        let mut sink = |piece: &[f32]| -> Result<(), AudioError> {
-            work.clear();
-            work.extend_from_slice(piece);
-            dc.process(&mut work);
+    let mut bytes = Vec::new();
+    let source;
+    // Three stages on their own threads: decode (worker), resample + DC + scratch file
+    // (here), loudness meter (worker), so the two cores stay busy.
+    let (to_meter, meter_rx) = std::sync::mpsc::sync_channel::<Vec<f32>>(8);
+    let metering = std::thread::spawn(move || {
+        for chunk in meter_rx {
             before
-                .add_frames_f32(&work)
+                .add_frames_f32(&chunk)
                 .map_err(|e| AudioError::Corrupt(format!("loudness meter: {e}")))?;
-            for s in &work {
-                tmp.write_all(&s.to_le_bytes()).map_err(io_err)?;
-            }
+        }
+        Ok::<_, AudioError>(before)
+    });
+    {
+        let mut pending: Vec<f32> = Vec::with_capacity(METER_BATCH * 2);
+        let mut sink = |piece: &[f32]| -> Result<(), AudioError> {
+            let start = pending.len();
+            pending.extend_from_slice(piece);
+            let work = &mut pending[start..];
+            dc.process(work);
+            bytes.clear();
+            bytes.extend(work.iter().flat_map(|s| s.to_le_bytes()));
+            tmp.write_all(&bytes).map_err(io_err)?;
             frames += work.len() as u64;
+            if pending.len() >= METER_BATCH {
+                let full = std::mem::replace(&mut pending, Vec::with_capacity(METER_BATCH * 2));
+                // A closed channel means the meter failed; its error is reported below.
+                let _ = to_meter.send(full);
+            }
             Ok(())
         };
-        while let Some(chunk) = stream.next_chunk()? {
-            mono.clear();
-            let scale = 1.0 / channels as f32;
-            mono.extend(
-                chunk
-                    .chunks_exact(channels)
-                    .map(|f| f.iter().sum::<f32>() * scale),
-            );
-            resampler.push(&mono, &mut sink)?;
+        let (chunks, decoder) = decode_mono(stream);
+        for chunk in chunks {
+            resampler.push(&chunk, &mut sink)?;
         }
+        source = decoder.join().expect("decoder thread does not panic")?;
         resampler.finish(&mut sink)?;
+        let _ = to_meter.send(pending);
     }
+    drop(to_meter);
+    let before = metering.join().expect("meter thread does not panic")?;
     tmp.into_inner()
         .map_err(|e| io_err(e.into_error()))?
         .sync_all()
@@ -186,40 +210,99 @@ fn render_inner(
     let out = crate::fsutil::create_new(out_wav).map_err(to_audio)?;
     let mut wav =
         hound::WavWriter::new(BufWriter::with_capacity(1 << 20, out), spec).map_err(hound_err)?;
-    let mut after = meter(settings.rate)?;
     let gain = 10f32.powf(gain_db as f32 / 20.0);
     let mut reader = BufReader::with_capacity(1 << 20, File::open(scratch).map_err(io_err)?);
-    let mut bytes = vec![0u8; 4 * 4096];
-    let mut pcm = Vec::with_capacity(4096);
+    let mut buf = vec![0u8; 4 * 16384];
+    let mut pcm: Vec<i16> = Vec::with_capacity(16384);
+    let mut scorer = if vad {
+        Some(VadScorer::new(settings.rate)?)
+    } else {
+        None
+    };
     loop {
-        let n = read_full(&mut reader, &mut bytes).map_err(io_err)?;
+        let n = read_full(&mut reader, &mut buf).map_err(io_err)?;
         if n == 0 {
             break;
         }
         pcm.clear();
-        pcm.extend(bytes[..n].chunks_exact(4).map(|b| {
+        pcm.extend(buf[..n].chunks_exact(4).map(|b| {
             let x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]) * gain;
             (x.clamp(-1.0, 1.0) * 32767.0).round() as i16
         }));
+        let mut w = wav.get_i16_writer(pcm.len() as u32);
         for s in &pcm {
-            wav.write_sample(*s).map_err(hound_err)?;
+            w.write_sample(*s);
         }
-        after
-            .add_frames_i16(&pcm)
-            .map_err(|e| AudioError::Corrupt(format!("loudness meter: {e}")))?;
+        w.flush().map_err(hound_err)?;
+        if let Some(sc) = scorer.as_mut() {
+            sc.push(&pcm)?;
+        }
     }
+    let vad_scores = scorer.map(VadScorer::finish).transpose()?;
     wav.finalize().map_err(hound_err)?;
     File::open(out_wav)
         .and_then(|f| f.sync_all())
         .map_err(io_err)?;
+    // BS.1770 loudness and true peak scale exactly with a linear gain, so the values after
+    // are the values before plus the gain (the tests check them against ffmpeg's meter).
+    let shift = |v: Option<f64>| v.map(|v| v + gain_db);
+    let after = Loudness {
+        integrated_lufs: shift(before.integrated_lufs),
+        true_peak_dbtp: shift(before.true_peak_dbtp),
+    };
     Ok(Rendered {
+        source,
+        vad_scores,
         frames,
         before,
-        after: measure(&after),
+        after,
         gain_db,
         target_reached,
         note,
     })
+}
+
+/// The chunks a decoder thread hands over, and the thread (which returns the source's
+/// facts, or the decode error that stopped it).
+type Decoding = (
+    std::sync::mpsc::IntoIter<Vec<f32>>,
+    std::thread::JoinHandle<Result<AudioFacts, AudioError>>,
+);
+
+/// Decodes and downmixes `stream` to mono on a worker thread, handing over chunks of about
+/// 16k frames through a short queue (so memory stays bounded).
+fn decode_mono(mut stream: AudioStream) -> Decoding {
+    let (tx, rx) = std::sync::mpsc::sync_channel(4);
+    let handle = std::thread::spawn(move || {
+        let channels = usize::from(stream.info().channels);
+        let scale = 1.0 / channels as f32;
+        let mut mono = Vec::with_capacity(20_000);
+        let mut samples = 0u64;
+        while let Some(chunk) = stream.next_chunk()? {
+            samples += chunk.len() as u64;
+            if channels == 1 {
+                mono.extend_from_slice(chunk);
+            } else {
+                mono.extend(
+                    chunk
+                        .chunks_exact(channels)
+                        .map(|f| f.iter().sum::<f32>() * scale),
+                );
+            }
+            if mono.len() >= 16_384
+                && tx
+                    .send(std::mem::replace(&mut mono, Vec::with_capacity(20_000)))
+                    .is_err()
+            {
+                break;
+            }
+        }
+        if !mono.is_empty() {
+            let _ = tx.send(mono);
+        }
+        super::probe::facts(&stream, samples)
+    });
+    (rx.into_iter(), handle)
 }
 
 /// The gain that reaches the target, lowered to respect the true-peak ceiling.
@@ -299,6 +382,24 @@ mod tests {
         let (g, reached, note) = choose_gain(&Loudness::default(), &s);
         assert_eq!((g, reached), (0.0, false));
         assert!(note.unwrap().contains("silent"));
+    }
+
+    #[test]
+    fn vad_scores_on_the_way_out_equal_scores_of_the_written_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let input =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/phone/voice-memo.m4a");
+        let out = dir.path().join("n.wav");
+        let settings = Settings {
+            rate: 22_050,
+            ..Settings::default()
+        };
+        let r = render(&input, &settings, &out, &dir.path().join("s.f32"), true).unwrap();
+        assert_eq!(r.source.frames, 640_175);
+        assert_eq!(r.frames, 294_080); // round(640175 · 22050 / 48000)
+        let (from_file, _) = crate::audio::segment::score_wav(&out).unwrap();
+        assert_eq!(r.vad_scores.unwrap(), from_file);
+        assert!(!dir.path().join("s.f32").exists(), "scratch removed");
     }
 
     #[test]

@@ -28,14 +28,19 @@ impl AudioFacts {
 /// Decodes `path` completely and gathers its facts. Truncated or damaged files are errors.
 pub fn examine(path: &Path) -> Result<AudioFacts, AudioError> {
     let mut stream = AudioStream::open(path)?;
-    let channels = u64::from(stream.info().channels);
     let mut samples = 0u64;
     while let Some(chunk) = stream.next_chunk()? {
         samples += chunk.len() as u64;
     }
+    facts(&stream, samples)
+}
+
+/// The facts of a stream that has been decoded to its end, yielding `samples` samples
+/// (all channels). Refuses empty and truncated streams.
+pub fn facts(stream: &AudioStream, samples: u64) -> Result<AudioFacts, AudioError> {
     let info = stream.info().clone();
     let mp4 = stream.mp4_facts().cloned().unwrap_or_default();
-    let frames = samples / channels;
+    let frames = samples / u64::from(info.channels);
     if frames == 0 {
         return Err(AudioError::Corrupt("no audio frames in file".into()));
     }

@@ -1,0 +1,267 @@
+//! Interop with ffmpeg/ffprobe as independent references: decoded lengths, loudness and
+//! true peak (the `ebur128` filter), and speech edges (`silencedetect`). These tests fail,
+//! never skip, when ffmpeg is missing: scripts/test installs it.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command as Std;
+
+use common::*;
+use serde_json::Value;
+
+fn tool(name: &str) -> Std {
+    let probe = Std::new(name).arg("-version").output();
+    assert!(
+        probe.is_ok_and(|o| o.status.success()),
+        "{name} is required for the interop tests; run scripts/test (apt-get install -y ffmpeg)"
+    );
+    Std::new(name)
+}
+
+/// Frames ffmpeg decodes from `path` (mono, after its own gapless handling).
+fn ffmpeg_frames(path: &Path) -> u64 {
+    let out = tool("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-ac", "1", "-f", "s16le", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout.len() as u64 / 2
+}
+
+/// ffprobe's stream duration in seconds (MP4: from the edit list).
+fn ffprobe_duration(path: &Path) -> f64 {
+    let out = tool("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "stream=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Integrated loudness (LUFS) and true peak (dBFS) by ffmpeg's `ebur128=peak=true`.
+fn ffmpeg_loudness(path: &Path) -> (f64, f64) {
+    let out = tool("ffmpeg")
+        .args(["-hide_banner", "-nostats", "-i"])
+        .arg(path)
+        .args(["-af", "ebur128=peak=true", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    let summary = &text[text.rfind("Summary:").expect("ebur128 summary")..];
+    let value = |key: &str| -> f64 {
+        let line = summary
+            .lines()
+            .find(|l| l.trim_start().starts_with(key))
+            .unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    (value("I:"), value("Peak:"))
+}
+
+fn rec(archive: &Path, id: &str) -> Value {
+    serde_json::from_slice(
+        &std::fs::read(archive.join("data").join(id).join("recording.json")).unwrap(),
+    )
+    .unwrap()
+}
+
+fn ingest_all(archive: &Path) -> Vec<(String, String)> {
+    let r = ingest_json(archive, &[fixture("phone"), fixture("formats")], &[]);
+    assert_eq!(r["rejected"].as_array().unwrap().len(), 0, "{r:#}");
+    r["ingested"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["id"].as_str().unwrap().to_string(),
+                i["path"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn decoded_lengths_match_ffmpeg_to_the_frame() {
+    let (_d, archive) = new_archive();
+    for (id, path) in ingest_all(&archive) {
+        let r = rec(&archive, &id);
+        let ours = r["source"]["frames"].as_u64().unwrap();
+        let rate = r["source"]["sample_rate"].as_f64().unwrap();
+        // ffmpeg does not cut MP4 end padding when decoding; ffprobe's duration comes from
+        // the edit list and is the reference there.
+        let reference = if r["source"]["container"] == "isomp4" {
+            (ffprobe_duration(Path::new(&path)) * rate).round() as u64
+        } else {
+            ffmpeg_frames(Path::new(&path))
+        };
+        assert!(
+            ours.abs_diff(reference) <= 1,
+            "{path}: {ours} frames, reference {reference}"
+        );
+    }
+}
+
+#[test]
+fn loudness_and_true_peak_agree_with_ffmpeg_ebur128() {
+    let (_d, archive) = new_archive();
+    let ids = ingest_all(&archive);
+    // A reachable target: loudness within ±0.5 LU of it.
+    let out = visitrec()
+        .arg("normalize")
+        .arg(&archive)
+        .args(["--all", "--target-lufs", "-26"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (id, path) in &ids {
+        let n = &rec(&archive, id)["normalized"];
+        let wav = archive.join(n["path"].as_str().unwrap());
+        let (i, peak) = ffmpeg_loudness(&wav);
+        if n["target_reached"] == true {
+            assert!((i + 26.0).abs() <= 0.5, "{path}: ffmpeg measures {i} LUFS");
+        }
+        assert!(peak <= -1.5 + 0.1, "{path}: true peak {peak}");
+        // Our own report agrees with ffmpeg's meter.
+        assert!(
+            (n["loudness_after_lufs"].as_f64().unwrap() - i).abs() <= 0.2,
+            "{path}: {n:#} vs {i}"
+        );
+    }
+    // The default target is peak-limited on this speech: the ceiling holds.
+    let out = visitrec()
+        .arg("normalize")
+        .arg(&archive)
+        .arg("--all")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    for (id, path) in &ids {
+        let n = &rec(&archive, id)["normalized"];
+        let wav = archive.join(n["path"].as_str().unwrap());
+        let (_, peak) = ffmpeg_loudness(&wav);
+        assert!(peak <= -1.5 + 0.1, "{path}: true peak {peak} dBFS");
+        // Length: within one output sample per second of audio of the source's.
+        let source = &rec(&archive, id)["source"];
+        let src = source["frames"].as_f64().unwrap() / source["sample_rate"].as_f64().unwrap();
+        let got = ffprobe_duration(&wav);
+        assert!(
+            (got - src).abs() <= src / 16_000.0 + 1.0 / 16_000.0,
+            "{path}: {got} vs {src}"
+        );
+        // No DC offset, no click at either end.
+        let (_, samples) = {
+            let mut r = hound::WavReader::open(&wav).unwrap();
+            (
+                r.spec().sample_rate,
+                r.samples::<i16>()
+                    .map(|s| s.unwrap() as f64 / 32768.0)
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let mean = samples.iter().sum::<f64>() / samples.len() as f64;
+        assert!(mean.abs() < 1e-3, "{path}: DC {mean}");
+        let edge = 160; // 10 ms
+        for part in [&samples[..edge], &samples[samples.len() - edge..]] {
+            let jump = part
+                .windows(2)
+                .map(|w| (w[1] - w[0]).abs())
+                .fold(0.0, f64::max);
+            assert!(jump < 0.05, "{path}: click at an edge ({jump})");
+        }
+    }
+}
+
+/// Speech intervals by ffmpeg's silencedetect on `wav`, with pauses shorter than
+/// `min_silence` merged (the same rule segment applies).
+fn ffmpeg_speech(wav: &Path, duration: f64, min_silence: f64) -> Vec<(f64, f64)> {
+    let out = tool("ffmpeg")
+        .args(["-hide_banner", "-nostats", "-i"])
+        .arg(wav)
+        .args(["-af", "silencedetect=noise=-45dB:d=0.2", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    let mut speech = Vec::new();
+    let mut start = 0.0;
+    for line in text.lines() {
+        if let Some(v) = line.split("silence_start: ").nth(1) {
+            let t: f64 = v.trim().parse().unwrap();
+            if t > start {
+                speech.push((start, t));
+            }
+        } else if let Some(v) = line.split("silence_end: ").nth(1) {
+            start = v.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    }
+    if duration - start > 0.05 && speech.last().is_none_or(|l| l.1 < start) {
+        speech.push((start, duration));
+    }
+    let mut merged: Vec<(f64, f64)> = Vec::new();
+    for (s, e) in speech {
+        match merged.last_mut() {
+            Some(last) if s - last.1 < min_silence => last.1 = e,
+            _ => merged.push((s, e)),
+        }
+    }
+    merged
+}
+
+#[test]
+fn segment_edges_agree_with_ffmpeg_silencedetect() {
+    let (_d, archive) = new_archive();
+    let r = ingest_json(&archive, &[fixture("phone")], &["--segment"]);
+    let pad = 0.15;
+    for item in r["segment"]["segmented"].as_array().unwrap() {
+        let id = item["id"].as_str().unwrap();
+        let recj = rec(&archive, id);
+        let wav = archive.join(recj["normalized"]["path"].as_str().unwrap());
+        let dur = recj["normalized"]["duration_s"].as_f64().unwrap();
+        let truth = ffmpeg_speech(&wav, dur, 0.7);
+        let segs: Vec<(f64, f64)> = item["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["start_s"].as_f64().unwrap(), s["end_s"].as_f64().unwrap()))
+            .collect();
+        assert_eq!(
+            segs.len(),
+            truth.len(),
+            "{id}: {segs:?} vs ffmpeg {truth:?}"
+        );
+        for (s, t) in segs.iter().zip(&truth) {
+            let want_start = (t.0 - pad).max(0.0);
+            let want_end = (t.1 + pad).min(dur);
+            assert!(
+                (s.0 - want_start).abs() <= 0.1,
+                "{id}: start {} vs {want_start}",
+                s.0
+            );
+            assert!(
+                (s.1 - want_end).abs() <= 0.1,
+                "{id}: end {} vs {want_end}",
+                s.1
+            );
+        }
+    }
+}
