@@ -10,7 +10,7 @@ use crate::fsutil;
 use crate::ingest::{self, IngestOptions, IngestReport, Progress};
 use crate::verify::{self, Report, VerifyOptions};
 
-/// The bundled sample recordings (the phone fixtures from `tests/fixtures/phone/`).
+/// The bundled sample recordings (phone fixtures from `tests/fixtures/`).
 pub const SAMPLES: &[(&str, &[u8])] = &[
     (
         "voice-memo.m4a",
@@ -35,6 +35,14 @@ pub const SAMPLES: &[(&str, &[u8])] = &[
     (
         "archive-copy.flac",
         include_bytes!("../tests/fixtures/phone/archive-copy.flac"),
+    ),
+    (
+        "whatsapp-note.opus",
+        include_bytes!("../tests/fixtures/phone/whatsapp-note.opus"),
+    ),
+    (
+        "old-android.3gp",
+        include_bytes!("../tests/fixtures/formats/old-android.3gp"),
     ),
 ];
 
@@ -71,8 +79,8 @@ pub fn run(dir: &Path, progress: &dyn Progress) -> Result<DemoRun> {
     let opts = IngestOptions {
         participant: Some("P017".into()),
         tags: BTreeMap::from([("site".to_string(), "demo-clinic".to_string())]),
-        normalize: None,
-        segment: None,
+        normalize: Some(Default::default()),
+        segment: Some((Default::default(), false)),
     };
     let inputs = [inbox.clone()];
     let mut writer = Archive::open(&archive)?.writer()?;

@@ -443,6 +443,7 @@ fn extension(facts: &AudioFacts, input: &Path) -> String {
         "aiff" => "aiff",
         "caf" => "caf",
         "mkv" => "mka",
+        "amr" => "amr",
         _ => "bin",
     };
     ext.to_string()

@@ -593,8 +593,15 @@ fn print_demo(run: &visitrec::demo::DemoRun, cli: &Cli) {
         run.inbox.display()
     );
     println!("2. created the archive {}", run.archive.display());
-    println!("3. ingested them for participant P017 with tag site=demo-clinic:");
+    println!("3. ingested them for participant P017 with tag site=demo-clinic, normalized each");
+    println!("   to -16 LUFS / -1.5 dBTP at 16 kHz and cut it into speech segments:");
     print_ingest(&run.ingest, cli);
+    if let Some(n) = &run.ingest.normalize {
+        print_normalize(n, cli);
+    }
+    if let Some(s) = &run.ingest.segment {
+        print_segment(s, cli);
+    }
     println!(
         "4. ingested the same folder again: {} already present, {} new (deduplicated by content)",
         run.reingest.duplicates.len(),

@@ -93,6 +93,7 @@ fn each_bad_input_is_rejected_and_leaves_the_archive_unchanged() {
         ("truncated.m4a", "damaged or truncated"),
         ("truncated-faststart.m4a", "damaged or truncated"),
         ("random.mp3", "not a recognised audio file"),
+        ("he-aac.m4a", "unsupported audio codec: HE-AAC"),
         ("README.txt", "not a recognised audio file"),
     ] {
         let r = ingest_json(&archive, &[fixture(&format!("bad/{name}"))], &[]);
@@ -122,7 +123,7 @@ fn folder_walk_skips_non_audio_but_rejects_broken_audio() {
         .collect();
     assert_eq!(skipped.len(), 1, "{r:#}");
     assert!(skipped[0].ends_with("README.txt"));
-    assert_eq!(r["rejected"].as_array().unwrap().len(), 5, "{r:#}");
+    assert_eq!(r["rejected"].as_array().unwrap().len(), 6, "{r:#}");
     assert_eq!(r["ingested"].as_array().unwrap().len(), 0);
 }
 
@@ -434,5 +435,16 @@ fn every_supported_format_is_ingested_with_its_codec_named() {
         })
         .collect();
     codecs.sort();
-    assert_eq!(codecs, ["alac", "opus", "pcm_f32le", "pcm_s24le", "vorbis"]);
+    assert_eq!(
+        codecs,
+        [
+            "alac",
+            "amr_nb",
+            "amr_nb",
+            "opus",
+            "pcm_f32le",
+            "pcm_s24le",
+            "vorbis"
+        ]
+    );
 }

@@ -265,3 +265,41 @@ fn segment_edges_agree_with_ffmpeg_silencedetect() {
         }
     }
 }
+
+#[test]
+fn amr_nb_decodes_like_ffmpeg() {
+    // ffmpeg's own AMR-NB decoder is a floating-point implementation and ours follows the
+    // 3GPP fixed-point reference, so the samples agree closely but not bit for bit.
+    for name in ["formats/voice-note.amr", "formats/old-android.3gp"] {
+        let path = fixture(name);
+        let out = tool("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(&path)
+            .args(["-f", "s16le", "-"])
+            .output()
+            .unwrap();
+        let theirs: Vec<f64> = out
+            .stdout
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]) as f64)
+            .collect();
+        let mut stream = visitrec::audio::decode::AudioStream::open(&path).unwrap();
+        assert_eq!(stream.info().codec, "amr_nb");
+        let mut ours = Vec::new();
+        while let Some(chunk) = stream.next_chunk().unwrap() {
+            ours.extend(chunk.iter().map(|&x| (x * 32768.0) as f64));
+        }
+        assert_eq!(ours.len(), theirs.len(), "{name}");
+        let signal: f64 = theirs.iter().map(|x| x * x).sum();
+        let noise: f64 = ours
+            .iter()
+            .zip(&theirs)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum();
+        let snr = 10.0 * (signal / noise).log10();
+        assert!(
+            snr > 25.0,
+            "{name}: only {snr:.1} dB from ffmpeg's decoding"
+        );
+    }
+}

@@ -27,7 +27,7 @@ pub enum AudioError {
     #[error("not a recognised audio file ({0})")]
     NotAudio(String),
     /// The container holds audio in a codec this build cannot decode.
-    #[error("audio codec {0} is not supported")]
+    #[error("unsupported audio codec: {0}")]
     UnsupportedCodec(String),
     /// The file is damaged or truncated.
     #[error("damaged or truncated audio: {0}")]
@@ -70,7 +70,33 @@ enum Backend {
         track_id: u32,
     },
     Opus(Box<OpusBackend>),
+    Amr(Box<AmrBackend>),
 }
+
+/// AMR-NB decoding (rvoip-codec-core: pure Rust, bit-exact with the 3GPP reference), from
+/// an `.amr` storage file or from the packets of a `samr` track in MP4/3GP, which symphonia
+/// demuxes but cannot decode.
+struct AmrBackend {
+    source: AmrSource,
+    codec: codec_core::codecs::amr::AmrCodec,
+    frames: std::collections::VecDeque<codec_core::codecs::amr::AmrPayloadFrame>,
+}
+
+enum AmrSource {
+    /// A whole `.amr` file, already split into frames.
+    Storage,
+    /// MP4/3GP packets, each one or more storage-format frames.
+    Mp4 {
+        reader: Box<dyn FormatReader>,
+        track_id: u32,
+    },
+}
+
+/// Largest `.amr` file accepted (about 45 hours at 12.2 kbit/s): it is read whole.
+const MAX_AMR_BYTES: u64 = 256 << 20;
+/// AMR-NB's sample rate and frame length.
+const AMR_RATE: u32 = 8_000;
+const AMR_FRAME: usize = 160;
 
 /// Ogg Opus decoding state.
 struct OpusBackend {
@@ -102,8 +128,11 @@ const OPUS_RATE: u32 = 48_000;
 impl AudioStream {
     /// Opens `path`, recognising the container by its content (never by the file name).
     pub fn open(path: &Path) -> Result<AudioStream, AudioError> {
-        if is_ogg_opus(path)? {
-            return Self::open_opus(path);
+        match sniff(path)? {
+            Sniffed::OggOpus => return Self::open_opus(path),
+            Sniffed::AmrNb => return Self::open_amr_storage(path),
+            Sniffed::AmrWb => return Err(AudioError::UnsupportedCodec("amr-wb".into())),
+            Sniffed::Other => {}
         }
         let file = File::open(path)?;
         let mss = MediaSourceStream::new(Box::new(file), Default::default());
@@ -124,9 +153,27 @@ impl AudioStream {
                 other => AudioError::Corrupt(other.to_string()),
             })?;
         let container = reader.format_info().short_name.to_string();
-        let track = reader
-            .default_track(TrackType::Audio)
-            .ok_or_else(|| AudioError::Corrupt(format!("{container} file has no audio track")))?;
+        let mp4 = if container == "isomp4" {
+            Some(
+                super::mp4::scan(&mut File::open(path)?)
+                    .map_err(|e| AudioError::Corrupt(format!("isomp4: {e}")))?,
+            )
+        } else {
+            None
+        };
+        let Some(track) = reader.default_track(TrackType::Audio) else {
+            // symphonia leaves tracks it has no codec for without parameters.
+            let format = mp4.as_ref().and_then(|m| m.audio_format);
+            return match format.as_ref() {
+                Some(b"samr") => Self::open_amr_mp4(reader, container, mp4),
+                Some(f) => Err(AudioError::UnsupportedCodec(
+                    String::from_utf8_lossy(f).trim().to_string(),
+                )),
+                None => Err(AudioError::Corrupt(format!(
+                    "{container} file has no audio track"
+                ))),
+            };
+        };
         let params = track
             .codec_params
             .as_ref()
@@ -146,15 +193,15 @@ impl AudioStream {
         let track_id = track.id;
         let decoder = symphonia::default::get_codecs()
             .make_audio_decoder(&params, &AudioDecoderOptions::default())
-            .map_err(|_| AudioError::UnsupportedCodec(codec.clone()))?;
-        let mp4 = if container == "isomp4" {
-            Some(
-                super::mp4::scan(&mut File::open(path)?)
-                    .map_err(|e| AudioError::Corrupt(format!("isomp4: {e}")))?,
-            )
-        } else {
-            None
-        };
+            .map_err(|e| {
+                let why = e.to_string();
+                AudioError::UnsupportedCodec(if codec == "aac" && why.contains("too complex") {
+                    "HE-AAC (aac with SBR, or more than two channels; only AAC-LC is supported)"
+                        .into()
+                } else {
+                    format!("{codec} ({why})")
+                })
+            })?;
         let edge = mp4
             .as_ref()
             .and_then(|m| m.audio_edit)
@@ -203,6 +250,68 @@ impl AudioStream {
                 codec: "opus".into(),
                 sample_rate: OPUS_RATE,
                 channels,
+                declared_frames: None,
+            },
+            buf: Vec::new(),
+        })
+    }
+
+    fn open_amr_storage(path: &Path) -> Result<AudioStream, AudioError> {
+        let len = std::fs::metadata(path)?.len();
+        if len > MAX_AMR_BYTES {
+            return Err(AudioError::Corrupt(format!(
+                "AMR file of {len} bytes is larger than the {MAX_AMR_BYTES}-byte limit"
+            )));
+        }
+        let bytes = std::fs::read(path)?;
+        let (_, frames) = codec_core::codecs::amr::storage::read(&bytes)
+            .map_err(|e| AudioError::Corrupt(format!("amr: {e}")))?;
+        Self::amr(AmrSource::Storage, frames.into(), "amr".into(), None)
+    }
+
+    fn open_amr_mp4(
+        reader: Box<dyn FormatReader>,
+        container: String,
+        mp4: Option<Mp4Facts>,
+    ) -> Result<AudioStream, AudioError> {
+        let mut unidentified = reader.tracks().iter().filter(|t| t.codec_params.is_none());
+        let (Some(track), None) = (unidentified.next(), unidentified.next()) else {
+            return Err(AudioError::UnsupportedCodec(
+                "amr-nb in a file with several unidentified tracks".into(),
+            ));
+        };
+        let track_id = track.id;
+        Self::amr(
+            AmrSource::Mp4 { reader, track_id },
+            Default::default(),
+            container,
+            mp4,
+        )
+    }
+
+    fn amr(
+        source: AmrSource,
+        frames: std::collections::VecDeque<codec_core::codecs::amr::AmrPayloadFrame>,
+        container: String,
+        mp4: Option<Mp4Facts>,
+    ) -> Result<AudioStream, AudioError> {
+        let mut config = codec_core::types::CodecConfig::new(codec_core::types::CodecType::AmrNb);
+        config.sample_rate = codec_core::types::SampleRate::Rate8000;
+        let codec = codec_core::codecs::amr::AmrCodec::new(&config)
+            .map_err(|e| AudioError::UnsupportedCodec(format!("amr-nb ({e})")))?;
+        Ok(AudioStream {
+            backend: Backend::Amr(Box::new(AmrBackend {
+                source,
+                codec,
+                frames,
+            })),
+            edge: EdgeTrim::default(),
+            mp4,
+            info: StreamInfo {
+                container,
+                codec: "amr_nb".into(),
+                sample_rate: AMR_RATE,
+                channels: 1,
                 declared_frames: None,
             },
             buf: Vec::new(),
@@ -309,6 +418,36 @@ impl AudioStream {
                 self.buf.extend_from_slice(kept);
                 Ok(true)
             }
+            Backend::Amr(a) => {
+                while a.frames.is_empty() {
+                    let AmrSource::Mp4 { reader, track_id } = &mut a.source else {
+                        return Ok(false);
+                    };
+                    let packet = match reader.next_packet() {
+                        Ok(Some(p)) => p,
+                        Ok(None) => return Ok(false),
+                        Err(SymError::IoError(e))
+                            if e.kind() != std::io::ErrorKind::UnexpectedEof =>
+                        {
+                            return Err(AudioError::Io(e));
+                        }
+                        Err(e) => return Err(AudioError::Corrupt(e.to_string())),
+                    };
+                    if packet.track_id != *track_id {
+                        continue;
+                    }
+                    let mut record = b"#!AMR\n".to_vec();
+                    record.extend_from_slice(&packet.data);
+                    let (_, frames) = codec_core::codecs::amr::storage::read(&record)
+                        .map_err(|e| AudioError::Corrupt(format!("amr packet: {e}")))?;
+                    a.frames.extend(frames);
+                }
+                let frame = a.frames.pop_front().expect("a frame is queued");
+                let pcm = decode_amr_frame(&mut a.codec, frame)?;
+                self.buf.clear();
+                self.buf.extend(pcm.iter().map(|&s| f32::from(s) / 32768.0));
+                Ok(true)
+            }
         }
     }
 }
@@ -324,8 +463,45 @@ fn check_channels(n: Option<usize>) -> Result<u16, AudioError> {
         .ok_or_else(|| AudioError::Corrupt(format!("implausible channel count {n:?}")))
 }
 
-/// Whether the content is an Ogg stream whose first packet is an Opus header.
-fn is_ogg_opus(path: &Path) -> Result<bool, AudioError> {
+/// Decodes one AMR-NB storage frame to 160 samples.
+fn decode_amr_frame(
+    codec: &mut codec_core::codecs::amr::AmrCodec,
+    frame: codec_core::codecs::amr::AmrPayloadFrame,
+) -> Result<Vec<i16>, AudioError> {
+    use codec_core::codecs::amr::AmrFrameType;
+    use codec_core::types::{CodedFrame, FrameKind, VariableRateCodec};
+    let coded = match frame.frame_type {
+        AmrFrameType::Speech(mode) => CodedFrame {
+            kind: FrameKind::Speech,
+            mode: mode.index(),
+            quality_ok: frame.quality_ok,
+            data: frame.data,
+        },
+        AmrFrameType::Sid(_) => CodedFrame::comfort_noise(frame.data),
+        AmrFrameType::NoData => CodedFrame::no_data(),
+        AmrFrameType::SpeechLost => CodedFrame::lost(),
+    };
+    let pcm = codec
+        .decode_frame(&coded)
+        .map_err(|e| AudioError::Corrupt(format!("amr frame: {e}")))?;
+    if pcm.len() != AMR_FRAME {
+        return Err(AudioError::Corrupt(format!(
+            "amr frame decoded to {} samples",
+            pcm.len()
+        )));
+    }
+    Ok(pcm)
+}
+
+/// Formats recognised from the first bytes, before symphonia's probe.
+enum Sniffed {
+    OggOpus,
+    AmrNb,
+    AmrWb,
+    Other,
+}
+
+fn sniff(path: &Path) -> Result<Sniffed, AudioError> {
     let mut head = [0u8; 64];
     let mut f = File::open(path)?;
     let mut n = 0;
@@ -336,7 +512,17 @@ fn is_ogg_opus(path: &Path) -> Result<bool, AudioError> {
         }
     }
     let head = &head[..n];
-    Ok(head.starts_with(b"OggS") && head.windows(8).any(|w| w == b"OpusHead"))
+    Ok(
+        if head.starts_with(b"OggS") && head.windows(8).any(|w| w == b"OpusHead") {
+            Sniffed::OggOpus
+        } else if head.starts_with(b"#!AMR\n") {
+            Sniffed::AmrNb
+        } else if head.starts_with(b"#!AMR-WB\n") {
+            Sniffed::AmrWb
+        } else {
+            Sniffed::Other
+        },
+    )
 }
 
 impl EdgeTrim {

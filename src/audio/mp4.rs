@@ -23,6 +23,8 @@ pub struct Mp4Facts {
     pub has_location: bool,
     /// The first audio track's edit, when it has a usable one.
     pub audio_edit: Option<AudioEdit>,
+    /// The first audio track's sample entry type (`mp4a`, `samr`, `alac`, …).
+    pub audio_format: Option<[u8; 4]>,
 }
 
 /// The part of the decoded audio to keep, in the media's own time scale.
@@ -40,6 +42,7 @@ pub struct AudioEdit {
 #[derive(Debug, Default)]
 struct Trak {
     is_audio: bool,
+    format: Option<[u8; 4]>,
     timescale: u32,
     duration: u64,
     /// `(segment_duration in movie ticks, media_time in media ticks)`; -1 = empty edit.
@@ -104,7 +107,7 @@ impl<R: Read + Seek> Walker<'_, R> {
             let body = pos + header;
             let body_end = pos + size;
             match &kind {
-                b"moov" | b"udta" | b"ilst" | b"edts" | b"mdia" => {
+                b"moov" | b"udta" | b"ilst" | b"edts" | b"mdia" | b"minf" | b"stbl" => {
                     self.walk(body, body_end, depth + 1)?
                 }
                 b"trak" => {
@@ -114,7 +117,7 @@ impl<R: Read + Seek> Walker<'_, R> {
                         self.finish_trak(t);
                     }
                 }
-                b"hdlr" | b"mdhd" | b"elst" if self.trak.is_some() => {
+                b"hdlr" | b"mdhd" | b"elst" | b"stsd" if self.trak.is_some() => {
                     self.read_trak_box(&kind, body, body_end)?
                 }
                 b"meta" => {
@@ -162,7 +165,10 @@ impl<R: Read + Seek> Walker<'_, R> {
         let trak = self.trak.as_mut().expect("inside a trak");
         let v1 = b.first() == Some(&1);
         match kind {
-            b"hdlr" => trak.is_audio = b.get(8..12) == Some(b"soun"),
+            // QuickTime also has a data-handler `hdlr` in `minf`: only a sound one counts.
+            b"hdlr" => trak.is_audio |= b.get(8..12) == Some(b"soun"),
+            // Full box, entry count, then the first entry's size and type.
+            b"stsd" => trak.format = b.get(12..16).and_then(|t| t.try_into().ok()),
             b"mdhd" => {
                 let (ts_at, dur_len) = if v1 { (20, 8) } else { (12, 4) };
                 if let (Some(ts), Some(dur)) = (be(&b, ts_at, 4), be(&b, ts_at + 4, dur_len)) {
@@ -192,9 +198,14 @@ impl<R: Read + Seek> Walker<'_, R> {
         Ok(())
     }
 
-    /// Keeps the first audio track's edit when it is the common single-edit case.
+    /// Keeps the first audio track's format, and its edit when it is the common
+    /// single-edit case.
     fn finish_trak(&mut self, t: Trak) {
-        if !t.is_audio || self.facts.audio_edit.is_some() || t.timescale == 0 {
+        if !t.is_audio || self.facts.audio_format.is_some() {
+            return;
+        }
+        self.facts.audio_format = t.format;
+        if t.timescale == 0 {
             return;
         }
         let mut edits = t.edits.iter().filter(|(_, mt)| *mt >= 0);
@@ -277,6 +288,46 @@ mod tests {
         let f = scan(&mut Cursor::new(file)).unwrap();
         assert_eq!(f.created_unix, Some(1_700_000_000));
         assert!(f.has_location);
+    }
+
+    #[test]
+    fn audio_track_edit_and_format_are_read() {
+        // moov/trak with a sound hdlr, a data hdlr after it (QuickTime), mdhd, elst, stsd.
+        let mut mvhd = vec![0u8; 100];
+        mvhd[12..16].copy_from_slice(&1000u32.to_be_bytes()); // movie timescale
+        let mut mdhd = vec![0u8; 24];
+        mdhd[12..16].copy_from_slice(&48_000u32.to_be_bytes());
+        mdhd[16..20].copy_from_slice(&641_199u32.to_be_bytes());
+        let mut elst = vec![0u8; 8];
+        elst[4..8].copy_from_slice(&1u32.to_be_bytes());
+        elst.extend_from_slice(&13_337u32.to_be_bytes());
+        elst.extend_from_slice(&1024u32.to_be_bytes());
+        elst.extend_from_slice(&0x0001_0000u32.to_be_bytes());
+        let mut hdlr = vec![0u8; 24];
+        hdlr[8..12].copy_from_slice(b"soun");
+        let mut dhlr = vec![0u8; 24];
+        dhlr[8..12].copy_from_slice(b"url ");
+        let mut stsd = vec![0u8; 8];
+        stsd.extend_from_slice(&36u32.to_be_bytes());
+        stsd.extend_from_slice(b"samr");
+        let stbl = bx(b"stbl", &bx(b"stsd", &stsd));
+        let minf = bx(b"minf", &[bx(b"hdlr", &dhlr), stbl].concat());
+        let mdia = bx(
+            b"mdia",
+            &[bx(b"mdhd", &mdhd), bx(b"hdlr", &hdlr), minf].concat(),
+        );
+        let trak = bx(b"trak", &[bx(b"edts", &bx(b"elst", &elst)), mdia].concat());
+        let moov = bx(b"moov", &[bx(b"mvhd", &mvhd), trak].concat());
+        let f = scan(&mut Cursor::new(moov)).unwrap();
+        assert_eq!(f.audio_format, Some(*b"samr"));
+        assert_eq!(
+            f.audio_edit,
+            Some(AudioEdit {
+                timescale: 48_000,
+                skip: 1024,
+                keep: Some(640_175)
+            })
+        );
     }
 
     #[test]
