@@ -81,9 +81,10 @@ pub fn run(dir: &Path, progress: &dyn Progress) -> Result<DemoRun> {
         tags: BTreeMap::from([("site".to_string(), "demo-clinic".to_string())]),
         normalize: Some(Default::default()),
         segment: Some((Default::default(), false)),
+        ..Default::default()
     };
     let inputs = [inbox.clone()];
-    let mut writer = Archive::open(&archive)?.writer()?;
+    let mut writer = Archive::open(&archive)?.writer("visitrec-demo")?;
     let ingest = ingest::ingest(&mut writer, &inputs, &opts, progress)?;
     let reingest = ingest::ingest(&mut writer, &inputs, &opts, &ingest::NoProgress)?;
     drop(writer);

@@ -14,13 +14,14 @@ use crate::audio::decode::AudioError;
 use crate::audio::normalize::Settings;
 use crate::audio::probe::{self, AudioFacts};
 use crate::audio::segment::Params;
+use crate::consent::{ConsentEntry, Grant};
 use crate::error::{Error, Result, exit};
 use crate::hash::{self, Fixity};
 use crate::pipeline::{
     NormalizeReport, NormalizedItem, SegmentReport, SegmentedItem, StageError, Staged,
     stage_normalized, stage_segments,
 };
-use crate::record::{self, ID_LEN, Recording, SCHEMA, Source};
+use crate::record::{self, ID_LEN, Mark, Recording, SCHEMA, Source};
 
 /// Extensions under which a file is expected to be audio: in a folder walk, a file so named
 /// that is not audio is rejected (reported as a problem), others are merely skipped.
@@ -46,6 +47,11 @@ pub struct IngestOptions {
     /// flag is set (normalizing it first, with the default settings unless `normalize`
     /// says otherwise).
     pub segment: Option<(Params, bool)>,
+    /// Time-anchored marks for every new recording (`--marks FILE`); a recording they do
+    /// not fit (a mark past its end) is rejected.
+    pub marks: Vec<Mark>,
+    /// A consent grant recorded for every new recording.
+    pub consent: Option<Grant>,
 }
 
 /// A recording added by this run.
@@ -196,6 +202,17 @@ pub fn ingest(
         .expect("current time in range")
         .to_string();
 
+    let consent = opts
+        .consent
+        .as_ref()
+        .map(|g| g.entry(writer.actor()))
+        .transpose()?;
+    let details = serde_json::json!({
+        "normalized": opts.normalize.is_some() || opts.segment.is_some(),
+        "segmented": opts.segment.is_some(),
+        "marks": opts.marks.len(),
+        "consent_scopes": consent.as_ref().map(|c| &c.scopes),
+    });
     let mut known: HashSet<String> = record_ids(writer);
     let mut batch: Vec<Staged> = Vec::new();
     let mut last_commit = Instant::now();
@@ -204,7 +221,7 @@ pub fn ingest(
         let outcomes: Vec<Result<Outcome>> = group
             .par_iter()
             .map(|c| {
-                let o = stage_one(writer, c, &known, opts, &ingested_at);
+                let o = stage_one(writer, c, &known, opts, &consent, &ingested_at);
                 progress.advance(&c.path);
                 o
             })
@@ -238,11 +255,11 @@ pub fn ingest(
         if batch.len() >= COMMIT_EVERY
             || (!batch.is_empty() && last_commit.elapsed() >= COMMIT_AFTER)
         {
-            crate::pipeline::commit(writer, std::mem::take(&mut batch))?;
+            crate::pipeline::commit(writer, std::mem::take(&mut batch), "ingest", &details)?;
             last_commit = Instant::now();
         }
     }
-    crate::pipeline::commit(writer, batch)?;
+    crate::pipeline::commit(writer, batch, "ingest", &details)?;
     Ok(report)
 }
 
@@ -255,6 +272,7 @@ fn stage_one(
     cand: &Candidate,
     known: &HashSet<String>,
     opts: &IngestOptions,
+    consent: &Option<ConsentEntry>,
     ingested_at: &str,
 ) -> Result<Outcome> {
     let src_meta = match fs::metadata(&cand.path) {
@@ -277,15 +295,13 @@ fn stage_one(
         let _ = fs::remove_dir_all(&slot);
         return Ok(Outcome::Present(id));
     }
-    match stage_audio(
-        writer,
+    let base = Base {
         cand,
-        &src_meta,
-        &staged_original,
-        fixity,
-        opts,
+        src_meta: &src_meta,
+        consent,
         ingested_at,
-    ) {
+    };
+    match stage_audio(writer, &base, &staged_original, fixity, opts) {
         Ok((staged, facts)) => Ok(Outcome::Done(Box::new(Done {
             staged,
             facts,
@@ -295,21 +311,32 @@ fn stage_one(
             let _ = fs::remove_dir_all(&slot);
             Ok(classify(cand, e))
         }
+        Err(StageError::Invalid(why)) => {
+            let _ = fs::remove_dir_all(&slot);
+            Ok(Outcome::Rejected(why))
+        }
         Err(StageError::Archive(e)) => Err(e),
     }
+}
+
+/// What every recording of the batch starts from.
+struct Base<'a> {
+    cand: &'a Candidate,
+    src_meta: &'a fs::Metadata,
+    consent: &'a Option<ConsentEntry>,
+    ingested_at: &'a str,
 }
 
 /// Decodes the staged original (normalizing and segmenting it when asked) and stages its
 /// metadata.
 fn stage_audio(
     writer: &Writer,
-    cand: &Candidate,
-    src_meta: &fs::Metadata,
+    base: &Base<'_>,
     original: &Path,
     fixity: Fixity,
     opts: &IngestOptions,
-    ingested_at: &str,
 ) -> std::result::Result<(Staged, AudioFacts), StageError> {
+    let cand = base.cand;
     let id = fixity.sha256[..ID_LEN].to_string();
     let mut staged = Staged::new(placeholder(&id));
     let settings = opts.normalize.or(opts.segment.map(|_| Settings::default()));
@@ -324,7 +351,7 @@ fn stage_audio(
     let stored_as =
         record::payload_path(&id, &format!("original.{}", extension(&facts, &cand.path)));
     let (file_name, raw) = name_fields(&cand.path);
-    let (recorded_at, recorded_at_source) = recorded_at(&facts, src_meta);
+    let (recorded_at, recorded_at_source) = recorded_at(&facts, base.src_meta);
     staged.rec.source = Source {
         file_name,
         file_name_raw_hex: raw,
@@ -341,9 +368,12 @@ fn stage_audio(
         recorded_at_source: recorded_at_source.to_string(),
         has_location: facts.has_location,
     };
-    staged.rec.ingested_at = ingested_at.to_string();
+    staged.rec.ingested_at = base.ingested_at.to_string();
     staged.rec.participant = opts.participant.clone();
     staged.rec.tags = opts.tags.clone();
+    staged.rec.consent = base.consent.iter().cloned().collect();
+    crate::annotate::add_marks(&mut staged.rec, &opts.marks)
+        .map_err(|e| StageError::Invalid(e.to_string()))?;
     staged
         .puts
         .push((original.to_path_buf(), stored_as, fixity));

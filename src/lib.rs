@@ -4,9 +4,12 @@
 //! `docs/FORMAT.md`. Every write goes through [`archive::Writer`] and
 //! [`archive::Transaction`]; readers use [`archive::Archive`].
 
+pub mod annotate;
 pub mod archive;
 pub mod audio;
+pub mod audit;
 pub mod catalog;
+pub mod consent;
 pub mod demo;
 pub mod error;
 pub mod fsutil;

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use visitrec::annotate::{ConsentChange, TagEdit};
 use visitrec::archive::Archive;
+use visitrec::consent::{ConsentState, Grant, Scope, Withdrawal};
 use visitrec::error::exit;
 use visitrec::ingest::{IngestOptions, IngestReport, Progress};
 use visitrec::pipeline::{NormalizeReport, SegmentReport};
@@ -24,6 +26,9 @@ struct Cli {
     /// Print more detail (skipped files, every check).
     #[arg(short, long, global = true)]
     verbose: bool,
+    /// Who is making the change, for the audit trail (default: $USER).
+    #[arg(long, global = true, env = "VISITREC_ACTOR", value_name = "NAME")]
+    actor: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -60,6 +65,12 @@ enum Command {
         /// A tag key=value applied to every recording of the batch (repeatable).
         #[arg(long = "tag", value_name = "KEY=VALUE")]
         tags: Vec<String>,
+        /// Marks for the new recordings: CSV lines `time,label` or JSON
+        /// `[{"at": "03:12", "label": "…"}]`.
+        #[arg(long, value_name = "FILE")]
+        marks: Option<PathBuf>,
+        #[command(flatten)]
+        consent: IngestConsentArgs,
         /// Normalize the new recordings (see `visitrec normalize`).
         #[arg(long)]
         normalize: bool,
@@ -112,6 +123,88 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Set or remove tags and time-anchored marks of a recording.
+    #[command(
+        after_help = "Examples:\n  visitrec tag study-archive 3f9a1c --set visit_type=oncology --set clinician=C04 --unset site\n  visitrec tag study-archive 3f9a1c --mark 03:12=\"medication change\" --mark 1:02:07.5=\"follow-up plan\"\n  visitrec tag study-archive 3f9a1c --unmark 03:12"
+    )]
+    Tag {
+        /// The archive.
+        archive: PathBuf,
+        /// The recording id or a unique prefix of it.
+        id: String,
+        /// Set a tag (repeatable). Keys: [a-z0-9][a-z0-9_.-]{0,63}.
+        #[arg(long, value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Remove a tag (repeatable).
+        #[arg(long, value_name = "KEY")]
+        unset: Vec<String>,
+        /// Add a mark (repeatable). TIME is [[h:]mm:]ss[.fff] or seconds.
+        #[arg(long, value_name = "TIME=LABEL")]
+        mark: Vec<String>,
+        /// Remove the mark at TIME (repeatable).
+        #[arg(long, value_name = "TIME")]
+        unmark: Vec<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record a consent grant or withdrawal, or show a recording's consent.
+    #[command(
+        after_help = "Examples:\n  visitrec consent study-archive 3f9a1c --grant --scope personal-use,family-sharing,research \\\n      --by patient:P017 --method verbal --witness clinician:C04 --expires 2031-11-02\n  visitrec consent study-archive 3f9a1c --withdraw --scope research\n  visitrec consent study-archive 3f9a1c --at 2030-01-01\n\nScopes: personal-use, family-sharing, care, research, education, quality-improvement"
+    )]
+    #[command(group(clap::ArgGroup::new("action").args(["grant", "withdraw"])))]
+    Consent {
+        /// The archive.
+        archive: PathBuf,
+        /// The recording id or a unique prefix of it.
+        id: String,
+        /// Record a grant (needs --scope and --by).
+        #[arg(long)]
+        grant: bool,
+        /// Record a withdrawal (of --scope, or of everything granted).
+        #[arg(long)]
+        withdraw: bool,
+        /// Comma-separated purposes.
+        #[arg(long, value_name = "SCOPES")]
+        scope: Option<String>,
+        /// Who consents or withdraws, e.g. patient:P017.
+        #[arg(long, value_name = "WHO")]
+        by: Option<String>,
+        /// How consent was given: verbal, written, electronic, ….
+        #[arg(long)]
+        method: Option<String>,
+        /// Who witnessed it, e.g. clinician:C04.
+        #[arg(long, value_name = "WHO")]
+        witness: Option<String>,
+        /// The date it takes effect (YYYY-MM-DD; default today).
+        #[arg(long, value_name = "DATE")]
+        date: Option<String>,
+        /// The last day a grant is valid (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        expires: Option<String>,
+        /// Free text.
+        #[arg(long)]
+        note: Option<String>,
+        /// Show the state on this day instead of today (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE", conflicts_with = "action")]
+        at: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the audit trail (of one recording with ID).
+    #[command(
+        after_help = "Examples:\n  visitrec log study-archive\n  visitrec log study-archive 3f9a1c --json"
+    )]
+    Log {
+        /// The archive.
+        archive: PathBuf,
+        /// Only entries about this recording (id or unique prefix).
+        id: Option<String>,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the recordings, one line each.
     #[command(
         after_help = "Examples:\n  visitrec list study-archive\n  visitrec list study-archive --json"
@@ -119,7 +212,13 @@ enum Command {
     List {
         /// The archive.
         archive: PathBuf,
-        /// Print a JSON array of recordings.
+        /// Only recordings whose consent covers this scope.
+        #[arg(long, value_name = "SCOPE")]
+        consent: Option<String>,
+        /// Judge consent on this day instead of today (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        at: Option<String>,
+        /// Print a JSON array of recordings (each with its consent_state).
         #[arg(long)]
         json: bool,
     },
@@ -146,6 +245,9 @@ enum Command {
         /// Check presence and Payload-Oxum only; read no content.
         #[arg(long)]
         fast: bool,
+        /// Also report recordings with no active consent today (kind no-consent).
+        #[arg(long)]
+        require_consent: bool,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -179,6 +281,51 @@ impl NormArgs {
             target_lufs: self.target_lufs,
             true_peak_dbtp: self.true_peak,
         }
+    }
+}
+
+/// A consent grant applied to every recording of an ingest batch.
+#[derive(Debug, Clone, clap::Args)]
+struct IngestConsentArgs {
+    /// Record consent for these purposes (comma-separated) for every new recording.
+    #[arg(long, value_name = "SCOPES", requires = "consent_by")]
+    consent_scope: Option<String>,
+    /// Who consented (with --consent-scope), e.g. patient:P017.
+    #[arg(long, value_name = "WHO", requires = "consent_scope")]
+    consent_by: Option<String>,
+    /// How consent was given (with --consent-scope).
+    #[arg(long, value_name = "METHOD", requires = "consent_scope")]
+    consent_method: Option<String>,
+    /// Who witnessed it (with --consent-scope).
+    #[arg(long, value_name = "WHO", requires = "consent_scope")]
+    consent_witness: Option<String>,
+    /// The date consent took effect (YYYY-MM-DD; default today).
+    #[arg(long, value_name = "DATE", requires = "consent_scope")]
+    consent_date: Option<String>,
+    /// The last day the consent is valid (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", requires = "consent_scope")]
+    consent_expires: Option<String>,
+}
+
+impl IngestConsentArgs {
+    fn grant(&self) -> anyhow::Result<Option<Grant>> {
+        let (Some(scopes), Some(by)) = (&self.consent_scope, &self.consent_by) else {
+            return Ok(None);
+        };
+        let date = |flag: &str, v: &Option<String>| {
+            v.as_deref()
+                .map(|d| visitrec::consent::parse_date(flag, d))
+                .transpose()
+        };
+        Ok(Some(Grant {
+            scopes: visitrec::consent::parse_scopes(scopes)?,
+            by: by.clone(),
+            method: self.consent_method.clone(),
+            witness: self.consent_witness.clone(),
+            date: date("--consent-date", &self.consent_date)?,
+            expires: date("--consent-expires", &self.consent_expires)?,
+            note: None,
+        }))
     }
 }
 
@@ -238,6 +385,8 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             inputs,
             participant,
             tags,
+            marks,
+            consent,
             normalize,
             segment,
             norm,
@@ -253,9 +402,13 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                 let (k, v) = visitrec::tags::parse_tag(t)?;
                 opts.tags.insert(k, v);
             }
+            if let Some(path) = marks {
+                opts.marks = visitrec::annotate::read_marks_file(path)?;
+            }
+            opts.consent = consent.grant()?;
             opts.normalize = normalize.then(|| norm.settings());
             opts.segment = segment.then(|| (seg.params(), seg.at_marks));
-            let mut writer = Archive::open(archive)?.writer()?;
+            let mut writer = Archive::open(archive)?.writer(&actor(cli)?)?;
             let bar = Bar::new(cli.quiet);
             let report = visitrec::ingest::ingest(&mut writer, inputs, &opts, &bar)?;
             bar.finish();
@@ -279,7 +432,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             norm,
             json,
         } => {
-            let mut writer = Archive::open(archive)?.writer()?;
+            let mut writer = Archive::open(archive)?.writer(&actor(cli)?)?;
             let ids = visitrec::pipeline::select(writer.archive(), ids, *all)?;
             let bar = Bar::new(cli.quiet);
             let report = visitrec::pipeline::normalize(&mut writer, &ids, &norm.settings(), &bar)?;
@@ -298,7 +451,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             seg,
             json,
         } => {
-            let mut writer = Archive::open(archive)?.writer()?;
+            let mut writer = Archive::open(archive)?.writer(&actor(cli)?)?;
             let ids = visitrec::pipeline::select(writer.archive(), ids, *all)?;
             let bar = Bar::new(cli.quiet);
             let report =
@@ -311,13 +464,192 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             }
             Ok(report.exit_code())
         }
-        Command::List { archive, json } => {
-            let recs = visitrec::catalog::list(archive)?;
+        Command::List {
+            archive,
+            consent,
+            at,
+            json,
+        } => {
+            let day = match at {
+                Some(d) => visitrec::consent::parse_date("--at", d)?,
+                None => visitrec::consent::today(),
+            };
+            let scope: Option<Scope> = consent.as_deref().map(str::parse).transpose()?;
+            let mut rows = Vec::new();
+            for r in visitrec::catalog::list(archive)? {
+                let state = visitrec::consent::state(&r.consent, day);
+                if scope.is_none_or(|s| state.covers(s)) {
+                    rows.push((r, state));
+                }
+            }
             if *json {
-                println!("{}", serde_json::to_string_pretty(&recs)?);
+                let docs: Vec<serde_json::Value> = rows
+                    .iter()
+                    .map(|(r, st)| {
+                        let mut v = serde_json::to_value(r).expect("recording serializes");
+                        v["consent_state"] = serde_json::to_value(st).expect("state serializes");
+                        v
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&docs)?);
             } else {
-                for r in &recs {
-                    println!("{}", list_line(r));
+                for (r, st) in &rows {
+                    println!("{}", list_line(r, st));
+                }
+            }
+            Ok(exit::OK)
+        }
+        Command::Tag {
+            archive,
+            id,
+            set,
+            unset,
+            mark,
+            unmark,
+            json,
+        } => {
+            let edit = TagEdit {
+                set: set
+                    .iter()
+                    .map(|t| visitrec::tags::parse_tag(t))
+                    .collect::<Result<_, _>>()?,
+                unset: unset.clone(),
+                mark: mark
+                    .iter()
+                    .map(|m| visitrec::annotate::parse_mark(m))
+                    .collect::<Result<_, _>>()?,
+                unmark: unmark
+                    .iter()
+                    .map(|t| visitrec::tags::parse_time(t))
+                    .collect::<Result<_, _>>()?,
+            };
+            let mut writer = Archive::open(archive)?.writer(&actor(cli)?)?;
+            let id = writer.archive().resolve_id(id)?;
+            let out = visitrec::annotate::tag(&mut writer, &id, &edit)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else if !cli.quiet {
+                println!(
+                    "{} {}",
+                    out.id,
+                    if out.changed { "updated" } else { "unchanged" }
+                );
+                for (k, v) in &out.tags {
+                    println!("  tag   {k}={v}");
+                }
+                for m in &out.marks {
+                    println!(
+                        "  mark  {}  {}",
+                        visitrec::tags::format_time(m.at_s),
+                        m.label
+                    );
+                }
+            }
+            Ok(exit::OK)
+        }
+        Command::Consent {
+            archive,
+            id,
+            grant,
+            withdraw,
+            scope,
+            by,
+            method,
+            witness,
+            date,
+            expires,
+            note,
+            at,
+            json,
+        } => {
+            let date = date
+                .as_deref()
+                .map(|d| visitrec::consent::parse_date("--date", d))
+                .transpose()?;
+            let scopes = scope
+                .as_deref()
+                .map(visitrec::consent::parse_scopes)
+                .transpose()?
+                .unwrap_or_default();
+            let change = if *grant {
+                Some(ConsentChange::Grant(Grant {
+                    scopes,
+                    by: by
+                        .clone()
+                        .ok_or_else(|| anyhow::anyhow!("--grant needs --by WHO"))?,
+                    method: method.clone(),
+                    witness: witness.clone(),
+                    date,
+                    expires: expires
+                        .as_deref()
+                        .map(|d| visitrec::consent::parse_date("--expires", d))
+                        .transpose()?,
+                    note: note.clone(),
+                }))
+            } else if *withdraw {
+                if expires.is_some() || method.is_some() || witness.is_some() {
+                    anyhow::bail!("--expires, --method and --witness go with --grant");
+                }
+                Some(ConsentChange::Withdraw(Withdrawal {
+                    scopes,
+                    by: by.clone(),
+                    date,
+                    note: note.clone(),
+                }))
+            } else {
+                if scope.is_some() || by.is_some() || date.is_some() || note.is_some() {
+                    anyhow::bail!("say --grant or --withdraw to record consent");
+                }
+                None
+            };
+            match change {
+                Some(change) => {
+                    let mut writer = Archive::open(archive)?.writer(&actor(cli)?)?;
+                    let id = writer.archive().resolve_id(id)?;
+                    let out = visitrec::annotate::consent(&mut writer, &id, &change)?;
+                    if *json {
+                        println!("{}", serde_json::to_string_pretty(&out)?);
+                    } else if !cli.quiet {
+                        println!("{}: consent {}", out.id, out.state.summary());
+                    }
+                }
+                None => {
+                    let rec = visitrec::catalog::show(archive, id)?;
+                    let day = match at {
+                        Some(d) => visitrec::consent::parse_date("--at", d)?,
+                        None => visitrec::consent::today(),
+                    };
+                    let state = visitrec::consent::state(&rec.consent, day);
+                    if *json {
+                        let doc = serde_json::json!({
+                            "id": rec.id, "state": state, "history": rec.consent,
+                        });
+                        println!("{}", serde_json::to_string_pretty(&doc)?);
+                    } else {
+                        print_consent(&rec, &state);
+                    }
+                }
+            }
+            Ok(exit::OK)
+        }
+        Command::Log { archive, id, json } => {
+            let a = Archive::open(archive)?;
+            let id = id.as_deref().map(|p| a.resolve_id(p)).transpose()?;
+            let text = a.read_text(visitrec::audit::AUDIT_LOG)?.unwrap_or_default();
+            let entries: Vec<_> = visitrec::audit::entries(&text)
+                .into_iter()
+                .filter(|e| id.as_ref().is_none_or(|i| e.ids.contains(i)))
+                .collect();
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&entries)?);
+            } else {
+                for e in &entries {
+                    let ids = if e.ids.len() > 3 {
+                        format!("{} and {} more", e.ids[..3].join(" "), e.ids.len() - 3)
+                    } else {
+                        e.ids.join(" ")
+                    };
+                    println!("{:>4}  {}  {:<9} {:<12} {ids}", e.seq, e.at, e.op, e.actor);
                 }
             }
             Ok(exit::OK)
@@ -334,9 +666,14 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
         Command::Verify {
             archive,
             fast,
+            require_consent,
             json,
         } => {
-            let report = visitrec::verify::verify(archive, VerifyOptions { fast: *fast })?;
+            let opts = VerifyOptions {
+                fast: *fast,
+                require_consent: *require_consent,
+            };
+            let report = visitrec::verify::verify(archive, opts)?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -356,6 +693,13 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             Ok(run.verify.exit_code().max(run.ingest.exit_code()))
         }
     }
+}
+
+/// The audit actor: `--actor`, else `$USER`; validated like any free-text value.
+fn actor(cli: &Cli) -> anyhow::Result<String> {
+    let a = visitrec::audit::actor(cli.actor.as_deref());
+    visitrec::tags::check_value("--actor", &a)?;
+    Ok(a)
 }
 
 /// A fresh, not-yet-existing folder under the system temp dir.
@@ -507,16 +851,65 @@ fn fmt_duration(s: f64) -> String {
     }
 }
 
-fn list_line(r: &Recording) -> String {
+fn list_line(r: &Recording, consent: &ConsentState) -> String {
     let tags: Vec<String> = r.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
     format!(
-        "{}  {}  {:>8}  {:<10}  {}",
+        "{}  {}  {:>8}  {:<10}  {:<28}  {}",
         r.id,
         r.source.recorded_at,
         fmt_duration(r.source.duration_s),
         r.participant.as_deref().unwrap_or("-"),
+        consent.summary(),
         tags.join(" ")
     )
+}
+
+fn print_consent(r: &Recording, st: &ConsentState) {
+    println!("{}: consent {} (as of {})", r.id, st.summary(), st.as_of);
+    for (scope, until) in &st.granted {
+        println!(
+            "  granted    {scope}{}",
+            until
+                .as_deref()
+                .map_or(String::new(), |u| format!(" until {u}"))
+        );
+    }
+    for (scope, why) in &st.lapsed {
+        println!("  not active {scope}: {}", why.as_str());
+    }
+    if !r.consent.is_empty() {
+        println!("history:");
+    }
+    for e in &r.consent {
+        let scopes: Vec<&str> = e.scopes.iter().map(|s| s.as_str()).collect();
+        let verb = match e.provision {
+            visitrec::consent::Provision::Permit => "grant",
+            visitrec::consent::Provision::Deny => "withdraw",
+        };
+        let mut extra = Vec::new();
+        if let Some(b) = &e.by {
+            extra.push(format!("by {b}"));
+        }
+        if let Some(m) = &e.method {
+            extra.push(m.clone());
+        }
+        if let Some(w) = &e.witness {
+            extra.push(format!("witness {w}"));
+        }
+        if let Some(x) = &e.expires {
+            extra.push(format!("until {x}"));
+        }
+        println!(
+            "  {}  {verb:<8} {}  {}  (recorded by {})",
+            e.date,
+            scopes.join(","),
+            extra.join(", "),
+            e.recorded_by
+        );
+        if let Some(n) = &e.note {
+            println!("              note: {n}");
+        }
+    }
 }
 
 fn print_recording(r: &Recording) {

@@ -204,6 +204,7 @@ fn run<T: Send>(
     writer: &mut Writer,
     ids: &[String],
     progress: &dyn Progress,
+    (op, details): (&str, serde_json::Value),
     work: impl Fn(&Writer, &Recording) -> Result<Outcome<T>> + Sync,
 ) -> Result<Vec<(String, Status<T>)>> {
     progress.start(ids.len() as u64);
@@ -232,17 +233,31 @@ fn run<T: Send>(
             out.push((id.clone(), status));
         }
         if batch.len() >= COMMIT_EVERY || (!batch.is_empty() && last.elapsed() >= COMMIT_AFTER) {
-            commit(writer, std::mem::take(&mut batch))?;
+            commit(writer, std::mem::take(&mut batch), op, &details)?;
             last = Instant::now();
         }
     }
-    commit(writer, batch)?;
+    commit(writer, batch, op, &details)?;
     Ok(out)
 }
 
-/// Commits staged recordings (their files and `recording.json`) as one transaction.
-pub(crate) fn commit(writer: &mut Writer, batch: Vec<Staged>) -> Result<()> {
+/// Commits staged recordings (their files and `recording.json`) as one transaction,
+/// logged in the audit trail as `op` with `details`.
+pub(crate) fn commit(
+    writer: &mut Writer,
+    batch: Vec<Staged>,
+    op: &str,
+    details: &serde_json::Value,
+) -> Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
     let mut txn = writer.begin();
+    txn.audit(
+        op,
+        batch.iter().map(|s| s.rec.id.clone()).collect(),
+        details.clone(),
+    );
     for s in batch {
         for d in &s.deletes {
             txn.delete(d);
@@ -266,7 +281,12 @@ pub fn normalize(
     progress: &dyn Progress,
 ) -> Result<NormalizeReport> {
     check_settings(settings)?;
-    let statuses = run(writer, ids, progress, |w, rec| {
+    let details = serde_json::json!({
+        "rate": settings.rate,
+        "target_lufs": settings.target_lufs,
+        "true_peak_dbtp": settings.true_peak_dbtp,
+    });
+    let statuses = run(writer, ids, progress, ("normalize", details), |w, rec| {
         if is_current(w, rec, settings) {
             return Ok(Outcome::Unchanged);
         }
@@ -282,6 +302,7 @@ pub fn normalize(
                 Ok(Outcome::Done(Box::new(staged), (n, cleared)))
             }
             Err(StageError::Audio(e)) => Ok(Outcome::Failed(e.to_string())),
+            Err(StageError::Invalid(why)) => Ok(Outcome::Failed(why)),
             Err(StageError::Archive(e)) => Err(e),
         }
     })?;
@@ -310,7 +331,13 @@ pub fn segment(
     progress: &dyn Progress,
 ) -> Result<SegmentReport> {
     check_params(params)?;
-    let statuses = run(writer, ids, progress, |w, rec| {
+    let details = serde_json::json!({
+        "min_silence_s": params.min_silence_s,
+        "min_speech_s": params.min_speech_s,
+        "pad_s": params.pad_s,
+        "at_marks": at_marks,
+    });
+    let statuses = run(writer, ids, progress, ("segment", details), |w, rec| {
         let mut staged = Staged::new(rec.clone());
         let normalized_first = rec.normalized.is_none();
         let (wav, scores) = match &rec.normalized {
@@ -320,6 +347,7 @@ pub fn segment(
                 match stage_normalized(w, &mut staged, &source, &Settings::default(), true) {
                     Ok(r) => (staged.puts.last().expect("staged").0.clone(), r.vad_scores),
                     Err(StageError::Audio(e)) => return Ok(Outcome::Failed(e.to_string())),
+                    Err(StageError::Invalid(why)) => return Ok(Outcome::Failed(why)),
                     Err(StageError::Archive(e)) => return Err(e),
                 }
             }
@@ -334,6 +362,7 @@ pub fn segment(
                 Ok(Outcome::Done(Box::new(staged), (segs, normalized_first)))
             }
             Err(StageError::Audio(e)) => Ok(Outcome::Failed(e.to_string())),
+            Err(StageError::Invalid(why)) => Ok(Outcome::Failed(why)),
             Err(StageError::Archive(e)) => Err(e),
         }
     })?;
@@ -367,6 +396,8 @@ fn is_current(w: &Writer, rec: &Recording, s: &Settings) -> bool {
 pub(crate) enum StageError {
     /// The recording's audio could not be processed.
     Audio(AudioError),
+    /// What was asked does not fit this recording (e.g. a mark past its end).
+    Invalid(String),
     /// Writing into the archive failed.
     Archive(Error),
 }

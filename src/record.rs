@@ -33,9 +33,9 @@ pub struct Recording {
     /// Time-anchored marks (bookmarks), in order of time.
     #[serde(default)]
     pub marks: Vec<Mark>,
-    /// Consent records (filled by the consent command).
+    /// Consent history, append-only, in the order recorded.
     #[serde(default)]
-    pub consent: Vec<serde_json::Value>,
+    pub consent: Vec<crate::consent::ConsentEntry>,
     /// The normalized rendition, once made.
     #[serde(default)]
     pub normalized: Option<Normalized>,

@@ -1,4 +1,4 @@
-//! Validation of user-supplied tags (`key=value`) and free-text values.
+//! Validation of user-supplied tags (`key=value`), free-text values, and mark times.
 
 use crate::error::{Error, Result};
 
@@ -56,10 +56,79 @@ pub fn parse_tag(s: &str) -> Result<(String, String)> {
     Ok((k.to_string(), v.to_string()))
 }
 
+/// Parses a time in a recording: `[[h:]mm:]ss[.fff]` (e.g. `03:12`, `1:02:07.5`) or plain
+/// seconds (`192.25`). Minutes and seconds after the first field must be below 60; at most
+/// millisecond precision is kept.
+pub fn parse_time(s: &str) -> Result<f64> {
+    let bad = || {
+        Error::Invalid(format!(
+            "time {s:?} is not [[h:]mm:]ss[.fff] or a number of seconds"
+        ))
+    };
+    let parts: Vec<&str> = s.split(':').collect();
+    if parts.len() > 3 || s.is_empty() {
+        return Err(bad());
+    }
+    let last = parts.len() - 1;
+    let mut total = 0f64;
+    for (i, p) in parts.iter().enumerate() {
+        let is_last = i == last;
+        let (int, frac) = match p.split_once('.') {
+            Some((a, b)) if is_last => (a, Some(b)),
+            Some(_) => return Err(bad()),
+            None => (*p, None),
+        };
+        if int.is_empty() || int.len() > 9 || !int.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        if let Some(f) = frac
+            && (f.is_empty() || f.len() > 3 || !f.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(bad());
+        }
+        let value: f64 = int.parse::<u64>().map_err(|_| bad())? as f64;
+        if i > 0 && value >= 60.0 {
+            return Err(bad());
+        }
+        total = total * 60.0 + value;
+        if let Some(f) = frac {
+            total += format!("0.{f}").parse::<f64>().map_err(|_| bad())?;
+        }
+    }
+    Ok((total * 1000.0).round() / 1000.0)
+}
+
+/// Formats seconds as `[h:]mm:ss.fff`.
+pub fn format_time(t: f64) -> String {
+    let ms = (t * 1000.0).round() as u64;
+    let (h, m, s, f) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}.{f:03}")
+    } else {
+        format!("{m:02}:{s:02}.{f:03}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time("03:12").unwrap(), 192.0);
+        assert_eq!(parse_time("1:02:07.5").unwrap(), 3727.5);
+        assert_eq!(parse_time("192.25").unwrap(), 192.25);
+        assert_eq!(parse_time("0").unwrap(), 0.0);
+        for bad in [
+            "", "1:60", "1:2:3:4", "-3", "1.5:00", "ab", "1:", ":1", "1.2345", "1e3", "01:02.",
+            " 1",
+        ] {
+            assert!(parse_time(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(format_time(3727.5), "1:02:07.500");
+        assert_eq!(format_time(192.0), "03:12.000");
+    }
 
     #[test]
     fn examples() {
@@ -94,6 +163,14 @@ mod tests {
         #[test]
         fn parse_never_panics(s in "\\PC{0,80}") {
             let _ = parse_tag(&s);
+            let _ = parse_time(&s);
+        }
+
+        #[test]
+        fn times_round_trip(ms in 0u64..100_000_000) {
+            let t = ms as f64 / 1000.0;
+            prop_assert_eq!(parse_time(&format_time(t)).unwrap(), t);
+            prop_assert_eq!(parse_time(&format!("{t}")).unwrap(), t);
         }
     }
 }

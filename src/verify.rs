@@ -13,6 +13,8 @@ use serde::Serialize;
 
 use crate::archive::bagit::{BagInfo, LineIssue, Manifest, Oxum};
 use crate::archive::{Archive, BAG_INFO, BAGIT_TXT, MANIFEST, PayloadListing, TAG_MANIFEST};
+use crate::audit::{self, AUDIT_LOG};
+use crate::consent;
 use crate::error::{Error, Result, exit};
 use crate::hash::{self, Fixity};
 use crate::record::{self, RECORDING_JSON, Recording};
@@ -33,6 +35,10 @@ pub enum ProblemKind {
     BadMetadata,
     /// `Payload-Oxum` does not match the payload.
     Oxum,
+    /// The audit log's hash chain is broken (a line edited, reordered or removed).
+    AuditChain,
+    /// A recording has no active consent (with `--require-consent`).
+    NoConsent,
 }
 
 /// One problem, naming the file it concerns.
@@ -69,6 +75,8 @@ impl ProblemKind {
             ProblemKind::BadManifest => "bad-manifest",
             ProblemKind::BadMetadata => "bad-metadata",
             ProblemKind::Oxum => "oxum",
+            ProblemKind::AuditChain => "audit-chain",
+            ProblemKind::NoConsent => "no-consent",
         }
     }
 }
@@ -85,6 +93,8 @@ impl Report {
 pub struct VerifyOptions {
     /// Presence and Payload-Oxum only; no content is read.
     pub fast: bool,
+    /// Report recordings without active consent (today) as `no-consent` problems.
+    pub require_consent: bool,
 }
 
 /// Verifies the bag at `path`. Errors only when it cannot run at all (not a bag).
@@ -112,6 +122,10 @@ pub fn verify(path: &Path, opts: VerifyOptions) -> Result<Report> {
         v.check_tag_files(&tag_manifest);
         v.check_payload_hashes(&manifest, &listing);
         v.check_recordings(&manifest);
+        v.check_audit()?;
+    }
+    if opts.require_consent {
+        v.check_consent(&manifest);
     }
     let mut problems = v.problems;
     problems.sort();
@@ -370,6 +384,50 @@ impl Verifier<'_> {
                     ProblemKind::BadMetadata,
                     format!("source.stored_as {stored:?} is not in the manifest"),
                 ),
+            }
+        }
+    }
+
+    /// The audit log, when there is one, must be an unbroken hash chain.
+    fn check_audit(&mut self) -> Result<()> {
+        if let Some(text) = self.archive.read_text(AUDIT_LOG)? {
+            for b in audit::check(&text) {
+                self.problem(
+                    AUDIT_LOG,
+                    ProblemKind::AuditChain,
+                    format!("line {}: {}", b.line, b.reason),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Every recording must have some consent active today.
+    fn check_consent(&mut self, manifest: &Manifest) {
+        let today = consent::today();
+        for id in crate::archive::ids_in(manifest) {
+            let path = record::payload_path(&id, RECORDING_JSON);
+            let Ok(rec) = self
+                .archive
+                .read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| Recording::from_json(&b))
+            else {
+                continue; // reported as missing or bad-metadata
+            };
+            let state = consent::state(&rec.consent, today);
+            if state.granted.is_empty() {
+                let why = if rec.consent.is_empty() {
+                    "no consent recorded".to_string()
+                } else {
+                    let lapsed: Vec<String> = state
+                        .lapsed
+                        .iter()
+                        .map(|(s, l)| format!("{s} {}", l.as_str()))
+                        .collect();
+                    format!("no active consent on {today} ({})", lapsed.join(", "))
+                };
+                self.problem(&path, ProblemKind::NoConsent, why);
             }
         }
     }

@@ -50,7 +50,7 @@ fn ingest_phone_folder_then_dedupe_on_reingest() {
 
     let (code, report) = verify_json(&archive, &[]);
     assert_eq!(code, 0, "{report:#}");
-    assert_eq!(report["files_checked"], 17); // 14 payload + 3 tag files
+    assert_eq!(report["files_checked"], 18); // 14 payload + 4 tag files (incl. audit.jsonl)
 }
 
 #[test]

@@ -122,7 +122,7 @@ fn intact_archive_verifies_with_a_json_report() {
     let (code, r) = verify_json(&archive, &[]);
     assert_eq!(code, 0, "{r:#}");
     assert_eq!(r["ok"], true);
-    assert_eq!(r["files_checked"], 7);
+    assert_eq!(r["files_checked"], 8);
     assert!(r["bytes_checked"].as_u64().unwrap() > 400_000);
     assert_eq!(r["problems"].as_array().unwrap().len(), 0);
     visitrec()

@@ -14,6 +14,7 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::audit::{self, AUDIT_LOG};
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil;
 use crate::hash::{self, Fixity};
@@ -303,8 +304,8 @@ impl Archive {
     }
 
     /// Takes the write lock, finishes or discards whatever an interrupted writer left, and
-    /// returns a [`Writer`].
-    pub fn writer(self) -> Result<Writer> {
+    /// returns a [`Writer`] whose changes are logged as made by `actor`.
+    pub fn writer(self, actor: &str) -> Result<Writer> {
         let meta = self.root.join(META_DIR);
         fsutil::create_dirs(&meta)?;
         let lock = lock::WriteLock::acquire(&self.root, &meta.join("lock"))?;
@@ -323,6 +324,7 @@ impl Archive {
             manifest,
             tag_manifest,
             info,
+            actor: actor.to_string(),
         })
     }
 }
@@ -347,6 +349,7 @@ pub struct Writer {
     manifest: Manifest,
     tag_manifest: Manifest,
     info: BagInfo,
+    actor: String,
 }
 
 static SLOT: AtomicU64 = AtomicU64::new(0);
@@ -360,6 +363,11 @@ impl Writer {
     /// The payload manifest as last committed.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// Who the changes are logged as made by.
+    pub fn actor(&self) -> &str {
+        &self.actor
     }
 
     /// A new, empty, private folder under `.visitrec/staging/` to stage files in. Safe to
@@ -382,6 +390,7 @@ impl Writer {
             writer: self,
             puts: Vec::new(),
             deletes: Vec::new(),
+            audit: Vec::new(),
         }
     }
 }
@@ -405,6 +414,7 @@ pub struct Transaction<'w> {
     writer: &'w mut Writer,
     puts: Vec<(PathBuf, String, Fixity)>,
     deletes: Vec<String>,
+    audit: Vec<audit::Pending>,
 }
 
 impl Transaction<'_> {
@@ -427,6 +437,15 @@ impl Transaction<'_> {
         self.deletes.push(rel.to_string());
     }
 
+    /// Logs the change in the audit trail (written with the rest at commit).
+    pub fn audit(&mut self, op: &str, ids: Vec<String>, details: serde_json::Value) {
+        self.audit.push(audit::Pending {
+            op: op.to_string(),
+            ids,
+            details,
+        });
+    }
+
     /// Whether nothing has been staged.
     pub fn is_empty(&self) -> bool {
         self.puts.is_empty() && self.deletes.is_empty()
@@ -434,9 +453,18 @@ impl Transaction<'_> {
 
     /// Commits: rewrites the manifests and bag-info, writes the journal (the commit point),
     /// then renames everything into place.
-    pub fn commit(self) -> Result<()> {
+    pub fn commit(mut self) -> Result<()> {
         if self.is_empty() {
             return Ok(());
+        }
+        if !self.audit.is_empty() {
+            let old = self
+                .writer
+                .archive
+                .read_text(AUDIT_LOG)?
+                .unwrap_or_default();
+            let new = audit::append(&old, &self.audit, &self.writer.actor);
+            self.put_bytes(AUDIT_LOG, new.as_bytes())?;
         }
         let w = self.writer;
         let root = w.archive.root.clone();
