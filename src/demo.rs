@@ -88,7 +88,7 @@ pub fn run(dir: &Path, progress: &dyn Progress) -> Result<DemoRun> {
     let ingest = ingest::ingest(&mut writer, &inputs, &opts, progress)?;
     let reingest = ingest::ingest(&mut writer, &inputs, &opts, &ingest::NoProgress)?;
     drop(writer);
-    let verify = verify::verify(&archive, VerifyOptions::default())?;
+    let verify = verify::verify(&archive, &VerifyOptions::default())?;
     Ok(DemoRun {
         dir: dir.to_path_buf(),
         archive,

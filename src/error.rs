@@ -9,8 +9,11 @@ pub mod exit {
     pub const OK: i32 = 0;
     /// The command ran, but found problems (verify) or refused some inputs (ingest).
     pub const PROBLEMS: i32 = 1;
-    /// The command could not run: usage error, no such archive, archive locked, I/O failure.
+    /// The command could not run: usage error, no such archive, archive locked, I/O failure,
+    /// wrong key, tampered export.
     pub const FATAL: i32 = 2;
+    /// Refused: a recording's consent does not cover the purpose asked for.
+    pub const CONSENT: i32 = 3;
 }
 
 /// Everything that can go wrong in the library. Each variant names the file it concerns.
@@ -70,12 +73,31 @@ pub enum Error {
     /// A value given on the command line is not acceptable.
     #[error("{0}")]
     Invalid(String),
+    /// Consent does not cover the purpose for some recordings: nothing was exported.
+    #[error("consent does not cover {purpose} for {}; nothing was written", .refused.iter().map(|(id, why)| format!("{id} ({why})")).collect::<Vec<_>>().join(", "))]
+    ConsentRefused {
+        /// The purpose asked for.
+        purpose: String,
+        /// Each refused recording and why.
+        refused: Vec<(String, String)>,
+    },
+    /// An encrypted file could not be decrypted.
+    #[error("{}: {failure}", .path.display())]
+    Decrypt {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        failure: crate::crypto::DecryptFailure,
+    },
 }
 
 impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
-        exit::FATAL
+        match self {
+            Error::ConsentRefused { .. } => exit::CONSENT,
+            _ => exit::FATAL,
+        }
     }
 
     /// Wraps an I/O error with the path it concerns.

@@ -8,6 +8,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use visitrec::annotate::{ConsentChange, TagEdit};
 use visitrec::archive::Archive;
+use visitrec::crypto::{Identities, Recipients};
+use visitrec::export::ExportOptions;
+use age::secrecy::SecretString;
 use visitrec::consent::{ConsentState, Grant, Scope, Withdrawal};
 use visitrec::error::exit;
 use visitrec::ingest::{IngestOptions, IngestReport, Progress};
@@ -192,6 +195,59 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Encrypt recordings with age into an export bag for a recipient (consent enforced).
+    #[command(after_help = "Examples:\n  visitrec encrypt study-archive 3f9a1c --recipient age1qz... --purpose personal-use --out p017-visit/\n  visitrec encrypt study-archive --all --recipients-file custodians.txt --purpose research --out export/\n\nEvery recording's consent must cover --purpose today, or nothing is written (exit 3).\nThe recipient opens a file with the stock tool: age -d -i key.txt -o original.m4a original.m4a.age")]
+    #[command(group(clap::ArgGroup::new("which").required(true).multiple(false)))]
+    #[command(group(clap::ArgGroup::new("to").required(true).multiple(true)))]
+    Encrypt {
+        /// The archive.
+        archive: PathBuf,
+        /// Recording ids or unique prefixes.
+        #[arg(group = "which")]
+        ids: Vec<String>,
+        /// Every recording in the archive.
+        #[arg(long, group = "which")]
+        all: bool,
+        /// An age (age1…) or SSH (ssh-ed25519, ssh-rsa) public key (repeatable).
+        #[arg(short = 'r', long = "recipient", value_name = "KEY", group = "to")]
+        recipients: Vec<String>,
+        /// A file of recipients, one per line, # comments (repeatable).
+        #[arg(short = 'R', long = "recipients-file", value_name = "FILE", group = "to")]
+        recipients_files: Vec<PathBuf>,
+        /// Encrypt with a passphrase instead (VISITREC_PASSPHRASE or a prompt; never argv).
+        #[arg(long, group = "to", conflicts_with_all = ["recipients", "recipients_files"])]
+        passphrase: bool,
+        /// The use the export is for; every recording's consent must cover it.
+        #[arg(long, default_value = "personal-use", value_name = "SCOPE")]
+        purpose: String,
+        /// What to include: original,normalized,segments,metadata (default: all that exists).
+        #[arg(long, value_name = "LIST")]
+        include: Option<String>,
+        /// The export folder to create (must not exist, or be empty).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decrypt an export into a plaintext BagIt bag, checking every file end to end.
+    #[command(after_help = "Example:\n  visitrec decrypt p017-visit/ --identity key.txt --out plain/")]
+    Decrypt {
+        /// The export.
+        export: PathBuf,
+        /// An age identity file or SSH private key (repeatable).
+        #[arg(short = 'i', long = "identity", value_name = "FILE", required_unless_present = "passphrase")]
+        identities: Vec<PathBuf>,
+        /// The export was made with a passphrase (VISITREC_PASSPHRASE or a prompt).
+        #[arg(long, conflicts_with = "identities")]
+        passphrase: bool,
+        /// The folder to create with the plaintext files.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the audit trail (of one recording with ID).
     #[command(
         after_help = "Examples:\n  visitrec log study-archive\n  visitrec log study-archive 3f9a1c --json"
@@ -248,6 +304,14 @@ enum Command {
         /// Also report recordings with no active consent today (kind no-consent).
         #[arg(long)]
         require_consent: bool,
+        /// For an encrypted export: also decrypt-check every file with this identity file
+        /// (repeatable).
+        #[arg(short = 'i', long = "identity", value_name = "FILE")]
+        identities: Vec<PathBuf>,
+        /// For an export made with a passphrase: decrypt-check with it (VISITREC_PASSPHRASE
+        /// or a prompt).
+        #[arg(long, conflicts_with = "identities")]
+        passphrase: bool,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -632,6 +696,82 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             }
             Ok(exit::OK)
         }
+        Command::Encrypt {
+            archive,
+            ids,
+            all,
+            recipients,
+            recipients_files,
+            passphrase,
+            purpose,
+            include,
+            out,
+            json,
+        } => {
+            let to = if *passphrase {
+                Recipients::Passphrase(read_passphrase(true)?)
+            } else {
+                let mut keys = recipients
+                    .iter()
+                    .map(|r| visitrec::crypto::parse_recipient(r))
+                    .collect::<Result<Vec<_>, _>>()?;
+                for f in recipients_files {
+                    keys.extend(visitrec::crypto::read_recipients_file(f)?);
+                }
+                Recipients::Keys(keys)
+            };
+            let opts = ExportOptions {
+                purpose: purpose.parse()?,
+                include: include
+                    .as_deref()
+                    .map(|l| l.split(',').map(str::parse).collect::<Result<Vec<_>, _>>())
+                    .transpose()?,
+                out: out.clone(),
+            };
+            let mut writer = Archive::open(archive)?.writer(&actor(cli)?)?;
+            let ids = visitrec::pipeline::select(writer.archive(), ids, *all)?;
+            let report = visitrec::export::encrypt(&mut writer, &ids, &to, &opts)?;
+            for w in &report.warnings {
+                eprintln!("warning: {w}");
+            }
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else if !cli.quiet {
+                let files: usize = report.recordings.iter().map(|r| r.files.len()).sum();
+                println!(
+                    "encrypted {} recording(s), {files} file(s), {:.1} MB, for {} to {}",
+                    report.recordings.len(),
+                    report.plaintext_bytes as f64 / 1e6,
+                    opts.purpose,
+                    report.out
+                );
+                println!("send the folder; the recipient checks it with `visitrec verify` (no key needed)");
+                println!("and opens each file with `age -d -i KEY FILE.age`, or all with `visitrec decrypt`");
+            }
+            Ok(exit::OK)
+        }
+        Command::Decrypt {
+            export,
+            identities,
+            passphrase,
+            out,
+            json,
+        } => {
+            let ids = identities_from(identities, *passphrase)?
+                .ok_or_else(|| anyhow::anyhow!("give --identity FILE or --passphrase"))?;
+            let report = visitrec::export::decrypt(export, &ids, out)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else if !cli.quiet {
+                println!(
+                    "decrypted {} file(s), {:.1} MB, into {} (every file matches the export's checksums)",
+                    report.files,
+                    report.bytes as f64 / 1e6,
+                    report.out
+                );
+            }
+            Ok(exit::OK)
+        }
         Command::Log { archive, id, json } => {
             let a = Archive::open(archive)?;
             let id = id.as_deref().map(|p| a.resolve_id(p)).transpose()?;
@@ -667,13 +807,16 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             archive,
             fast,
             require_consent,
+            identities,
+            passphrase,
             json,
         } => {
             let opts = VerifyOptions {
                 fast: *fast,
                 require_consent: *require_consent,
+                identities: identities_from(identities, *passphrase)?,
             };
-            let report = visitrec::verify::verify(archive, opts)?;
+            let report = visitrec::verify::verify(archive, &opts)?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -693,6 +836,37 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             Ok(run.verify.exit_code().max(run.ingest.exit_code()))
         }
     }
+}
+
+/// A passphrase from `VISITREC_PASSPHRASE`, else from the terminal (asked twice when
+/// `confirm`); never from the command line.
+fn read_passphrase(confirm: bool) -> anyhow::Result<SecretString> {
+    if let Ok(p) = std::env::var("VISITREC_PASSPHRASE") {
+        anyhow::ensure!(!p.is_empty(), "VISITREC_PASSPHRASE is empty");
+        return Ok(SecretString::from(p));
+    }
+    anyhow::ensure!(
+        std::io::stdin().is_terminal(),
+        "no passphrase: set VISITREC_PASSPHRASE or run from a terminal"
+    );
+    let p = rpassword::prompt_password("passphrase: ")?;
+    anyhow::ensure!(!p.is_empty(), "empty passphrase");
+    if confirm {
+        let again = zeroize::Zeroizing::new(rpassword::prompt_password("again: ")?);
+        anyhow::ensure!(*again == p, "the passphrases differ");
+    }
+    Ok(SecretString::from(p))
+}
+
+/// Identities from files, or a passphrase; `None` when neither is given.
+fn identities_from(files: &[PathBuf], passphrase: bool) -> anyhow::Result<Option<Identities>> {
+    Ok(if passphrase {
+        Some(Identities::Passphrase(read_passphrase(false)?))
+    } else if files.is_empty() {
+        None
+    } else {
+        Some(Identities::from_files(files)?)
+    })
 }
 
 /// The audit actor: `--actor`, else `$USER`; validated like any free-text value.

@@ -39,6 +39,8 @@ pub enum ProblemKind {
     AuditChain,
     /// A recording has no active consent (with `--require-consent`).
     NoConsent,
+    /// An export's file does not decrypt, or decrypts to the wrong bytes (with identities).
+    Decrypt,
 }
 
 /// One problem, naming the file it concerns.
@@ -77,6 +79,7 @@ impl ProblemKind {
             ProblemKind::Oxum => "oxum",
             ProblemKind::AuditChain => "audit-chain",
             ProblemKind::NoConsent => "no-consent",
+            ProblemKind::Decrypt => "decrypt",
         }
     }
 }
@@ -89,16 +92,19 @@ impl Report {
 }
 
 /// How thoroughly to verify.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Default)]
 pub struct VerifyOptions {
     /// Presence and Payload-Oxum only; no content is read.
     pub fast: bool,
     /// Report recordings without active consent (today) as `no-consent` problems.
     pub require_consent: bool,
+    /// For an encrypted export: also decrypt every file (to nowhere) and check it against
+    /// the export's plaintext manifest.
+    pub identities: Option<crate::crypto::Identities>,
 }
 
 /// Verifies the bag at `path`. Errors only when it cannot run at all (not a bag).
-pub fn verify(path: &Path, opts: VerifyOptions) -> Result<Report> {
+pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
     // A folder with a payload manifest but no bagit.txt is a damaged bag, reported as such;
     // one with neither is not a bag, and `open` says so.
     let archive = if path.join(MANIFEST).is_file() {
@@ -118,13 +124,29 @@ pub fn verify(path: &Path, opts: VerifyOptions) -> Result<Report> {
     v.check_presence(&manifest, &listing);
     v.check_oxum(&listing)?;
     let tag_manifest = v.load_manifest(TAG_MANIFEST, false)?;
+    let export = crate::export::is_export(&archive.bag_info()?);
     if !opts.fast {
         v.check_tag_files(&tag_manifest);
         v.check_payload_hashes(&manifest, &listing);
-        v.check_recordings(&manifest);
-        v.check_audit()?;
+        if export {
+            v.check_export_layout(&manifest);
+        } else {
+            v.check_recordings(&manifest);
+            v.check_audit()?;
+        }
     }
-    if opts.require_consent {
+    if let Some(ids) = &opts.identities {
+        if !export {
+            return Err(Error::Invalid(format!(
+                "{}: --identity goes with an encrypted export, and this is an archive",
+                path.display()
+            )));
+        }
+        for (file, why) in crate::export::check_decryption(path, ids)? {
+            v.problem(&file, ProblemKind::Decrypt, why);
+        }
+    }
+    if opts.require_consent && !export {
         v.check_consent(&manifest);
     }
     let mut problems = v.problems;
@@ -384,6 +406,15 @@ impl Verifier<'_> {
                     ProblemKind::BadMetadata,
                     format!("source.stored_as {stored:?} is not in the manifest"),
                 ),
+            }
+        }
+    }
+
+    /// An export holds only `.age` files.
+    fn check_export_layout(&mut self, manifest: &Manifest) {
+        for path in manifest.entries.keys() {
+            if !path.ends_with(".age") {
+                self.problem(path, ProblemKind::BadMetadata, "an export holds only .age files");
             }
         }
     }

@@ -446,9 +446,9 @@ impl Transaction<'_> {
         });
     }
 
-    /// Whether nothing has been staged.
+    /// Whether nothing has been staged or logged.
     pub fn is_empty(&self) -> bool {
-        self.puts.is_empty() && self.deletes.is_empty()
+        self.puts.is_empty() && self.deletes.is_empty() && self.audit.is_empty()
     }
 
     /// Commits: rewrites the manifests and bag-info, writes the journal (the commit point),
