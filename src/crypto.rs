@@ -70,8 +70,13 @@ pub fn parse_recipient(s: &str) -> Result<(String, Box<dyn age::Recipient + Send
         }
         return s
             .parse::<age::x25519::Recipient>()
-            .map(|r| (s.to_string(), Box::new(r) as Box<dyn age::Recipient + Send + Sync>))
-            .map_err(|e| bad(e));
+            .map(|r| {
+                (
+                    s.to_string(),
+                    Box::new(r) as Box<dyn age::Recipient + Send + Sync>,
+                )
+            })
+            .map_err(bad);
     }
     Err(bad("expected an age1… or ssh-ed25519/ssh-rsa public key"))
 }
@@ -85,7 +90,9 @@ fn plugin_hrp(s: &str) -> bool {
 
 /// Reads an age recipients file: one recipient per line; blank lines and `#` comments are
 /// ignored. Errors name the file and line.
-pub fn read_recipients_file(path: &Path) -> Result<Vec<(String, Box<dyn age::Recipient + Send + Sync>)>> {
+pub fn read_recipients_file(
+    path: &Path,
+) -> Result<Vec<(String, Box<dyn age::Recipient + Send + Sync>)>> {
     let text = std::fs::read_to_string(path).at(path)?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -125,15 +132,36 @@ impl std::fmt::Debug for Identities {
 }
 
 impl Identities {
-    /// Reads identity files (`age-keygen` output, or SSH private keys).
+    /// Reads identity files (`age-keygen` output, or unencrypted SSH private keys).
     pub fn from_files(paths: &[std::path::PathBuf]) -> Result<Identities> {
-        let mut keys = Vec::new();
+        let mut keys: Vec<Box<dyn age::Identity + Send + Sync>> = Vec::new();
         for path in paths {
             let bad = |why: String| Error::BadFile {
                 path: path.to_path_buf(),
                 reason: why,
             };
-            let file = age::IdentityFile::from_file(path.to_string_lossy().into_owned())
+            let bytes = zeroize::Zeroizing::new(std::fs::read(path).at(path)?);
+            if bytes.starts_with(b"-----BEGIN") {
+                let name = Some(path.to_string_lossy().into_owned());
+                match age::ssh::Identity::from_buffer(&bytes[..], name)
+                    .map_err(|e| bad(format!("not an SSH private key: {e}")))?
+                {
+                    age::ssh::Identity::Unencrypted(k) => {
+                        keys.push(Box::new(age::ssh::Identity::Unencrypted(k)))
+                    }
+                    age::ssh::Identity::Encrypted(_) => {
+                        return Err(bad(
+                            "passphrase-protected SSH keys are not supported; use an age key"
+                                .into(),
+                        ));
+                    }
+                    age::ssh::Identity::Unsupported(_) => {
+                        return Err(bad("unsupported SSH key type".into()));
+                    }
+                }
+                continue;
+            }
+            let file = age::IdentityFile::from_buffer(&bytes[..])
                 .map_err(|e| bad(format!("not an age identity file: {e}")))?;
             keys.extend(
                 file.into_identities()
@@ -231,8 +259,12 @@ pub fn decrypt_stream(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => return Err(DecryptFailure::Tampered),
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(DecryptFailure::Tampered),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                return Err(DecryptFailure::Tampered);
+            }
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return Err(DecryptFailure::Tampered);
+            }
             Err(e) => return Err(DecryptFailure::Io(e)),
         };
         hasher.update(&buf[..n]);
@@ -316,12 +348,21 @@ mod tests {
         assert_eq!(out, data);
 
         let other = Identities::Keys(vec![Box::new(age::x25519::Identity::generate())]);
-        assert!(matches!(decrypt_stream(&other, &ct[..], Vec::new()), Err(DecryptFailure::NoMatch)));
+        assert!(matches!(
+            decrypt_stream(&other, &ct[..], Vec::new()),
+            Err(DecryptFailure::NoMatch)
+        ));
         let mut bad = ct.clone();
         let n = bad.len();
         bad[n - 100] ^= 1;
-        assert!(matches!(decrypt_stream(&ids, &bad[..], Vec::new()), Err(DecryptFailure::Tampered)));
-        assert!(matches!(decrypt_stream(&ids, &ct[..n - 10], Vec::new()), Err(DecryptFailure::Tampered)));
+        assert!(matches!(
+            decrypt_stream(&ids, &bad[..], Vec::new()),
+            Err(DecryptFailure::Tampered)
+        ));
+        assert!(matches!(
+            decrypt_stream(&ids, &ct[..n - 10], Vec::new()),
+            Err(DecryptFailure::Tampered)
+        ));
     }
 
     #[test]

@@ -146,7 +146,8 @@ pub fn encrypt(
             _ => {}
         }
         if wanted(Include::Segments) {
-            if rec.segments.is_empty() && explicit(Include::Segments) && rec.segmentation.is_none() {
+            if rec.segments.is_empty() && explicit(Include::Segments) && rec.segmentation.is_none()
+            {
                 return Err(Error::Invalid(format!(
                     "{id} has not been segmented; run `visitrec segment` first"
                 )));
@@ -178,28 +179,28 @@ pub fn encrypt(
 
     let staging = Staging::new(&opts.out)?;
     let manifest = writer.manifest().clone();
-    let results: Vec<Result<(String, Fixity, Fixity)>> = plan
-        .par_iter()
-        .map(|(src, dst)| {
-            let target = staging.dir.join(dst);
-            fsutil::create_dirs(target.parent().expect("payload path has a parent"))?;
-            let input = archive.open_file(src)?;
-            let mut output = fsutil::create_new(&target)?;
-            let (plain, cipher) = crypto::encrypt_stream(recipients, input, &mut output)
-                .map_err(|e| Error::BadFile {
-                    path: archive.root().join(src),
-                    reason: e.to_string(),
-                })?;
-            output.sync_all().at(&target)?;
-            if manifest.entries.get(src) != Some(&plain.sha256) {
-                return Err(Error::BadFile {
-                    path: archive.root().join(src),
-                    reason: "does not match the archive manifest; run `visitrec verify`".into(),
-                });
-            }
-            Ok((src.clone(), plain, cipher))
-        })
-        .collect();
+    let results: Vec<Result<(String, Fixity, Fixity)>> =
+        plan.par_iter()
+            .map(|(src, dst)| {
+                let target = staging.dir.join(dst);
+                fsutil::create_dirs(target.parent().expect("payload path has a parent"))?;
+                let input = archive.open_file(src)?;
+                let mut output = fsutil::create_new(&target)?;
+                let (plain, cipher) = crypto::encrypt_stream(recipients, input, &mut output)
+                    .map_err(|e| Error::BadFile {
+                        path: archive.root().join(src),
+                        reason: e.to_string(),
+                    })?;
+                output.sync_all().at(&target)?;
+                if manifest.entries.get(src) != Some(&plain.sha256) {
+                    return Err(Error::BadFile {
+                        path: archive.root().join(src),
+                        reason: "does not match the archive manifest; run `visitrec verify`".into(),
+                    });
+                }
+                Ok((src.clone(), plain, cipher))
+            })
+            .collect();
     let mut plain_manifest = Manifest::default();
     let mut cipher_manifest = Manifest::default();
     let mut oxum = Oxum::default();
@@ -271,8 +272,7 @@ pub struct DecryptReport {
 /// Decrypts the export at `export` into a new plaintext BagIt bag at `out`, checking every
 /// file against the encrypted plaintext manifest. On any failure nothing is left behind.
 pub fn decrypt(export: &Path, identities: &Identities, out: &Path) -> Result<DecryptReport> {
-    if fs::read_dir(out).is_ok_and(|mut d| d.next().is_some()) || (out.exists() && !out.is_dir())
-    {
+    if fs::read_dir(out).is_ok_and(|mut d| d.next().is_some()) || (out.exists() && !out.is_dir()) {
         return Err(Error::AlreadyExists(out.to_path_buf()));
     }
     let bag = Archive::open(export)?;

@@ -4,15 +4,15 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use age::secrecy::SecretString;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use visitrec::annotate::{ConsentChange, TagEdit};
 use visitrec::archive::Archive;
-use visitrec::crypto::{Identities, Recipients};
-use visitrec::export::ExportOptions;
-use age::secrecy::SecretString;
 use visitrec::consent::{ConsentState, Grant, Scope, Withdrawal};
+use visitrec::crypto::{Identities, Recipients};
 use visitrec::error::exit;
+use visitrec::export::ExportOptions;
 use visitrec::ingest::{IngestOptions, IngestReport, Progress};
 use visitrec::pipeline::{NormalizeReport, SegmentReport};
 use visitrec::record::Recording;
@@ -196,7 +196,9 @@ enum Command {
         json: bool,
     },
     /// Encrypt recordings with age into an export bag for a recipient (consent enforced).
-    #[command(after_help = "Examples:\n  visitrec encrypt study-archive 3f9a1c --recipient age1qz... --purpose personal-use --out p017-visit/\n  visitrec encrypt study-archive --all --recipients-file custodians.txt --purpose research --out export/\n\nEvery recording's consent must cover --purpose today, or nothing is written (exit 3).\nThe recipient opens a file with the stock tool: age -d -i key.txt -o original.m4a original.m4a.age")]
+    #[command(
+        after_help = "Examples:\n  visitrec encrypt study-archive 3f9a1c --recipient age1qz... --purpose personal-use --out p017-visit/\n  visitrec encrypt study-archive --all --recipients-file custodians.txt --purpose research --out export/\n\nEvery recording's consent must cover --purpose today, or nothing is written (exit 3).\nThe recipient opens a file with the stock tool: age -d -i key.txt -o original.m4a original.m4a.age"
+    )]
     #[command(group(clap::ArgGroup::new("which").required(true).multiple(false)))]
     #[command(group(clap::ArgGroup::new("to").required(true).multiple(true)))]
     Encrypt {
@@ -212,7 +214,12 @@ enum Command {
         #[arg(short = 'r', long = "recipient", value_name = "KEY", group = "to")]
         recipients: Vec<String>,
         /// A file of recipients, one per line, # comments (repeatable).
-        #[arg(short = 'R', long = "recipients-file", value_name = "FILE", group = "to")]
+        #[arg(
+            short = 'R',
+            long = "recipients-file",
+            value_name = "FILE",
+            group = "to"
+        )]
         recipients_files: Vec<PathBuf>,
         /// Encrypt with a passphrase instead (VISITREC_PASSPHRASE or a prompt; never argv).
         #[arg(long, group = "to", conflicts_with_all = ["recipients", "recipients_files"])]
@@ -231,12 +238,19 @@ enum Command {
         json: bool,
     },
     /// Decrypt an export into a plaintext BagIt bag, checking every file end to end.
-    #[command(after_help = "Example:\n  visitrec decrypt p017-visit/ --identity key.txt --out plain/")]
+    #[command(
+        after_help = "Example:\n  visitrec decrypt p017-visit/ --identity key.txt --out plain/"
+    )]
     Decrypt {
         /// The export.
         export: PathBuf,
         /// An age identity file or SSH private key (repeatable).
-        #[arg(short = 'i', long = "identity", value_name = "FILE", required_unless_present = "passphrase")]
+        #[arg(
+            short = 'i',
+            long = "identity",
+            value_name = "FILE",
+            required_unless_present = "passphrase"
+        )]
         identities: Vec<PathBuf>,
         /// The export was made with a passphrase (VISITREC_PASSPHRASE or a prompt).
         #[arg(long, conflicts_with = "identities")]
@@ -745,8 +759,12 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                     opts.purpose,
                     report.out
                 );
-                println!("send the folder; the recipient checks it with `visitrec verify` (no key needed)");
-                println!("and opens each file with `age -d -i KEY FILE.age`, or all with `visitrec decrypt`");
+                println!(
+                    "send the folder; the recipient checks it with `visitrec verify` (no key needed)"
+                );
+                println!(
+                    "and opens each file with `age -d -i KEY FILE.age`, or all with `visitrec decrypt`"
+                );
             }
             Ok(exit::OK)
         }
@@ -833,7 +851,11 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             let run = visitrec::demo::run(&dir, &bar)?;
             bar.finish();
             print_demo(&run, cli);
-            Ok(run.verify.exit_code().max(run.ingest.exit_code()))
+            Ok(run
+                .verify
+                .exit_code()
+                .max(run.ingest.exit_code())
+                .max(run.export_verify.exit_code()))
         }
     }
 }
@@ -1160,8 +1182,9 @@ fn print_demo(run: &visitrec::demo::DemoRun, cli: &Cli) {
         run.inbox.display()
     );
     println!("2. created the archive {}", run.archive.display());
-    println!("3. ingested them for participant P017 with tag site=demo-clinic, normalized each");
-    println!("   to -16 LUFS / -1.5 dBTP at 16 kHz and cut it into speech segments:");
+    println!("3. ingested them for participant P017 (tag site=demo-clinic) with consent for");
+    println!("   personal-use and research, normalized each to -16 LUFS / -1.5 dBTP at 16 kHz,");
+    println!("   and cut it into speech segments:");
     print_ingest(&run.ingest, cli);
     if let Some(n) = &run.ingest.normalize {
         print_normalize(n, cli);
@@ -1174,7 +1197,43 @@ fn print_demo(run: &visitrec::demo::DemoRun, cli: &Cli) {
         run.reingest.duplicates.len(),
         run.reingest.ingested.len()
     );
-    println!("5. verified the archive:");
+    println!("5. tagged the voice memo {} and marked it:", run.tagged.id);
+    for m in &run.tagged.marks {
+        println!("     {}  {}", visitrec::tags::format_time(m.at_s), m.label);
+    }
+    println!("   then cut it again at its marks:");
+    print_segment(&run.resegment, cli);
+    println!(
+        "6. generated the patient's age key {} and encrypted every recording for",
+        run.key.display()
+    );
+    println!(
+        "   personal use: {} ({} recordings, {:.1} MB)",
+        run.export.out,
+        run.export.recordings.len(),
+        run.export.plaintext_bytes as f64 / 1e6
+    );
+    for w in &run.export.warnings {
+        println!("   warning: {w}");
+    }
+    println!("7. verified the export with the key (every file decrypt-checked):");
+    print_verify(Path::new(&run.export.out), &run.export_verify, false);
+    println!(
+        "8. opened it as the patient would: {} files, {:.1} MB in {}",
+        run.decrypted.files,
+        run.decrypted.bytes as f64 / 1e6,
+        run.decrypted.out
+    );
+    println!("9. verified the archive (fixity, metadata, audit chain):");
     print_verify(&run.archive, &run.verify, false);
-    println!("Next: visitrec list {}", run.archive.display());
+    println!(
+        "Next: visitrec list {}   visitrec log {}",
+        run.archive.display(),
+        run.archive.display()
+    );
+    println!(
+        "      age -d -i {} {}/data/<id>/original.m4a.age > visit.m4a",
+        run.key.display(),
+        run.export.out
+    );
 }

@@ -414,7 +414,11 @@ impl Verifier<'_> {
     fn check_export_layout(&mut self, manifest: &Manifest) {
         for path in manifest.entries.keys() {
             if !path.ends_with(".age") {
-                self.problem(path, ProblemKind::BadMetadata, "an export holds only .age files");
+                self.problem(
+                    path,
+                    ProblemKind::BadMetadata,
+                    "an export holds only .age files",
+                );
             }
         }
     }

@@ -1,0 +1,585 @@
+//! `encrypt`, `decrypt`, and `verify` of exports — including interop with the stock `age`
+//! CLI in both directions (these fail, never skip, without it: scripts/test installs it).
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command as Std;
+
+use common::*;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn age_cli(name: &str) -> Std {
+    let ok = Std::new(name)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "{name} is required for the interop tests; run scripts/test (apt-get install -y age)"
+    );
+    Std::new(name)
+}
+
+fn key() -> PathBuf {
+    fixture("keys/test-age-key.txt")
+}
+
+fn public(key: &Path) -> String {
+    let out = age_cli("age-keygen").arg("-y").arg(key).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// An archive with two segmented recordings, both consenting to personal use, one to
+/// research too.
+fn archive_with_consent() -> (tempfile::TempDir, PathBuf, String, String) {
+    let (d, archive) = new_archive();
+    let r = ingest_json(
+        &archive,
+        &[
+            fixture("phone/voice-memo.m4a"),
+            fixture("phone/dictation.wav"),
+        ],
+        &[
+            "--segment",
+            "--consent-scope",
+            "personal-use",
+            "--consent-by",
+            "patient:P017",
+        ],
+    );
+    let a = r["ingested"][0]["id"].as_str().unwrap().to_string();
+    let b = r["ingested"][1]["id"].as_str().unwrap().to_string();
+    visitrec()
+        .arg("consent")
+        .arg(&archive)
+        .arg(&a)
+        .args(["--grant", "--scope", "research", "--by", "patient:P017"])
+        .assert()
+        .success();
+    (d, archive, a, b)
+}
+
+fn encrypt(archive: &Path, args: &[&str]) -> std::process::Output {
+    visitrec()
+        .arg("encrypt")
+        .arg(archive)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn export_is_a_bag_of_age_files_that_stock_age_opens() {
+    let (d, archive, a, b) = archive_with_consent();
+    let out = d.path().join("export");
+    let o = encrypt(
+        &archive,
+        &[
+            "--all",
+            "-r",
+            &public(&key()),
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["recordings"].as_array().unwrap().len(), 2);
+
+    // Every .age file decrypts with the stock age CLI to the archive's exact bytes.
+    let manifest = fs::read_to_string(archive.join("manifest-sha256.txt")).unwrap();
+    let mut checked = 0;
+    for line in manifest.lines() {
+        let rel = line.split_once("  ").unwrap().1;
+        let enc = out.join(format!("{rel}.age"));
+        assert!(enc.exists(), "{rel} not exported");
+        let plain = age_cli("age")
+            .args(["-d", "-i"])
+            .arg(key())
+            .arg(&enc)
+            .output()
+            .unwrap();
+        assert!(
+            plain.status.success(),
+            "age -d {rel}: {}",
+            String::from_utf8_lossy(&plain.stderr)
+        );
+        assert_eq!(plain.stdout, fs::read(archive.join(rel)).unwrap(), "{rel}");
+        checked += 1;
+    }
+    assert!(checked >= 10);
+    // Nothing in the clear names the patient or the tags; only ids, sizes, hashes.
+    for e in walkdir::WalkDir::new(&out)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+    {
+        let bytes = fs::read(e.path()).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("P017") && !text.contains("voice-memo"),
+            "{} leaks",
+            e.path().display()
+        );
+        assert_eq!(
+            e.metadata().unwrap().permissions().mode() & 0o777,
+            0o600,
+            "{}",
+            e.path().display()
+        );
+    }
+    for e in walkdir::WalkDir::new(&out)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_dir())
+    {
+        assert_eq!(
+            e.metadata().unwrap().permissions().mode() & 0o777,
+            0o700,
+            "{}",
+            e.path().display()
+        );
+    }
+    // Fixity without the key: visitrec and the Library of Congress validator.
+    assert_eq!(verify_json(&out, &[]).0, 0);
+    assert!(
+        Std::new("bagit.py")
+            .args(["--validate", "--quiet"])
+            .arg(&out)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // And with the key: every file decrypt-checked.
+    let (code, r) = verify_json(&out, &["--identity", key().to_str().unwrap()]);
+    assert_eq!(code, 0, "{r:#}");
+    // The archive logged the export, with the recipient's fingerprint, not the key.
+    let log = fs::read_to_string(archive.join("audit.jsonl")).unwrap();
+    let last: Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!(last["op"], "export");
+    assert_eq!(last["details"]["purpose"], "personal-use");
+    let mut ids: Vec<&str> = last["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    ids.sort();
+    let mut want = [a.as_str(), b.as_str()];
+    want.sort();
+    assert_eq!(ids, want);
+    assert!(!log.contains(&public(&key())));
+}
+
+#[test]
+fn decrypt_restores_a_plaintext_bag_and_opens_files_made_by_stock_age() {
+    let (d, archive, a, _) = archive_with_consent();
+    let out = d.path().join("export");
+    assert!(
+        encrypt(
+            &archive,
+            &[&a, "-r", &public(&key()), "--out", out.to_str().unwrap()]
+        )
+        .status
+        .success()
+    );
+    let plain = d.path().join("plain");
+    visitrec()
+        .arg("decrypt")
+        .arg(&out)
+        .arg("-i")
+        .arg(key())
+        .arg("--out")
+        .arg(&plain)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("decrypted"));
+    let orig = fs::read_dir(archive.join("data").join(&a))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("original.")
+        })
+        .unwrap();
+    let name = orig.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(
+        fs::read(plain.join("data").join(&a).join(&name)).unwrap(),
+        fs::read(&orig).unwrap()
+    );
+    assert!(
+        Std::new("bagit.py")
+            .args(["--validate", "--quiet"])
+            .arg(&plain)
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    // A file encrypted by the stock age CLI, put in place of ours, opens with visitrec.
+    let enc = out.join("data").join(&a).join(format!("{name}.age"));
+    let st = age_cli("age")
+        .args(["-r", &public(&key()), "-o"])
+        .arg(&enc)
+        .arg(&orig)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    rehash_export(&out);
+    let plain2 = d.path().join("plain2");
+    visitrec()
+        .arg("decrypt")
+        .arg(&out)
+        .arg("-i")
+        .arg(key())
+        .arg("--out")
+        .arg(&plain2)
+        .assert()
+        .success();
+    assert_eq!(
+        fs::read(plain2.join("data").join(&a).join(&name)).unwrap(),
+        fs::read(&orig).unwrap()
+    );
+}
+
+/// Recomputes an export's manifests after a file was replaced (so only decryption can tell).
+fn rehash_export(out: &Path) {
+    let mut m = String::new();
+    let man = fs::read_to_string(out.join("manifest-sha256.txt")).unwrap();
+    for line in man.lines() {
+        let rel = line.split_once("  ").unwrap().1;
+        let h = String::from_utf8(
+            Std::new("sha256sum")
+                .arg(out.join(rel))
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap()[..64]
+            .to_string();
+        m.push_str(&format!("{h}  {rel}\n"));
+    }
+    fs::write(out.join("manifest-sha256.txt"), &m).unwrap();
+    let size: u64 = man
+        .lines()
+        .map(|l| {
+            fs::metadata(out.join(l.split_once("  ").unwrap().1))
+                .unwrap()
+                .len()
+        })
+        .sum();
+    let info = fs::read_to_string(out.join("bag-info.txt")).unwrap();
+    let info: String = info
+        .lines()
+        .map(|l| {
+            if l.starts_with("Payload-Oxum") {
+                format!("Payload-Oxum: {size}.{}\n", man.lines().count())
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    fs::write(out.join("bag-info.txt"), info).unwrap();
+    let mut t = String::new();
+    for name in ["bag-info.txt", "bagit.txt", "manifest-sha256.txt"] {
+        let h = String::from_utf8(
+            Std::new("sha256sum")
+                .arg(out.join(name))
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap()[..64]
+            .to_string();
+        t.push_str(&format!("{h}  {name}\n"));
+    }
+    fs::write(out.join("tagmanifest-sha256.txt"), t).unwrap();
+}
+
+#[test]
+fn wrong_key_and_tampering_fail_naming_the_file_and_leave_nothing() {
+    let (d, archive, a, _) = archive_with_consent();
+    let out = d.path().join("export");
+    assert!(
+        encrypt(
+            &archive,
+            &[&a, "-r", &public(&key()), "--out", out.to_str().unwrap()]
+        )
+        .status
+        .success()
+    );
+    let other = d.path().join("other.txt");
+    assert!(
+        age_cli("age-keygen")
+            .arg("-o")
+            .arg(&other)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let plain = d.path().join("plain");
+    visitrec()
+        .arg("decrypt")
+        .arg(&out)
+        .arg("-i")
+        .arg(&other)
+        .arg("--out")
+        .arg(&plain)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("no identity matches").and(predicate::str::contains(".age")),
+        );
+    assert!(!plain.exists());
+    let (code, r) = verify_json(&out, &["-i", other.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(kinds(&r).contains(&"decrypt".to_string()), "{r:#}");
+
+    // Flip a byte in the middle of a ciphertext: verify (no key) sees it, decrypt refuses
+    // with an authentication error naming the file, and writes nothing.
+    let victim = out.join("data").join(&a).join("normalized.wav.age");
+    let mut bytes = fs::read(&victim).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    fs::write(&victim, &bytes).unwrap();
+    let (code, r) = verify_json(&out, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(r["problems"][0]["kind"], "modified");
+    rehash_export(&out);
+    assert_eq!(
+        verify_json(&out, &[]).0,
+        0,
+        "manifests re-hashed: only decryption can tell now"
+    );
+    visitrec()
+        .arg("decrypt")
+        .arg(&out)
+        .arg("-i")
+        .arg(key())
+        .arg("--out")
+        .arg(&plain)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("normalized.wav.age")
+                .and(predicate::str::contains("authentication failed")),
+        );
+    assert!(!plain.exists());
+    assert!(
+        fs::read_dir(d.path()).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains("partial"))
+    );
+}
+
+#[test]
+fn consent_gates_every_export_with_exit_3_and_nothing_written() {
+    let (d, archive, a, b) = archive_with_consent();
+    let out = d.path().join("export");
+    let pubkey = public(&key());
+    // b has no research consent: the whole export is refused.
+    let o = encrypt(
+        &archive,
+        &[
+            "--all",
+            "-r",
+            &pubkey,
+            "--purpose",
+            "research",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&b) && err.contains("missing") && !err.contains(&format!("{a} (")),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // Withdrawing research blocks research exports of a, but not personal-use ones.
+    visitrec()
+        .arg("consent")
+        .arg(&archive)
+        .arg(&a)
+        .args(["--withdraw", "--scope", "research"])
+        .assert()
+        .success();
+    let o = encrypt(
+        &archive,
+        &[
+            &a,
+            "-r",
+            &pubkey,
+            "--purpose",
+            "research",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("withdrawn"));
+    assert!(!out.exists());
+    let o = encrypt(
+        &archive,
+        &[&a, "-r", &pubkey, "--out", out.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "personal-use is still granted");
+    // An existing export is never overwritten.
+    let o = encrypt(
+        &archive,
+        &[&a, "-r", &pubkey, "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already exists"));
+}
+
+#[test]
+fn recipients_files_ssh_keys_passphrases_and_include() {
+    let (d, archive, a, _) = archive_with_consent();
+    let list = d.path().join("custodians.txt");
+    let ssh_pub = fs::read_to_string(fixture("keys/test_ed25519.pub")).unwrap();
+    fs::write(
+        &list,
+        format!("# study custodians\n\n{}\n{}", public(&key()), ssh_pub),
+    )
+    .unwrap();
+    let out = d.path().join("e1");
+    let o = encrypt(
+        &archive,
+        &[
+            &a,
+            "-R",
+            list.to_str().unwrap(),
+            "--include",
+            "original,metadata",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["recordings"][0]["files"].as_array().unwrap().len(), 2);
+    assert_eq!(r["recipients"].as_array().unwrap().len(), 2);
+    // Both recipients can open it: the age key, and the SSH key via the stock age CLI.
+    for id in [key(), fixture("keys/test_ed25519")] {
+        let plain = d
+            .path()
+            .join(format!("p-{}", id.file_name().unwrap().to_string_lossy()));
+        visitrec()
+            .arg("decrypt")
+            .arg(&out)
+            .arg("-i")
+            .arg(&id)
+            .arg("--out")
+            .arg(&plain)
+            .assert()
+            .success();
+        let rec = out.join("data").join(&a).join("recording.json.age");
+        let o = age_cli("age")
+            .args(["-d", "-i"])
+            .arg(&id)
+            .arg(&rec)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            o.stdout,
+            fs::read(archive.join("data").join(&a).join("recording.json")).unwrap()
+        );
+    }
+    // A malformed line is named, with its file and line.
+    fs::write(&list, "age1notarealkey\n").unwrap();
+    let o = encrypt(
+        &archive,
+        &[
+            &a,
+            "-R",
+            list.to_str().unwrap(),
+            "--out",
+            d.path().join("e2").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("custodians.txt: line 1"));
+    for bad in ["age1yubikey1qqqqqqqq", "ssh-ed25519 AAAAnotakey", "hello"] {
+        let o = encrypt(
+            &archive,
+            &[
+                &a,
+                "-r",
+                bad,
+                "--out",
+                d.path().join("e3").to_str().unwrap(),
+            ],
+        );
+        assert_eq!(o.status.code(), Some(2), "{bad}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains(bad), "{bad}");
+    }
+    // A passphrase from the environment (never argv); age's scrypt format.
+    let out = d.path().join("e4");
+    let o = visitrec()
+        .env("VISITREC_PASSPHRASE", "correct horse battery staple")
+        .arg("encrypt")
+        .arg(&archive)
+        .arg(&a)
+        .args(["--passphrase", "--include", "metadata", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let plain = d.path().join("p4");
+    visitrec()
+        .env("VISITREC_PASSPHRASE", "correct horse battery staple")
+        .arg("decrypt")
+        .arg(&out)
+        .arg("--passphrase")
+        .arg("--out")
+        .arg(&plain)
+        .assert()
+        .success();
+    visitrec()
+        .env("VISITREC_PASSPHRASE", "wrong")
+        .arg("decrypt")
+        .arg(&out)
+        .arg("--passphrase")
+        .arg("--out")
+        .arg(d.path().join("p5"))
+        .assert()
+        .code(2);
+    // --include of something a recording lacks is an error, not a smaller export.
+    let (_d2, archive2) = new_archive();
+    let r = ingest_json(
+        &archive2,
+        &[fixture("phone/dictation.wav")],
+        &["--consent-scope", "care", "--consent-by", "p"],
+    );
+    let id = r["ingested"][0]["id"].as_str().unwrap();
+    let o = encrypt(
+        &archive2,
+        &[
+            id,
+            "-r",
+            &public(&key()),
+            "--purpose",
+            "care",
+            "--include",
+            "normalized",
+            "--out",
+            d.path().join("e6").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no normalized rendition"));
+}
