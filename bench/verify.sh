@@ -4,41 +4,18 @@
 # Prints both throughputs and their ratio. Both run on a warm page cache (each is run once
 # before it is timed), so the figure compares hashing and parallelism, not the disk.
 set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
 gb=${1:-2}
 work=${2:-$(mktemp -d)}
 files=40
-bytes_per=$(( gb * 1000 * 1000 * 1000 / files ))
 
-cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-bin="$here/target/release/visitrec"
-
-echo "making $files WAV files of $(( bytes_per / 1000000 )) MB in $work/inbox" >&2
-mkdir -p "$work/inbox"
-python3 - "$work/inbox" "$files" "$bytes_per" <<'PY'
-import os, struct, sys
-out, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-size -= size % 2
-chunk = os.urandom(1 << 24)
-for i in range(n):
-    with open(os.path.join(out, f"rec{i:03d}.wav"), "wb") as f:
-        f.write(b"RIFF" + struct.pack("<I", 36 + size) + b"WAVEfmt ")
-        f.write(struct.pack("<IHHIIHH", 16, 1, 1, 48000, 96000, 2, 16))
-        f.write(b"data" + struct.pack("<I", size))
-        f.write(struct.pack("<Q", i))  # distinct content per file
-        left = size - 8
-        while left > 0:
-            k = min(left, len(chunk))
-            f.write(chunk[:k])
-            left -= k
-PY
+. "$(dirname "$0")/lib.sh"
+make_wav_inbox "$work/inbox" "$gb" "$files"
 
 rm -rf "$work/archive"
 "$bin" -q init "$work/archive" --org "bench"
 "$bin" -q ingest "$work/archive" "$work/inbox"
 payload=$(du -sb "$work/archive/data" | cut -f1)
 
-now() { date +%s.%N; }
 cd "$work/archive"
 "$bin" -q verify . >/dev/null
 t0=$(now); "$bin" -q verify . >/dev/null; t1=$(now)

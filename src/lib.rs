@@ -9,6 +9,7 @@ pub mod archive;
 pub mod audio;
 pub mod audit;
 pub mod catalog;
+pub mod cli;
 pub mod consent;
 pub mod crypto;
 pub mod demo;
