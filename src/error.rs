@@ -47,12 +47,14 @@ pub enum Error {
         holder: String,
     },
     /// No recording id starts with the given prefix.
-    #[error("no such recording {prefix} in {}; run `visitrec list {}` to see the ids", .archive.display(), .archive.display())]
+    #[error("no such recording {prefix} in {}; {}run `visitrec list {}` to see the ids", .archive.display(), did_you_mean(.suggestions), .archive.display())]
     NoSuchRecording {
         /// The archive searched.
         archive: PathBuf,
         /// The prefix given.
         prefix: String,
+        /// Ids that look like what was meant (closest first).
+        suggestions: Vec<String>,
     },
     /// Several recording ids start with the given prefix.
     #[error("recording id {prefix} is ambiguous: it matches {}; give more digits", .candidates.join(", "))]
@@ -106,6 +108,14 @@ impl Error {
             path: path.as_ref().to_path_buf(),
             source,
         }
+    }
+}
+
+fn did_you_mean(suggestions: &[String]) -> String {
+    if suggestions.is_empty() {
+        String::new()
+    } else {
+        format!("did you mean {}? ", suggestions.join(" or "))
     }
 }
 

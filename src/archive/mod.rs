@@ -294,6 +294,7 @@ impl Archive {
             0 => Err(Error::NoSuchRecording {
                 archive: self.root.clone(),
                 prefix: prefix.to_string(),
+                suggestions: suggest(&prefix_lc, &self.recording_ids()?),
             }),
             1 => Ok(matches.into_iter().next().expect("one match")),
             _ => Err(Error::AmbiguousId {
@@ -327,6 +328,43 @@ impl Archive {
             actor: actor.to_string(),
         })
     }
+}
+
+/// Ids that look like a mistyped `prefix`: those differing from it in one character (or
+/// missing one), else those sharing its longest start of at least two characters; at most 3.
+fn suggest(prefix: &str, ids: &[String]) -> Vec<String> {
+    let close = |id: &str| {
+        let cand = &id[..prefix.len().min(id.len())];
+        let diff = cand
+            .chars()
+            .zip(prefix.chars())
+            .filter(|(a, b)| a != b)
+            .count();
+        let dropped = (0..prefix.len()).any(|i| {
+            let shorter = format!("{}{}", &prefix[..i], &prefix[i + 1..]);
+            !shorter.is_empty() && id.starts_with(&shorter)
+        });
+        diff == 1 || (prefix.is_ascii() && dropped)
+    };
+    let mut out: Vec<String> = ids.iter().filter(|id| close(id)).take(3).cloned().collect();
+    if out.is_empty() {
+        let shared = |id: &str| {
+            id.chars()
+                .zip(prefix.chars())
+                .take_while(|(a, b)| a == b)
+                .count()
+        };
+        let best = ids.iter().map(|id| shared(id)).max().unwrap_or(0);
+        if best >= 2 {
+            out = ids
+                .iter()
+                .filter(|id| shared(id) == best)
+                .take(3)
+                .cloned()
+                .collect();
+        }
+    }
+    out
 }
 
 /// Recording ids named by a payload manifest.
@@ -555,5 +593,24 @@ impl Transaction<'_> {
         w.tag_manifest = tag_manifest;
         w.info = info;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::suggest;
+
+    #[test]
+    fn typos_get_suggestions() {
+        let ids: Vec<String> = ["e71f119e104a5ea9", "e71f00aa00000000", "109c505b3d4ac2d2"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            suggest("e72f", &ids),
+            ["e71f119e104a5ea9", "e71f00aa00000000"]
+        );
+        assert_eq!(suggest("109cx", &ids), ["109c505b3d4ac2d2"]);
+        assert!(suggest("zz", &ids).is_empty());
     }
 }
