@@ -25,14 +25,17 @@ pub struct Cli {
     pub command: Command,
 }
 
-pub const EXIT_CODES: &str =
-    "Exit codes: 0 success · 1 problems found or inputs rejected · 2 could not run";
+pub const EXIT_CODES: &str = "Exit codes:
+  0  success: everything done, or the archive is intact
+  1  the command ran but found problems (verify) or rejected some inputs (ingest)
+  2  could not run: usage, no such archive, archive locked, I/O error, wrong key, tampered export
+  3  refused: consent does not cover the export's --purpose (nothing written)";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a new, empty archive (a BagIt 1.0 bag).
     #[command(
-        after_help = "Example:\n  visitrec init study-archive --org \"Example Clinic Study\""
+        after_help = "Examples:\n  visitrec init study-archive --org \"Example Clinic Study\"\n  visitrec init /srv/archives/2026-cardiology --org \"St Mary's Cardiology\""
     )]
     Init {
         /// Folder to create (must not exist, or be empty).
@@ -228,7 +231,7 @@ pub enum Command {
     },
     /// Decrypt an export into a plaintext BagIt bag, checking every file end to end.
     #[command(
-        after_help = "Example:\n  visitrec decrypt p017-visit/ --identity key.txt --out plain/"
+        after_help = "Examples:\n  visitrec decrypt p017-visit/ --identity key.txt --out plain/\n  VISITREC_PASSPHRASE=... visitrec decrypt export/ --passphrase --out plain/ --json"
     )]
     Decrypt {
         /// The export.
@@ -320,7 +323,7 @@ pub enum Command {
         json: bool,
     },
     /// Run the whole pipeline on the bundled sample recordings.
-    #[command(after_help = "Example:\n  visitrec demo /tmp/visitrec-demo")]
+    #[command(after_help = "Examples:\n  visitrec demo\n  visitrec demo /tmp/visitrec-demo")]
     Demo {
         /// Folder to work in (must not exist, or be empty); default: a new temporary folder.
         dir: Option<PathBuf>,
