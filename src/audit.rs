@@ -60,7 +60,7 @@ pub fn append(existing: &str, pending: &[Pending], actor: &str) -> String {
         ),
         None => (0, GENESIS.to_string()),
     };
-    let at = now();
+    let at = crate::record::now();
     for p in pending {
         seq += 1;
         let entry = Entry {
@@ -142,13 +142,6 @@ pub fn actor(given: Option<&str>) -> String {
         .map(str::to_string)
         .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
         .unwrap_or_else(|| "unknown".into())
-}
-
-fn now() -> String {
-    let t = jiff::Timestamp::now();
-    jiff::Timestamp::from_second(t.as_second())
-        .expect("current time in range")
-        .to_string()
 }
 
 #[cfg(test)]

@@ -312,7 +312,7 @@ impl Grant {
             expires: self.expires.map(|d| d.to_string()),
             note: self.note.clone(),
             recorded_by: actor.to_string(),
-            recorded_at: now(),
+            recorded_at: crate::record::now(),
         })
     }
 }
@@ -366,16 +366,9 @@ impl Withdrawal {
             expires: None,
             note: self.note.clone(),
             recorded_by: actor.to_string(),
-            recorded_at: now(),
+            recorded_at: crate::record::now(),
         })
     }
-}
-
-fn now() -> String {
-    let t = jiff::Timestamp::now();
-    jiff::Timestamp::from_second(t.as_second())
-        .expect("current time in range")
-        .to_string()
 }
 
 #[cfg(test)]

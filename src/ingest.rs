@@ -197,10 +197,7 @@ pub fn ingest(
     let root = writer.archive().root().to_path_buf();
     let candidates = collect(&root, inputs, &mut report);
     progress.start(candidates.len() as u64);
-    let now = jiff::Timestamp::now();
-    let ingested_at = jiff::Timestamp::from_second(now.as_second())
-        .expect("current time in range")
-        .to_string();
+    let ingested_at = record::now();
 
     let consent = opts
         .consent

@@ -193,6 +193,14 @@ pub fn is_valid_id(s: &str) -> bool {
     s.len() == ID_LEN && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// The current time as RFC 3339 UTC, to the second (the form every time in the archive takes).
+pub fn now() -> String {
+    let t = jiff::Timestamp::now();
+    jiff::Timestamp::from_second(t.as_second())
+        .expect("current time in range")
+        .to_string()
+}
+
 /// The payload path of `file` inside recording `id`.
 pub fn payload_path(id: &str, file: &str) -> String {
     format!("data/{id}/{file}")

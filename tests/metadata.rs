@@ -426,28 +426,7 @@ fn every_change_is_audited_and_a_hand_edited_line_is_caught() {
     let path = archive.join("audit.jsonl");
     let text = fs::read_to_string(&path).unwrap();
     fs::write(&path, text.replacen("\"op\":\"tag\"", "\"op\":\"tug\"", 1)).unwrap();
-    let man = archive.join("tagmanifest-sha256.txt");
-    let new_hash = String::from_utf8(
-        std::process::Command::new("sha256sum")
-            .arg(&path)
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()[..64]
-        .to_string();
-    let m: String = fs::read_to_string(&man)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            if l.ends_with("audit.jsonl") {
-                format!("{new_hash}  audit.jsonl\n")
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
-    fs::write(&man, m).unwrap();
+    rehash_entry(&archive, "tagmanifest-sha256.txt", "audit.jsonl");
     let (code, r) = verify_json(&archive, &[]);
     assert_eq!(code, 1);
     assert_eq!(kinds(&r), ["audit-chain"], "{r:#}");

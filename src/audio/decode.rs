@@ -37,6 +37,15 @@ pub enum AudioError {
     Io(#[from] std::io::Error),
 }
 
+impl From<hound::Error> for AudioError {
+    fn from(e: hound::Error) -> Self {
+        match e {
+            hound::Error::IoError(io) => AudioError::Io(io),
+            other => AudioError::Corrupt(other.to_string()),
+        }
+    }
+}
+
 /// What the container and codec say about the audio.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamInfo {

@@ -208,8 +208,8 @@ fn render_inner(
         sample_format: hound::SampleFormat::Int,
     };
     let out = crate::fsutil::create_new(out_wav).map_err(to_audio)?;
-    let mut wav =
-        hound::WavWriter::new(BufWriter::with_capacity(1 << 20, out), spec).map_err(hound_err)?;
+    let mut wav = hound::WavWriter::new(BufWriter::with_capacity(1 << 20, out), spec)
+        .map_err(AudioError::from)?;
     let gain = 10f32.powf(gain_db as f32 / 20.0);
     let mut reader = BufReader::with_capacity(1 << 20, File::open(scratch).map_err(io_err)?);
     let mut buf = vec![0u8; 4 * 16384];
@@ -233,13 +233,13 @@ fn render_inner(
         for s in &pcm {
             w.write_sample(*s);
         }
-        w.flush().map_err(hound_err)?;
+        w.flush().map_err(AudioError::from)?;
         if let Some(sc) = scorer.as_mut() {
             sc.push(&pcm)?;
         }
     }
     let vad_scores = scorer.map(VadScorer::finish).transpose()?;
-    wav.finalize().map_err(hound_err)?;
+    wav.finalize().map_err(AudioError::from)?;
     File::open(out_wav)
         .and_then(|f| f.sync_all())
         .map_err(io_err)?;
@@ -345,13 +345,6 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(n - n % 4)
-}
-
-fn hound_err(e: hound::Error) -> AudioError {
-    match e {
-        hound::Error::IoError(io) => AudioError::Io(io),
-        other => AudioError::Corrupt(other.to_string()),
-    }
 }
 
 fn to_audio(e: crate::Error) -> AudioError {

@@ -141,7 +141,7 @@ struct Pcm16 {
 impl Pcm16 {
     fn open(wav: &Path) -> Result<Pcm16, AudioError> {
         let r = hound::WavReader::new(BufReader::with_capacity(1 << 20, File::open(wav)?))
-            .map_err(hound_err)?;
+            .map_err(AudioError::from)?;
         let spec = r.spec();
         if spec.channels != 1
             || spec.bits_per_sample != 16
@@ -360,29 +360,22 @@ pub fn cut_all(wav: &Path, cuts: &[(u32, u32, PathBuf)]) -> Result<(), AudioErro
         pos = start;
         let file =
             crate::fsutil::create_new(out).map_err(|e| AudioError::Corrupt(e.to_string()))?;
-        let mut w = hound::WavWriter::new(BufWriter::new(file), spec).map_err(hound_err)?;
+        let mut w = hound::WavWriter::new(BufWriter::new(file), spec).map_err(AudioError::from)?;
         while pos < end {
             let n = pcm.read(&mut buf, (end - pos).min(16_384))?;
             let mut iw = w.get_i16_writer(n as u32);
             for s in &buf {
                 iw.write_sample(*s);
             }
-            iw.flush().map_err(hound_err)?;
+            iw.flush().map_err(AudioError::from)?;
             pos += n as u32;
         }
-        w.finalize().map_err(hound_err)?;
+        w.finalize().map_err(AudioError::from)?;
     }
     use rayon::prelude::*;
     cuts.par_iter()
         .try_for_each(|(_, _, out)| File::open(out).and_then(|f| f.sync_all()))?;
     Ok(())
-}
-
-fn hound_err(e: hound::Error) -> AudioError {
-    match e {
-        hound::Error::IoError(io) => AudioError::Io(io),
-        other => AudioError::Corrupt(other.to_string()),
-    }
 }
 
 #[cfg(test)]

@@ -110,3 +110,24 @@ pub fn write_wav(path: &Path, seed: u32, secs: f32) {
     }
     w.finalize().unwrap();
 }
+
+/// Recomputes the entry for `rel` in the bag's manifest `manifest` (e.g. after a test
+/// edited the file on purpose), so that only deeper checks can notice the edit.
+pub fn rehash_entry(bag: &Path, manifest: &str, rel: &str) {
+    let digest = visitrec::hash::hash_file(&bag.join(rel)).unwrap().sha256;
+    let path = bag.join(manifest);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut found = false;
+    let out: String = text
+        .lines()
+        .map(|l| match l.split_once("  ") {
+            Some((_, p)) if p == rel => {
+                found = true;
+                format!("{digest}  {rel}\n")
+            }
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    assert!(found, "{rel} is not in {manifest}");
+    std::fs::write(path, out).unwrap();
+}
