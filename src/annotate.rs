@@ -131,19 +131,24 @@ pub fn parse_mark(s: &str) -> Result<Mark> {
     })
 }
 
-/// Reads marks from a file: JSON (`[{"at": "03:12", "label": "…"}]`, `at` as a time or
-/// seconds) or CSV (`time,label` per line; the label is everything after the first comma;
-/// a `time,label` header, blank lines and `#` comments are ignored).
+/// Reads marks from a file (see [`parse_marks`]); errors name the file and line.
 pub fn read_marks_file(path: &Path) -> Result<Vec<Mark>> {
     let text = std::fs::read_to_string(path).at(path)?;
-    let bad = |line: usize, why: String| Error::BadFile {
+    parse_marks(&text).map_err(|(line, why)| Error::BadFile {
         path: path.to_path_buf(),
         reason: if line > 0 {
             format!("line {line}: {why}")
         } else {
             why
         },
-    };
+    })
+}
+
+/// Parses marks: JSON (`[{"at": "03:12", "label": "…"}]`, `at` as a time or seconds) or
+/// CSV (`time,label` per line; the label is everything after the first comma; a
+/// `time,label` header, blank lines and `#` comments are ignored). Errors carry the line
+/// (0 for JSON) and the reason.
+pub fn parse_marks(text: &str) -> std::result::Result<Vec<Mark>, (usize, String)> {
     let mut marks = Vec::new();
     if text.trim_start().starts_with('[') {
         #[derive(serde::Deserialize)]
@@ -152,16 +157,16 @@ pub fn read_marks_file(path: &Path) -> Result<Vec<Mark>> {
             at: serde_json::Value,
             label: String,
         }
-        let raw: Vec<Raw> = serde_json::from_str(&text).map_err(|e| bad(0, e.to_string()))?;
+        let raw: Vec<Raw> = serde_json::from_str(text).map_err(|e| (0, e.to_string()))?;
         for (i, r) in raw.into_iter().enumerate() {
             let at = match &r.at {
                 serde_json::Value::String(s) => tags::parse_time(s),
                 serde_json::Value::Number(n) => tags::parse_time(&n.to_string()),
                 other => Err(Error::Invalid(format!("\"at\" is {other}, not a time"))),
             }
-            .map_err(|e| bad(0, format!("entry {}: {e}", i + 1)))?;
+            .map_err(|e| (0, format!("entry {}: {e}", i + 1)))?;
             tags::check_value("label", &r.label)
-                .map_err(|e| bad(0, format!("entry {}: {e}", i + 1)))?;
+                .map_err(|e| (0, format!("entry {}: {e}", i + 1)))?;
             marks.push(Mark {
                 at_s: at,
                 label: r.label,
@@ -175,10 +180,10 @@ pub fn read_marks_file(path: &Path) -> Result<Vec<Mark>> {
             }
             let (t, label) = line
                 .split_once(',')
-                .ok_or_else(|| bad(i + 1, "expected time,label".into()))?;
-            let at = tags::parse_time(t.trim()).map_err(|e| bad(i + 1, e.to_string()))?;
+                .ok_or_else(|| (i + 1, "expected time,label".to_string()))?;
+            let at = tags::parse_time(t.trim()).map_err(|e| (i + 1, e.to_string()))?;
             let label = label.trim();
-            tags::check_value("label", label).map_err(|e| bad(i + 1, e.to_string()))?;
+            tags::check_value("label", label).map_err(|e| (i + 1, e.to_string()))?;
             marks.push(Mark {
                 at_s: at,
                 label: label.to_string(),

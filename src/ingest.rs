@@ -31,7 +31,7 @@ const AUDIO_EXTENSIONS: &[&str] = &[
 ];
 
 /// Recordings are committed in batches of at most this many, or after this long.
-const COMMIT_EVERY: usize = 16;
+const COMMIT_EVERY: usize = 256;
 const COMMIT_AFTER: Duration = Duration::from_secs(5);
 
 /// What to attach to every recording of the batch, and what to do with it next.

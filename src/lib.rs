@@ -16,6 +16,7 @@ pub mod demo;
 pub mod error;
 pub mod export;
 pub mod fsutil;
+pub mod fuzzing;
 pub mod hash;
 pub mod ingest;
 pub mod pipeline;

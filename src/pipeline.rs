@@ -22,7 +22,7 @@ use crate::record::{self, Normalized, RECORDING_JSON, Recording, Segment, Segmen
 /// File name of the normalized rendition inside `data/<id>/`.
 pub const NORMALIZED_WAV: &str = "normalized.wav";
 
-const COMMIT_EVERY: usize = 16;
+const COMMIT_EVERY: usize = 256;
 const COMMIT_AFTER: Duration = Duration::from_secs(5);
 
 /// Checks normalize settings, with a message naming the flag.

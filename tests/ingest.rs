@@ -384,7 +384,7 @@ fn a_walk_never_ingests_the_archive_itself() {
 }
 
 #[test]
-fn a_batch_of_many_files_commits_in_steps_and_verifies() {
+fn a_batch_of_many_files_verifies_with_an_exact_oxum() {
     let (d, archive) = new_archive();
     let inbox = d.path().join("inbox");
     fs::create_dir(&inbox).unwrap();

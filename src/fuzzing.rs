@@ -1,0 +1,66 @@
+//! Entry points for the fuzz targets (`fuzz/`) and their regression tests: each feeds
+//! arbitrary bytes to one parser or decoder and must return, never panic.
+
+use std::io::Write;
+
+/// BagIt manifests, `bag-info.txt`, path decoding, and the audit log chain.
+pub fn manifest(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let _ = crate::archive::bagit::Manifest::parse(&text);
+    let _ = crate::archive::bagit::BagInfo::parse(&text);
+    let _ = crate::archive::bagit::Oxum::parse(&text);
+    let _ = crate::archive::bagit::decode_path(&text);
+    let _ = crate::audit::check(&text);
+}
+
+/// `recording.json`, and the commit journal.
+pub fn recording_json(data: &[u8]) {
+    if let Ok(rec) = crate::record::Recording::from_json(data) {
+        let _ = crate::consent::state(&rec.consent, crate::consent::today());
+        let _ = rec.to_json();
+    }
+    let _ = serde_json::from_slice::<crate::archive::journal::Journal>(data);
+}
+
+/// Tags, mark times, marks files, consent scopes and dates.
+pub fn tags_and_marks(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let _ = crate::tags::parse_tag(&text);
+    let _ = crate::tags::parse_time(&text);
+    let _ = crate::annotate::parse_mark(&text);
+    let _ = crate::annotate::parse_marks(&text);
+    let _ = crate::consent::parse_scopes(&text);
+    let _ = crate::consent::parse_date("--date", &text);
+}
+
+/// age and SSH recipients, one per line.
+pub fn recipients(data: &[u8]) {
+    for line in String::from_utf8_lossy(data).lines() {
+        let _ = crate::crypto::parse_recipient(line);
+    }
+}
+
+/// The MP4 box reader, then the whole decode path, on a temporary file.
+pub fn audio(data: &[u8]) {
+    let _ = crate::audio::mp4::scan(&mut std::io::Cursor::new(data));
+    let Ok((path, mut file)) = scratch_file() else {
+        return;
+    };
+    if file.write_all(data).is_ok() {
+        let _ = crate::audio::probe::examine(&path);
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
+/// A new file under the temp dir, unique to this process and call.
+fn scratch_file() -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "visitrec-fuzz-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let file = std::fs::File::create(&path)?;
+    Ok((path, file))
+}
