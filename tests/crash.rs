@@ -94,3 +94,157 @@ fn kill_9_during_ingest_never_breaks_the_archive() {
     assert_eq!(code, 0, "{rep:#}");
     assert_eq!(rep["files_checked"], 48 * 2 + 4); // + bagit, bag-info, manifest, audit
 }
+
+/// Copies a folder tree (the archive template each round starts from).
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    for e in walkdir::WalkDir::new(from) {
+        let e = e.unwrap();
+        let dest = to.join(e.path().strip_prefix(from).unwrap());
+        if e.file_type().is_dir() {
+            fs::create_dir_all(&dest).unwrap();
+        } else {
+            fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn kill_9_during_every_other_writer_never_breaks_the_archive() {
+    // A template archive with several recordings, consent and marks, then each writing
+    // command killed at spread-out points, on a fresh copy each round.
+    let (d, template) = new_archive();
+    let inbox = d.path().join("inbox");
+    fs::create_dir(&inbox).unwrap();
+    for i in 0..12 {
+        write_wav(&inbox.join(format!("r{i:02}.wav")), i, 3.0);
+    }
+    let r = ingest_json(
+        &template,
+        &[inbox],
+        &["--consent-scope", "personal-use", "--consent-by", "p"],
+    );
+    let id = r["ingested"][0]["id"].as_str().unwrap().to_string();
+    let key = fixture("keys/test-age-key.txt");
+    let public = String::from_utf8(
+        Std::new("age-keygen")
+            .arg("-y")
+            .arg(&key)
+            .output()
+            .expect("age-keygen (apt-get install age)")
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    let bin = assert_cmd::cargo::cargo_bin("visitrec");
+    let export = d.path().join("export");
+    let commands: Vec<(&str, Vec<String>)> = vec![
+        ("normalize", vec!["normalize".into(), "--all".into()]),
+        ("segment", vec!["segment".into(), "--all".into()]),
+        (
+            "tag",
+            vec![
+                "tag".into(),
+                id.clone(),
+                "--set".into(),
+                "k=v".into(),
+                "--mark".into(),
+                "1=x".into(),
+            ],
+        ),
+        (
+            "consent",
+            vec![
+                "consent".into(),
+                id.clone(),
+                "--grant".into(),
+                "--scope".into(),
+                "research".into(),
+                "--by".into(),
+                "p".into(),
+            ],
+        ),
+        (
+            "encrypt",
+            vec![
+                "encrypt".into(),
+                "--all".into(),
+                "-r".into(),
+                public,
+                "--out".into(),
+                export.to_string_lossy().into_owned(),
+            ],
+        ),
+    ];
+    let mut seed = 0xDEAD_BEEF_1234_5678u64;
+    let mut kills = 0;
+    for (name, args) in &commands {
+        let archive = d.path().join(format!("a-{name}"));
+        // Timing of an uninterrupted run, to spread the kills across it.
+        copy_tree(&template, &archive);
+        let t = Instant::now();
+        let ok = Std::new(&bin)
+            .arg(&args[0])
+            .arg(&archive)
+            .args(&args[1..])
+            .arg("-q")
+            .status()
+            .unwrap();
+        assert!(ok.success(), "{name} fails even uninterrupted");
+        let full = t.elapsed().as_micros().max(1000) as u64;
+        for round in 0..10 {
+            fs::remove_dir_all(&archive).unwrap();
+            let _ = fs::remove_dir_all(&export);
+            copy_tree(&template, &archive);
+            let delay = Duration::from_micros(next(&mut seed) % full);
+            let mut child = Std::new(&bin)
+                .arg(&args[0])
+                .arg(&archive)
+                .args(&args[1..])
+                .arg("-q")
+                .spawn()
+                .unwrap();
+            std::thread::sleep(delay);
+            if child.try_wait().unwrap().is_none() {
+                kills += 1;
+            }
+            child.kill().ok();
+            child.wait().unwrap();
+            let (code, rep) = verify_json(&archive, &[]);
+            assert_eq!(
+                code, 0,
+                "{name} round {round}, killed after {delay:?}: {rep:#}"
+            );
+            // An export is either whole (verifies) or absent.
+            if export.exists() {
+                assert_eq!(
+                    verify_json(&export, &[]).0,
+                    0,
+                    "{name}: half-written export"
+                );
+            }
+            // The next writer recovers and finishes the job.
+            let again = Std::new(&bin)
+                .arg(&args[0])
+                .arg(&archive)
+                .args(&args[1..])
+                .arg("-q")
+                .output()
+                .unwrap();
+            let finished = again.status.success()
+                || String::from_utf8_lossy(&again.stderr).contains("already exists")
+                || String::from_utf8_lossy(&again.stderr).contains("already has a mark");
+            assert!(
+                finished,
+                "{name} round {round}: {}",
+                String::from_utf8_lossy(&again.stderr)
+            );
+            assert_eq!(
+                verify_json(&archive, &[]).0,
+                0,
+                "{name} round {round} after recovery"
+            );
+        }
+    }
+    assert!(kills >= 20, "only {kills} of 50 kills landed mid-run");
+}
