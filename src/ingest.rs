@@ -436,12 +436,12 @@ fn named_like_audio(path: &Path) -> bool {
 fn recorded_at(facts: &AudioFacts, meta: &fs::Metadata) -> (String, &'static str) {
     let now = jiff::Timestamp::now().as_second();
     // 1990-01-01 .. tomorrow: anything else is a phone with an unset clock.
-    if let Some(t) = facts
-        .created_unix
-        .filter(|t| (631_152_000..now + 86_400).contains(t))
-        .and_then(|t| jiff::Timestamp::from_second(t).ok())
+    if let Some((t, source)) = facts
+        .created
+        .filter(|(t, _)| (631_152_000..now + 86_400).contains(t))
+        .and_then(|(t, source)| Some((jiff::Timestamp::from_second(t).ok()?, source)))
     {
-        return (t.to_string(), "mp4-mvhd");
+        return (t.to_string(), source);
     }
     let mtime = meta
         .modified()

@@ -448,3 +448,30 @@ fn every_supported_format_is_ingested_with_its_codec_named() {
         ]
     );
 }
+
+#[test]
+fn metadata_tags_give_the_recording_time_and_reveal_a_location() {
+    let (_d, archive) = new_archive();
+    let r = ingest_json(&archive, &[fixture("tagged")], &[]);
+    assert_eq!(r["ingested"].as_array().unwrap().len(), 2, "{r:#}");
+    for item in r["ingested"].as_array().unwrap() {
+        let rec = recording(&archive, item["id"].as_str().unwrap());
+        let s = &rec["source"];
+        assert_eq!(s["recorded_at_source"], "container-tag", "{s:#}");
+        if s["codec"] == "flac" {
+            assert_eq!(s["recorded_at"], "2026-10-20T08:15:00Z");
+            assert_eq!(s["has_location"], true);
+        } else {
+            assert_eq!(s["recorded_at"], "2026-10-21T16:40:05Z");
+            assert_eq!(s["has_location"], false);
+        }
+        let raw = fs::read_to_string(
+            archive
+                .join("data")
+                .join(item["id"].as_str().unwrap())
+                .join("recording.json"),
+        )
+        .unwrap();
+        assert!(!raw.contains("48.85"), "location leaked");
+    }
+}

@@ -46,6 +46,62 @@ impl From<hound::Error> for AudioError {
     }
 }
 
+/// What a container's metadata tags (ID3, Vorbis comments, RIFF INFO, …) say about when
+/// and where the recording was made. The location's value is never kept.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContainerTags {
+    /// A full recording date and time (Unix seconds), when a tag gives one.
+    pub recorded_unix: Option<i64>,
+    /// Whether any tag carries a location.
+    pub has_location: bool,
+}
+
+impl ContainerTags {
+    fn read(reader: &mut dyn FormatReader) -> ContainerTags {
+        use symphonia::core::meta::StandardTag;
+        let mut out = ContainerTags::default();
+        let mut metadata = reader.metadata();
+        let Some(rev) = metadata.skip_to_latest() else {
+            return out;
+        };
+        for tag in &rev.media.tags {
+            match &tag.std {
+                Some(StandardTag::RecordingDate(v))
+                | Some(StandardTag::RecordingTime(v))
+                | Some(StandardTag::OriginalRecordingDate(v)) => {
+                    out.recorded_unix = out.recorded_unix.or_else(|| parse_tag_time(v));
+                }
+                Some(StandardTag::RecordingLocation(_)) => out.has_location = true,
+                _ => {}
+            }
+            let key = tag.raw.key.to_ascii_lowercase();
+            if key.contains("location") || key.contains("gps") || key == "\u{a9}xyz" {
+                out.has_location = true;
+            }
+        }
+        out
+    }
+}
+
+/// A tag's date-time as Unix seconds: RFC 3339, or `YYYY-MM-DD[T ]HH:MM[:SS]` taken as UTC.
+/// A date alone is not a recording time (it would claim a precision it does not have).
+fn parse_tag_time(v: &str) -> Option<i64> {
+    let v = v.trim();
+    if let Ok(t) = v.parse::<jiff::Timestamp>() {
+        return Some(t.as_second());
+    }
+    let dt = v
+        .replacen(' ', "T", 1)
+        .parse::<jiff::civil::DateTime>()
+        .ok()?;
+    if !v.contains(':') {
+        return None;
+    }
+    dt.to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp().as_second())
+}
+
 /// What the container and codec say about the audio.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamInfo {
@@ -66,6 +122,7 @@ pub struct AudioStream {
     backend: Backend,
     edge: EdgeTrim,
     mp4: Option<Mp4Facts>,
+    tags: ContainerTags,
     info: StreamInfo,
     buf: Vec<f32>,
 }
@@ -145,7 +202,7 @@ impl AudioStream {
         }
         let file = File::open(path)?;
         let mss = MediaSourceStream::new(Box::new(file), Default::default());
-        let reader = symphonia::default::get_probe()
+        let mut reader = symphonia::default::get_probe()
             .probe(
                 &Hint::new(),
                 mss,
@@ -162,6 +219,7 @@ impl AudioStream {
                 other => AudioError::Corrupt(other.to_string()),
             })?;
         let container = reader.format_info().short_name.to_string();
+        let tags = ContainerTags::read(reader.as_mut());
         let mp4 = if container == "isomp4" {
             Some(
                 super::mp4::scan(&mut File::open(path)?)
@@ -174,7 +232,7 @@ impl AudioStream {
             // symphonia leaves tracks it has no codec for without parameters.
             let format = mp4.as_ref().and_then(|m| m.audio_format);
             return match format.as_ref() {
-                Some(b"samr") => Self::open_amr_mp4(reader, container, mp4),
+                Some(b"samr") => Self::open_amr_mp4(reader, container, mp4, tags),
                 Some(f) => Err(AudioError::UnsupportedCodec(
                     String::from_utf8_lossy(f).trim().to_string(),
                 )),
@@ -224,6 +282,7 @@ impl AudioStream {
             },
             edge,
             mp4,
+            tags,
             info: StreamInfo {
                 container,
                 codec,
@@ -254,6 +313,7 @@ impl AudioStream {
             })),
             edge: EdgeTrim::default(),
             mp4: None,
+            tags: ContainerTags::default(),
             info: StreamInfo {
                 container: "ogg".into(),
                 codec: "opus".into(),
@@ -275,13 +335,20 @@ impl AudioStream {
         let bytes = std::fs::read(path)?;
         let (_, frames) = codec_core::codecs::amr::storage::read(&bytes)
             .map_err(|e| AudioError::Corrupt(format!("amr: {e}")))?;
-        Self::amr(AmrSource::Storage, frames.into(), "amr".into(), None)
+        Self::amr(
+            AmrSource::Storage,
+            frames.into(),
+            "amr".into(),
+            None,
+            ContainerTags::default(),
+        )
     }
 
     fn open_amr_mp4(
         reader: Box<dyn FormatReader>,
         container: String,
         mp4: Option<Mp4Facts>,
+        tags: ContainerTags,
     ) -> Result<AudioStream, AudioError> {
         let mut unidentified = reader.tracks().iter().filter(|t| t.codec_params.is_none());
         let (Some(track), None) = (unidentified.next(), unidentified.next()) else {
@@ -295,6 +362,7 @@ impl AudioStream {
             Default::default(),
             container,
             mp4,
+            tags,
         )
     }
 
@@ -303,6 +371,7 @@ impl AudioStream {
         frames: std::collections::VecDeque<codec_core::codecs::amr::AmrPayloadFrame>,
         container: String,
         mp4: Option<Mp4Facts>,
+        tags: ContainerTags,
     ) -> Result<AudioStream, AudioError> {
         let mut config = codec_core::types::CodecConfig::new(codec_core::types::CodecType::AmrNb);
         config.sample_rate = codec_core::types::SampleRate::Rate8000;
@@ -316,6 +385,7 @@ impl AudioStream {
             })),
             edge: EdgeTrim::default(),
             mp4,
+            tags,
             info: StreamInfo {
                 container,
                 codec: "amr_nb".into(),
@@ -335,6 +405,11 @@ impl AudioStream {
     /// For MP4/QuickTime files, what the box reader found (creation time, location, edits).
     pub fn mp4_facts(&self) -> Option<&Mp4Facts> {
         self.mp4.as_ref()
+    }
+
+    /// What the container's metadata tags say about the recording time and location.
+    pub fn container_tags(&self) -> &ContainerTags {
+        &self.tags
     }
 
     /// The next chunk of interleaved samples, with encoder delay and padding trimmed;

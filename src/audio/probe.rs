@@ -12,9 +12,10 @@ pub struct AudioFacts {
     pub stream: StreamInfo,
     /// Decoded length in frames.
     pub frames: u64,
-    /// Recording time from the container (`mvhd`), as Unix seconds.
-    pub created_unix: Option<i64>,
-    /// Whether the container carries a location tag.
+    /// Recording time from the container, as Unix seconds, and where it came from
+    /// (`mp4-mvhd`, or `container-tag` for an ID3/Vorbis/RIFF date-time).
+    pub created: Option<(i64, &'static str)>,
+    /// Whether the container carries a location (an MP4 atom or a metadata tag).
     pub has_location: bool,
 }
 
@@ -52,10 +53,16 @@ pub fn facts(stream: &AudioStream, samples: u64) -> Result<AudioFacts, AudioErro
             )));
         }
     }
+    let tags = stream.container_tags();
+    let created = match (mp4.created_unix, tags.recorded_unix) {
+        (Some(t), _) => Some((t, "mp4-mvhd")),
+        (None, Some(t)) => Some((t, "container-tag")),
+        (None, None) => None,
+    };
     Ok(AudioFacts {
         stream: info,
         frames,
-        created_unix: mp4.created_unix,
-        has_location: mp4.has_location,
+        created,
+        has_location: mp4.has_location || tags.has_location,
     })
 }
