@@ -176,17 +176,17 @@ impl Identities {
 }
 
 /// Encrypts everything `input` yields into `output` (a new file, fsynced by the caller),
-/// hashing the plaintext and the ciphertext on the way.
+/// hashing the plaintext and the ciphertext on the way. Errors name `paths.0` (reading) or
+/// `paths.1` (writing).
 pub fn encrypt_stream(
     recipients: &Recipients,
     mut input: impl Read,
     output: impl Write,
+    paths: (&Path, &Path),
 ) -> Result<(Fixity, Fixity)> {
+    let (in_path, out_path) = paths;
     let mut out = HashingWriter::new(output);
-    let mut writer = recipients
-        .encryptor()?
-        .wrap_output(&mut out)
-        .map_err(|e| Error::Invalid(format!("age header: {e}")))?;
+    let mut writer = recipients.encryptor()?.wrap_output(&mut out).at(out_path)?;
     let mut plain = Sha256::new();
     let mut size = 0u64;
     let mut buf = vec![0u8; 1 << 16];
@@ -195,22 +195,18 @@ pub fn encrypt_stream(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::Invalid(format!("reading: {e}"))),
+            Err(e) => return Err(Error::io(in_path, e)),
         };
         plain.update(&buf[..n]);
         size += n as u64;
-        writer.write_all(&buf[..n]).map_err(write_err)?;
+        writer.write_all(&buf[..n]).at(out_path)?;
     }
-    writer.finish().map_err(write_err)?;
+    writer.finish().at(out_path)?;
     let plaintext = Fixity {
         sha256: hex::encode(plain.finalize()),
         size,
     };
     Ok((plaintext, out.fixity()))
-}
-
-fn write_err(e: io::Error) -> Error {
-    Error::Invalid(format!("writing: {}", crate::error::describe_io(&e)))
 }
 
 /// Why a file could not be decrypted.
@@ -338,7 +334,8 @@ mod tests {
         let r = Recipients::Keys(vec![parse_recipient(&recipient).unwrap()]);
         let data: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
         let mut ct = Vec::new();
-        let (plain, cipher) = encrypt_stream(&r, &data[..], &mut ct).unwrap();
+        let p = Path::new("x");
+        let (plain, cipher) = encrypt_stream(&r, &data[..], &mut ct, (p, p)).unwrap();
         assert_eq!(plain, crate::hash::hash_bytes(&data));
         assert_eq!(cipher, crate::hash::hash_bytes(&ct));
 

@@ -179,28 +179,26 @@ pub fn encrypt(
 
     let staging = Staging::new(&opts.out)?;
     let manifest = writer.manifest().clone();
-    let results: Vec<Result<(String, Fixity, Fixity)>> =
-        plan.par_iter()
-            .map(|(src, dst)| {
-                let target = staging.dir.join(dst);
-                fsutil::create_dirs(target.parent().expect("payload path has a parent"))?;
-                let input = archive.open_file(src)?;
-                let mut output = fsutil::create_new(&target)?;
-                let (plain, cipher) = crypto::encrypt_stream(recipients, input, &mut output)
-                    .map_err(|e| Error::BadFile {
-                        path: archive.root().join(src),
-                        reason: e.to_string(),
-                    })?;
-                output.sync_all().at(&target)?;
-                if manifest.entries.get(src) != Some(&plain.sha256) {
-                    return Err(Error::BadFile {
-                        path: archive.root().join(src),
-                        reason: "does not match the archive manifest; run `visitrec verify`".into(),
-                    });
-                }
-                Ok((src.clone(), plain, cipher))
-            })
-            .collect();
+    let results: Vec<Result<(String, Fixity, Fixity)>> = plan
+        .par_iter()
+        .map(|(src, dst)| {
+            let target = staging.dir.join(dst);
+            fsutil::create_dirs(target.parent().expect("payload path has a parent"))?;
+            let input = archive.open_file(src)?;
+            let mut output = fsutil::create_new(&target)?;
+            let source = archive.root().join(src);
+            let (plain, cipher) =
+                crypto::encrypt_stream(recipients, input, &mut output, (&source, &target))?;
+            output.sync_all().at(&target)?;
+            if manifest.entries.get(src) != Some(&plain.sha256) {
+                return Err(Error::BadFile {
+                    path: archive.root().join(src),
+                    reason: "does not match the archive manifest; run `visitrec verify`".into(),
+                });
+            }
+            Ok((src.clone(), plain, cipher))
+        })
+        .collect();
     let mut plain_manifest = Manifest::default();
     let mut cipher_manifest = Manifest::default();
     let mut oxum = Oxum::default();
@@ -215,8 +213,12 @@ pub fn encrypt(
     }
     let pm_path = staging.dir.join(PLAINTEXT_MANIFEST);
     let mut pm_file = fsutil::create_new(&pm_path)?;
-    let (_, pm_cipher) =
-        crypto::encrypt_stream(recipients, plain_manifest.render().as_bytes(), &mut pm_file)?;
+    let (_, pm_cipher) = crypto::encrypt_stream(
+        recipients,
+        plain_manifest.render().as_bytes(),
+        &mut pm_file,
+        (&pm_path, &pm_path),
+    )?;
     pm_file.sync_all().at(&pm_path)?;
     cipher_manifest
         .entries

@@ -402,6 +402,26 @@ pub(crate) enum StageError {
     Archive(Error),
 }
 
+impl StageError {
+    /// An audio error, unless it is the disk refusing to take what we write (full,
+    /// read-only, permission denied): that is fatal for the whole command, and names the
+    /// file we were writing.
+    fn from_audio(e: AudioError, writing: &std::path::Path) -> StageError {
+        use std::io::ErrorKind::{PermissionDenied, ReadOnlyFilesystem, StorageFull};
+        match e {
+            AudioError::Io(io)
+                if matches!(
+                    io.kind(),
+                    StorageFull | ReadOnlyFilesystem | PermissionDenied
+                ) =>
+            {
+                StageError::Archive(Error::io(writing, io))
+            }
+            other => StageError::Audio(other),
+        }
+    }
+}
+
 impl From<Error> for StageError {
     fn from(e: Error) -> Self {
         StageError::Archive(e)
@@ -420,7 +440,7 @@ pub(crate) fn stage_normalized(
     let slot = w.new_staging_slot()?;
     let out = slot.join(NORMALIZED_WAV);
     let r = normalize::render(source, settings, &out, &slot.join("scratch.f32"), vad)
-        .map_err(StageError::Audio)?;
+        .map_err(|e| StageError::from_audio(e, &out))?;
     let rel = record::payload_path(&staged.rec.id, NORMALIZED_WAV);
     staged.rec.normalized = Some(Normalized {
         path: rel.clone(),
@@ -506,7 +526,7 @@ pub(crate) fn stage_segments(
             label: span.label.clone(),
         });
     }
-    segment::cut_all(wav, &cuts).map_err(StageError::Audio)?;
+    segment::cut_all(wav, &cuts).map_err(|e| StageError::from_audio(e, &slot))?;
     for ((_, _, out), seg) in cuts.into_iter().zip(&segments) {
         let fixity = hash::hash_file(&out)?;
         staged.puts.push((out, seg.path.clone(), fixity));

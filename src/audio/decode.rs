@@ -37,6 +37,17 @@ pub enum AudioError {
     Io(#[from] std::io::Error),
 }
 
+impl From<crate::Error> for AudioError {
+    /// Creating a scratch or output file failed: keep the I/O error's kind (a full disk
+    /// must stay recognisable as one).
+    fn from(e: crate::Error) -> Self {
+        match e {
+            crate::Error::Io { source, .. } => AudioError::Io(source),
+            other => AudioError::Corrupt(other.to_string()),
+        }
+    }
+}
+
 impl From<hound::Error> for AudioError {
     fn from(e: hound::Error) -> Self {
         match e {

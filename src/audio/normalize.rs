@@ -150,7 +150,7 @@ fn render_inner(
     let mut before = meter(settings.rate)?;
     let mut tmp = BufWriter::with_capacity(
         1 << 20,
-        crate::fsutil::create_new(scratch).map_err(to_audio)?,
+        crate::fsutil::create_new(scratch).map_err(AudioError::from)?,
     );
     let mut frames = 0u64;
     let mut bytes = Vec::new();
@@ -207,7 +207,7 @@ fn render_inner(
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let out = crate::fsutil::create_new(out_wav).map_err(to_audio)?;
+    let out = crate::fsutil::create_new(out_wav).map_err(AudioError::from)?;
     let mut wav = hound::WavWriter::new(BufWriter::with_capacity(1 << 20, out), spec)
         .map_err(AudioError::from)?;
     let gain = 10f32.powf(gain_db as f32 / 20.0);
@@ -345,13 +345,6 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(n - n % 4)
-}
-
-fn to_audio(e: crate::Error) -> AudioError {
-    match e {
-        crate::Error::Io { source, .. } => AudioError::Io(source),
-        other => AudioError::Corrupt(other.to_string()),
-    }
 }
 
 #[cfg(test)]

@@ -358,8 +358,7 @@ pub fn cut_all(wav: &Path, cuts: &[(u32, u32, PathBuf)]) -> Result<(), AudioErro
         }
         pcm.skip(start - pos)?;
         pos = start;
-        let file =
-            crate::fsutil::create_new(out).map_err(|e| AudioError::Corrupt(e.to_string()))?;
+        let file = crate::fsutil::create_new(out).map_err(AudioError::from)?;
         let mut w = hound::WavWriter::new(BufWriter::new(file), spec).map_err(AudioError::from)?;
         while pos < end {
             let n = pcm.read(&mut buf, (end - pos).min(16_384))?;
