@@ -24,7 +24,12 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
-            eprintln!("visitrec: error: {e:#}");
+            // Our errors already say what went wrong with which file; their I/O cause
+            // would only repeat it.
+            match e.downcast_ref::<visitrec::Error>() {
+                Some(err) => eprintln!("visitrec: error: {err}"),
+                None => eprintln!("visitrec: error: {e:#}"),
+            }
             let code = e
                 .downcast_ref::<visitrec::Error>()
                 .map_or(exit::FATAL, visitrec::Error::exit_code);

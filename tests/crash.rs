@@ -248,3 +248,49 @@ fn kill_9_during_every_other_writer_never_breaks_the_archive() {
     }
     assert!(kills >= 20, "only {kills} of 50 kills landed mid-run");
 }
+
+#[test]
+fn verify_while_a_writer_commits_sees_a_consistent_archive() {
+    let (d, archive) = new_archive();
+    let inbox = d.path().join("inbox");
+    fs::create_dir(&inbox).unwrap();
+    for i in 0..40 {
+        write_wav(&inbox.join(format!("r{i:03}.wav")), i, 0.3);
+    }
+    let bin = assert_cmd::cargo::cargo_bin("visitrec");
+    // One ingest per file, then tags: a commit every few milliseconds while verify runs.
+    let writer = {
+        let (archive, inbox, bin) = (archive.clone(), inbox.clone(), bin.clone());
+        std::thread::spawn(move || {
+            let mut files: Vec<_> = fs::read_dir(&inbox)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            files.sort();
+            for f in files {
+                let ok = Std::new(&bin)
+                    .arg("ingest")
+                    .arg(&archive)
+                    .arg(&f)
+                    .arg("-q")
+                    .status()
+                    .unwrap();
+                assert!(ok.success());
+            }
+        })
+    };
+    let mut runs = 0;
+    while !writer.is_finished() {
+        let (code, r) = verify_json(&archive, &[]);
+        assert_eq!(code, 0, "verify during writes, run {runs}: {r:#}");
+        let (code, r) = verify_json(&archive, &["--fast"]);
+        assert_eq!(code, 0, "verify --fast during writes, run {runs}: {r:#}");
+        runs += 1;
+    }
+    writer.join().unwrap();
+    assert!(
+        runs >= 3,
+        "the writes finished before verify could overlap them"
+    );
+    assert_eq!(verify_json(&archive, &[]).0, 0);
+}

@@ -269,8 +269,11 @@ impl Archive {
         for (rel, staged) in &self.overlay {
             let Some(staged) = staged else { continue };
             if rel.starts_with("data/") {
-                let size = fs::metadata(staged).at(staged)?.len();
-                out.files.insert(rel.clone(), size);
+                // A concurrent writer may have moved it into place since we looked.
+                let meta = fs::metadata(staged).or_else(|_| fs::metadata(self.root.join(rel)));
+                if let Ok(m) = meta {
+                    out.files.insert(rel.clone(), m.len());
+                }
             }
         }
         Ok(out)
