@@ -475,3 +475,86 @@ fn metadata_tags_give_the_recording_time_and_reveal_a_location() {
         assert!(!raw.contains("48.85"), "location leaked");
     }
 }
+
+/// A PCM WAV whose header says what we like, followed by `samples` real samples.
+fn crafted_wav(
+    path: &std::path::Path,
+    rate: u32,
+    channels: u16,
+    claimed_data: u32,
+    samples: usize,
+) {
+    let mut v = b"RIFF".to_vec();
+    v.extend_from_slice(&(36 + claimed_data).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&channels.to_le_bytes());
+    v.extend_from_slice(&rate.to_le_bytes());
+    v.extend_from_slice(&(rate.wrapping_mul(2 * u32::from(channels))).to_le_bytes());
+    v.extend_from_slice(&(2 * channels).to_le_bytes());
+    v.extend_from_slice(&16u16.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&claimed_data.to_le_bytes());
+    v.extend((0..samples).flat_map(|i| ((i % 200) as i16 * 50).to_le_bytes()));
+    fs::write(path, v).unwrap();
+}
+
+#[test]
+fn hostile_headers_are_rejected_quickly_with_a_reason() {
+    let (d, archive) = new_archive();
+    let dir = d.path().join("hostile");
+    fs::create_dir(&dir).unwrap();
+    // ~40 000 hours claimed at 8 kHz, one second present.
+    crafted_wav(&dir.join("huge-claim.wav"), 8000, 1, u32::MAX - 100, 8000);
+    crafted_wav(&dir.join("absurd-rate.wav"), 4_000_000_000, 1, 16000, 8000);
+    crafted_wav(&dir.join("zero-rate.wav"), 0, 1, 16000, 8000);
+    crafted_wav(
+        &dir.join("many-channels.wav"),
+        8000,
+        255,
+        8000 * 255 * 2,
+        8000,
+    );
+    let before = snapshot(&archive);
+    let t = std::time::Instant::now();
+    let r = ingest_json(&archive, &[dir], &[]);
+    assert!(t.elapsed().as_secs() < 20, "took {:?}", t.elapsed());
+    let rejected = r["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 4, "{r:#}");
+    for x in rejected {
+        let why = x["reason"].as_str().unwrap();
+        assert!(
+            why.contains("truncated") || why.contains("implausible") || why.contains("damaged"),
+            "{why}"
+        );
+    }
+    assert_eq!(snapshot(&archive), before);
+}
+
+#[test]
+fn a_file_replaced_by_a_folder_is_a_clear_error() {
+    let (_d, archive) = new_archive();
+    let r = ingest_json(&archive, &[fixture("phone/dictation.wav")], &[]);
+    let id = r["ingested"][0]["id"].as_str().unwrap();
+    let json = archive.join("data").join(id).join("recording.json");
+    fs::remove_file(&json).unwrap();
+    fs::create_dir(&json).unwrap();
+    visitrec()
+        .arg("show")
+        .arg(&archive)
+        .arg(id)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("recording.json"));
+    let (code, rep) = verify_json(&archive, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        rep["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["path"].as_str().unwrap().ends_with("recording.json")),
+        "{rep:#}"
+    );
+}

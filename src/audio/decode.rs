@@ -549,13 +549,19 @@ impl AudioStream {
 
 fn check_rate(rate: Option<u32>) -> Result<u32, AudioError> {
     rate.filter(|r| (1..=MAX_SAMPLE_RATE).contains(r))
-        .ok_or_else(|| AudioError::Corrupt(format!("implausible sample rate {rate:?}")))
+        .ok_or_else(|| match rate {
+            Some(r) => AudioError::Corrupt(format!("implausible sample rate {r} Hz")),
+            None => AudioError::Corrupt("no sample rate".into()),
+        })
 }
 
 fn check_channels(n: Option<usize>) -> Result<u16, AudioError> {
     n.filter(|c| (1..=MAX_CHANNELS).contains(c))
         .map(|c| c as u16)
-        .ok_or_else(|| AudioError::Corrupt(format!("implausible channel count {n:?}")))
+        .ok_or_else(|| match n {
+            Some(n) => AudioError::Corrupt(format!("implausible channel count {n}")),
+            None => AudioError::Corrupt("no channel count".into()),
+        })
 }
 
 /// Decodes one AMR-NB storage frame to 160 samples.
