@@ -186,7 +186,12 @@ pub fn encrypt_stream(
 ) -> Result<(Fixity, Fixity)> {
     let (in_path, out_path) = paths;
     let mut out = HashingWriter::new(output);
-    let mut writer = recipients.encryptor()?.wrap_output(&mut out).at(out_path)?;
+    let encryptor = recipients.encryptor()?;
+    let mut writer = match encryptor.wrap_output(&mut out) {
+        Ok(w) => w,
+        // age wraps a failed header write in its own error; report the disk's.
+        Err(e) => return Err(Error::io(out_path, out.failure.take().unwrap_or(e))),
+    };
     let mut plain = Sha256::new();
     let mut size = 0u64;
     let mut buf = vec![0u8; 1 << 16];
@@ -287,11 +292,12 @@ fn map_decrypt(e: age::DecryptError) -> DecryptFailure {
     }
 }
 
-/// A writer that hashes what passes through it.
+/// A writer that hashes what passes through it, and keeps the first write error.
 struct HashingWriter<W> {
     inner: W,
     hasher: Sha256,
     size: u64,
+    failure: Option<io::Error>,
 }
 
 impl<W: Write> HashingWriter<W> {
@@ -300,6 +306,7 @@ impl<W: Write> HashingWriter<W> {
             inner,
             hasher: Sha256::new(),
             size: 0,
+            failure: None,
         }
     }
 
@@ -313,7 +320,11 @@ impl<W: Write> HashingWriter<W> {
 
 impl<W: Write> Write for HashingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
+        let n = self.inner.write(buf).inspect_err(|e| {
+            if self.failure.is_none() {
+                self.failure = Some(io::Error::new(e.kind(), e.to_string()));
+            }
+        })?;
         self.hasher.update(&buf[..n]);
         self.size += n as u64;
         Ok(n)
