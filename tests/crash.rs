@@ -95,19 +95,6 @@ fn kill_9_during_ingest_never_breaks_the_archive() {
     assert_eq!(rep["files_checked"], 48 * 2 + 4); // + bagit, bag-info, manifest, audit
 }
 
-/// Copies a folder tree (the archive template each round starts from).
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    for e in walkdir::WalkDir::new(from) {
-        let e = e.unwrap();
-        let dest = to.join(e.path().strip_prefix(from).unwrap());
-        if e.file_type().is_dir() {
-            fs::create_dir_all(&dest).unwrap();
-        } else {
-            fs::copy(e.path(), &dest).unwrap();
-        }
-    }
-}
-
 #[test]
 fn kill_9_during_every_other_writer_never_breaks_the_archive() {
     // A template archive with several recordings, consent and marks, then each writing

@@ -93,18 +93,6 @@ fn intact() -> (tempfile::TempDir, PathBuf) {
     (d, archive)
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    for e in walkdir::WalkDir::new(from) {
-        let e = e.unwrap();
-        let dest = to.join(e.path().strip_prefix(from).unwrap());
-        if e.file_type().is_dir() {
-            fs::create_dir_all(&dest).unwrap();
-        } else {
-            fs::copy(e.path(), &dest).unwrap();
-        }
-    }
-}
-
 #[test]
 fn intact_archive_verifies_with_a_json_report() {
     let (_d, archive) = intact();
@@ -127,7 +115,7 @@ fn every_damage_is_caught_with_its_kind_and_path() {
     let (d, base) = intact();
     for (i, (name, damage, kind)) in CASES.iter().enumerate() {
         let a = d.path().join(format!("case{i}"));
-        copy_dir(&base, &a);
+        copy_tree(&base, &a);
         damage(&a);
         let (code, r) = verify_json(&a, &[]);
         assert_eq!(code, 1, "{name}: {r:#}");
@@ -284,7 +272,7 @@ fn interop_bagit_python_agrees_on_every_case() {
     assert!(bagit_valid(&base, true));
     for (i, (name, damage, _)) in CASES.iter().enumerate() {
         let a = d.path().join(format!("case{i}"));
-        copy_dir(&base, &a);
+        copy_tree(&base, &a);
         damage(&a);
         let (code, _) = verify_json(&a, &[]);
         assert_eq!(

@@ -131,3 +131,16 @@ pub fn rehash_entry(bag: &Path, manifest: &str, rel: &str) {
     assert!(found, "{rel} is not in {manifest}");
     std::fs::write(path, out).unwrap();
 }
+
+/// Copies a folder tree (e.g. an intact archive to damage, or a template to start from).
+pub fn copy_tree(from: &Path, to: &Path) {
+    for e in walkdir::WalkDir::new(from) {
+        let e = e.unwrap();
+        let dest = to.join(e.path().strip_prefix(from).unwrap());
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
