@@ -138,10 +138,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             at,
             json,
         } => {
-            let day = match at {
-                Some(d) => visitrec::consent::parse_date("--at", d)?,
-                None => visitrec::consent::today(),
-            };
+            let day = day_of(at)?;
             let scope: Option<Scope> = consent.as_deref().map(str::parse).transpose()?;
             let mut rows = Vec::new();
             for r in visitrec::catalog::list(archive)? {
@@ -283,10 +280,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                 }
                 None => {
                     let rec = visitrec::catalog::show(archive, id)?;
-                    let day = match at {
-                        Some(d) => visitrec::consent::parse_date("--at", d)?,
-                        None => visitrec::consent::today(),
-                    };
+                    let day = day_of(at)?;
                     let state = visitrec::consent::state(&rec.consent, day);
                     if *json {
                         let doc = serde_json::json!({
@@ -468,6 +462,14 @@ fn read_passphrase(confirm: bool) -> anyhow::Result<SecretString> {
         anyhow::ensure!(*again == p, "the passphrases differ");
     }
     Ok(SecretString::from(p))
+}
+
+/// The day consent is judged on: `--at DATE`, else today.
+fn day_of(at: &Option<String>) -> visitrec::Result<jiff::civil::Date> {
+    match at {
+        Some(d) => visitrec::consent::parse_date("--at", d),
+        None => Ok(visitrec::consent::today()),
+    }
 }
 
 /// Identities from files, or a passphrase; `None` when neither is given.

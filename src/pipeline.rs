@@ -301,9 +301,7 @@ pub fn normalize(
                 let n = staged.rec.normalized.clone().expect("just normalized");
                 Ok(Outcome::Done(Box::new(staged), (n, cleared)))
             }
-            Err(StageError::Audio(e)) => Ok(Outcome::Failed(e.to_string())),
-            Err(StageError::Invalid(why)) => Ok(Outcome::Failed(why)),
-            Err(StageError::Archive(e)) => Err(e),
+            Err(e) => e.into_outcome(),
         }
     })?;
     let mut report = NormalizeReport::default();
@@ -346,9 +344,7 @@ pub fn segment(
                 let source = w.archive().path_of(&rec.source.stored_as);
                 match stage_normalized(w, &mut staged, &source, &Settings::default(), true) {
                     Ok(r) => (staged.puts.last().expect("staged").0.clone(), r.vad_scores),
-                    Err(StageError::Audio(e)) => return Ok(Outcome::Failed(e.to_string())),
-                    Err(StageError::Invalid(why)) => return Ok(Outcome::Failed(why)),
-                    Err(StageError::Archive(e)) => return Err(e),
+                    Err(e) => return e.into_outcome(),
                 }
             }
         };
@@ -361,9 +357,7 @@ pub fn segment(
                 let segs = staged.rec.segments.clone();
                 Ok(Outcome::Done(Box::new(staged), (segs, normalized_first)))
             }
-            Err(StageError::Audio(e)) => Ok(Outcome::Failed(e.to_string())),
-            Err(StageError::Invalid(why)) => Ok(Outcome::Failed(why)),
-            Err(StageError::Archive(e)) => Err(e),
+            Err(e) => e.into_outcome(),
         }
     })?;
     let mut report = SegmentReport::default();
@@ -403,6 +397,16 @@ pub(crate) enum StageError {
 }
 
 impl StageError {
+    /// A recording-level failure becomes that recording's outcome; an archive error stays
+    /// fatal.
+    fn into_outcome<T>(self) -> Result<Outcome<T>> {
+        match self {
+            StageError::Audio(e) => Ok(Outcome::Failed(e.to_string())),
+            StageError::Invalid(why) => Ok(Outcome::Failed(why)),
+            StageError::Archive(e) => Err(e),
+        }
+    }
+
     /// An audio error, unless it is the disk refusing to take what we write (full,
     /// read-only, permission denied): that is fatal for the whole command, and names the
     /// file we were writing.

@@ -9,24 +9,6 @@ use common::*;
 use predicates::prelude::*;
 use serde_json::Value;
 
-fn run_json(args: &[&str], archive: &Path) -> (i32, Value) {
-    let out = visitrec()
-        .arg(args[0])
-        .arg(archive)
-        .args(&args[1..])
-        .arg("--json")
-        .output()
-        .unwrap();
-    let v = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("no JSON: {}", String::from_utf8_lossy(&out.stderr)));
-    (out.status.code().unwrap(), v)
-}
-
-fn recording(archive: &Path, id: &str) -> Value {
-    serde_json::from_slice(&fs::read(archive.join("data").join(id).join("recording.json")).unwrap())
-        .unwrap()
-}
-
 fn read_wav(path: &Path) -> (u32, Vec<i16>) {
     let mut r = hound::WavReader::open(path).unwrap();
     let rate = r.spec().sample_rate;

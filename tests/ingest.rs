@@ -9,11 +9,6 @@ use common::*;
 use predicates::prelude::*;
 use serde_json::Value;
 
-fn recording(archive: &std::path::Path, id: &str) -> Value {
-    serde_json::from_slice(&fs::read(archive.join("data").join(id).join("recording.json")).unwrap())
-        .unwrap()
-}
-
 fn ids(v: &Value, key: &str) -> Vec<String> {
     v[key]
         .as_array()

@@ -8,7 +8,6 @@ use std::path::Path;
 use std::process::Command as Std;
 
 use common::*;
-use serde_json::Value;
 
 fn tool(name: &str) -> Std {
     let probe = Std::new(name).arg("-version").output();
@@ -74,13 +73,6 @@ fn ffmpeg_loudness(path: &Path) -> (f64, f64) {
     (value("I:"), value("Peak:"))
 }
 
-fn rec(archive: &Path, id: &str) -> Value {
-    serde_json::from_slice(
-        &std::fs::read(archive.join("data").join(id).join("recording.json")).unwrap(),
-    )
-    .unwrap()
-}
-
 fn ingest_all(archive: &Path) -> Vec<(String, String)> {
     let r = ingest_json(archive, &[fixture("phone"), fixture("formats")], &[]);
     assert_eq!(r["rejected"].as_array().unwrap().len(), 0, "{r:#}");
@@ -101,7 +93,7 @@ fn ingest_all(archive: &Path) -> Vec<(String, String)> {
 fn decoded_lengths_match_ffmpeg_to_the_frame() {
     let (_d, archive) = new_archive();
     for (id, path) in ingest_all(&archive) {
-        let r = rec(&archive, &id);
+        let r = recording(&archive, &id);
         let ours = r["source"]["frames"].as_u64().unwrap();
         let rate = r["source"]["sample_rate"].as_f64().unwrap();
         // ffmpeg does not cut MP4 end padding when decoding; ffprobe's duration comes from
@@ -135,7 +127,7 @@ fn loudness_and_true_peak_agree_with_ffmpeg_ebur128() {
         String::from_utf8_lossy(&out.stderr)
     );
     for (id, path) in &ids {
-        let n = &rec(&archive, id)["normalized"];
+        let n = &recording(&archive, id)["normalized"];
         let wav = archive.join(n["path"].as_str().unwrap());
         let (i, peak) = ffmpeg_loudness(&wav);
         if n["target_reached"] == true {
@@ -157,12 +149,12 @@ fn loudness_and_true_peak_agree_with_ffmpeg_ebur128() {
         .unwrap();
     assert!(out.status.success());
     for (id, path) in &ids {
-        let n = &rec(&archive, id)["normalized"];
+        let n = &recording(&archive, id)["normalized"];
         let wav = archive.join(n["path"].as_str().unwrap());
         let (_, peak) = ffmpeg_loudness(&wav);
         assert!(peak <= -1.5 + 0.1, "{path}: true peak {peak} dBFS");
         // Length: within one output sample per second of audio of the source's.
-        let source = &rec(&archive, id)["source"];
+        let source = &recording(&archive, id)["source"];
         let src = source["frames"].as_f64().unwrap() / source["sample_rate"].as_f64().unwrap();
         let got = ffprobe_duration(&wav);
         assert!(
@@ -234,7 +226,7 @@ fn segment_edges_agree_with_ffmpeg_silencedetect() {
     let pad = 0.15;
     for item in r["segment"]["segmented"].as_array().unwrap() {
         let id = item["id"].as_str().unwrap();
-        let recj = rec(&archive, id);
+        let recj = recording(&archive, id);
         let wav = archive.join(recj["normalized"]["path"].as_str().unwrap());
         let dur = recj["normalized"]["duration_s"].as_f64().unwrap();
         let truth = ffmpeg_speech(&wav, dur, 0.7);

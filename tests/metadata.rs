@@ -14,25 +14,10 @@ fn one(archive: &Path) -> String {
     r["ingested"][0]["id"].as_str().unwrap().to_string()
 }
 
-fn rec(archive: &Path, id: &str) -> Value {
-    serde_json::from_slice(&fs::read(archive.join("data").join(id).join("recording.json")).unwrap())
-        .unwrap()
-}
-
 fn json(args: &[&str], archive: &Path) -> Value {
-    let out = visitrec()
-        .arg(args[0])
-        .arg(archive)
-        .args(&args[1..])
-        .arg("--json")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let (code, v) = run_json(args, archive);
+    assert_eq!(code, 0, "{args:?}: {v:#}");
+    v
 }
 
 fn listed(archive: &Path, extra: &[&str]) -> Vec<String> {
@@ -66,7 +51,7 @@ fn tags_and_marks_are_set_removed_and_kept_in_order() {
         &archive,
     );
     assert_eq!(out["changed"], true);
-    let r = rec(&archive, &id);
+    let r = recording(&archive, &id);
     assert_eq!(r["tags"]["visit_type"], "oncology");
     assert_eq!(r["marks"][0]["at_s"], 2.5);
     assert_eq!(r["marks"][0]["label"], "medication change");
@@ -90,7 +75,7 @@ fn tags_and_marks_are_set_removed_and_kept_in_order() {
         &["tag", &id, "--unset", "clinician", "--unmark", "2.5"],
         &archive,
     );
-    let r = rec(&archive, &id);
+    let r = recording(&archive, &id);
     assert!(r["tags"].get("clinician").is_none());
     assert_eq!(r["marks"].as_array().unwrap().len(), 1);
     assert_eq!(verify_json(&archive, &[]).0, 0);
@@ -362,7 +347,7 @@ fn ingest_applies_marks_and_consent_to_the_batch() {
         "{r:#}"
     );
     let id = r["ingested"][0]["id"].as_str().unwrap();
-    let recj = rec(&archive, id);
+    let recj = recording(&archive, id);
     assert_eq!(recj["consent"][0]["scopes"][0], "research");
     assert_eq!(recj["consent"][0]["method"], "written");
     assert_eq!(recj["marks"].as_array().unwrap().len(), 2);

@@ -144,3 +144,27 @@ pub fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A recording's `recording.json`, parsed.
+pub fn recording(archive: &Path, id: &str) -> serde_json::Value {
+    let path = archive.join("data").join(id).join("recording.json");
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// Runs `visitrec ARGS[0] ARCHIVE ARGS[1..] --json`: (exit code, parsed stdout).
+pub fn run_json(args: &[&str], archive: &Path) -> (i32, serde_json::Value) {
+    let out = visitrec()
+        .arg(args[0])
+        .arg(archive)
+        .args(&args[1..])
+        .arg("--json")
+        .output()
+        .unwrap();
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "{args:?}: no JSON: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap(), v)
+}
