@@ -185,10 +185,10 @@ pub fn encrypt(
             let target = staging.dir.join(dst);
             fsutil::create_dirs(target.parent().expect("payload path has a parent"))?;
             let input = archive.open_file(src)?;
-            let mut output = fsutil::create_new(&target)?;
+            let output = fsutil::create_new(&target)?;
             let source = archive.root().join(src);
             let (plain, cipher) =
-                crypto::encrypt_stream(recipients, input, &mut output, (&source, &target))?;
+                crypto::encrypt_stream(recipients, input, &output, (&source, &target))?;
             output.sync_all().at(&target)?;
             if manifest.entries.get(src) != Some(&plain.sha256) {
                 return Err(Error::BadFile {
@@ -212,11 +212,11 @@ pub fn encrypt(
         oxum.streams += 1;
     }
     let pm_path = staging.dir.join(PLAINTEXT_MANIFEST);
-    let mut pm_file = fsutil::create_new(&pm_path)?;
+    let pm_file = fsutil::create_new(&pm_path)?;
     let (_, pm_cipher) = crypto::encrypt_stream(
         recipients,
         plain_manifest.render().as_bytes(),
-        &mut pm_file,
+        &pm_file,
         (&pm_path, &pm_path),
     )?;
     pm_file.sync_all().at(&pm_path)?;

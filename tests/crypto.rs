@@ -583,3 +583,88 @@ fn recipients_files_ssh_keys_passphrases_and_include() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no normalized rendition"));
 }
+
+/// Peak resident memory (KiB) of `cmd`, read from the kernel's accounting for that one child
+/// (wait4), with whether it succeeded.
+fn peak_rss_kib(cmd: &mut Std) -> (bool, i64) {
+    let child = cmd.spawn().unwrap();
+    let pid = child.id() as libc::pid_t;
+    std::mem::forget(child); // reaped by wait4 below
+    let mut status = 0;
+    // SAFETY: rusage is plain data, zeroed and filled in by the kernel.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4 failed");
+    (
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        usage.ru_maxrss,
+    )
+}
+
+#[test]
+fn encrypting_a_large_recording_takes_constant_memory() {
+    // 120 MB of audio (a sparse file: its samples are silence). Memory must not grow with
+    // the file: the limit below is a sixth of its size, and the figure is the same for 2 GB.
+    let (d, archive) = new_archive();
+    let wav = d.path().join("long-visit.wav");
+    let data_len: u32 = 120_000_000;
+    let mut header = Vec::new();
+    header.extend_from_slice(b"RIFF");
+    header.extend_from_slice(&(36 + data_len).to_le_bytes());
+    header.extend_from_slice(b"WAVEfmt ");
+    for v in [16u32.to_le_bytes().to_vec(), vec![1, 0, 1, 0]] {
+        header.extend_from_slice(&v);
+    }
+    header.extend_from_slice(&8000u32.to_le_bytes());
+    header.extend_from_slice(&16000u32.to_le_bytes());
+    header.extend_from_slice(&[2, 0, 16, 0]);
+    header.extend_from_slice(b"data");
+    header.extend_from_slice(&data_len.to_le_bytes());
+    fs::write(&wav, &header).unwrap();
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&wav)
+        .unwrap()
+        .set_len(header.len() as u64 + u64::from(data_len))
+        .unwrap();
+    let r = ingest_json(
+        &archive,
+        &[wav, fixture("phone/dictation.wav")],
+        &[
+            "--consent-scope",
+            "personal-use",
+            "--consent-by",
+            "patient:P1",
+        ],
+    );
+    let id = |i: usize| {
+        r["ingested"][i]["id"]
+            .as_str()
+            .expect("ingested")
+            .to_string()
+    };
+    let (large, small) = (id(0), id(1));
+    let bin = assert_cmd::cargo::cargo_bin("visitrec");
+    let peak = |id: &str| {
+        let (ok, kib) = peak_rss_kib(
+            Std::new(&bin)
+                .arg("encrypt")
+                .arg(&archive)
+                .arg(id)
+                .args(["-r", &public(&key()), "--purpose", "personal-use", "--out"])
+                .arg(d.path().join(format!("export-{id}"))),
+        );
+        assert!(ok, "encrypt failed");
+        kib
+    };
+    let (large_kib, small_kib) = (peak(&large), peak(&small));
+    eprintln!("peak memory of encrypt: {large_kib} KiB for 120 MB, {small_kib} KiB for 0.2 MB");
+    assert!(
+        large_kib < small_kib + 12_000,
+        "encrypting 120 MB took {large_kib} KiB of memory, a small file {small_kib} KiB"
+    );
+    let age_file = d
+        .path()
+        .join(format!("export-{large}/data/{large}/original.wav.age"));
+    assert!(fs::metadata(age_file).unwrap().len() > u64::from(data_len));
+}

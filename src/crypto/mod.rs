@@ -1,9 +1,12 @@
 //! age encryption: recipients and identities, and streaming encrypt/decrypt with fixed-size
 //! buffers (age's STREAM format encrypts in 64 KiB chunks), so memory stays constant.
+//! Encryption is [`age_writer`]'s (parallel, hashing both sides); decryption is the `age`
+//! crate's reader.
 //!
 //! The `age` crate is built without its `plugin` feature, and `age1<name>1…` plugin
 //! recipients are refused here: a crafted plugin recipient would make age run a program.
 
+use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 
@@ -12,6 +15,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};
 use crate::hash::Fixity;
+
+pub mod age_writer;
 
 /// Who an export is encrypted to.
 pub enum Recipients {
@@ -40,16 +45,6 @@ impl Recipients {
                 .map(|(text, _)| crate::hash::hash_bytes(text.as_bytes()).sha256[..16].to_string())
                 .collect(),
             Recipients::Passphrase(_) => vec!["passphrase".into()],
-        }
-    }
-
-    fn encryptor(&self) -> Result<age::Encryptor> {
-        match self {
-            Recipients::Keys(keys) => {
-                age::Encryptor::with_recipients(keys.iter().map(|(_, r)| r.as_ref() as _))
-                    .map_err(|e| Error::Invalid(format!("cannot encrypt to these recipients: {e}")))
-            }
-            Recipients::Passphrase(p) => Ok(age::Encryptor::with_user_passphrase(p.clone())),
         }
     }
 }
@@ -176,42 +171,25 @@ impl Identities {
 }
 
 /// Encrypts everything `input` yields into `output` (a new file, fsynced by the caller),
-/// hashing the plaintext and the ciphertext on the way. Errors name `paths.0` (reading) or
-/// `paths.1` (writing).
+/// hashing the plaintext and the ciphertext on the way (see [`age_writer`]). Errors name
+/// `paths.0` (reading) or `paths.1` (writing).
 pub fn encrypt_stream(
     recipients: &Recipients,
-    mut input: impl Read,
-    output: impl Write,
+    input: impl Read + Send,
+    output: &File,
     paths: (&Path, &Path),
 ) -> Result<(Fixity, Fixity)> {
-    let (in_path, out_path) = paths;
-    let mut out = HashingWriter::new(output);
-    let encryptor = recipients.encryptor()?;
-    let mut writer = match encryptor.wrap_output(&mut out) {
-        Ok(w) => w,
-        // age wraps a failed header write in its own error; report the disk's.
-        Err(e) => return Err(Error::io(out_path, out.failure.take().unwrap_or(e))),
-    };
-    let mut plain = Sha256::new();
-    let mut size = 0u64;
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io(in_path, e)),
-        };
-        plain.update(&buf[..n]);
-        size += n as u64;
-        writer.write_all(&buf[..n]).at(out_path)?;
+    match recipients {
+        Recipients::Keys(keys) => {
+            let keys: Vec<&dyn age::Recipient> =
+                keys.iter().map(|(_, r)| r.as_ref() as _).collect();
+            age_writer::encrypt(&keys, input, output, paths)
+        }
+        Recipients::Passphrase(p) => {
+            let scrypt = age::scrypt::Recipient::new(p.clone());
+            age_writer::encrypt(&[&scrypt], input, output, paths)
+        }
     }
-    writer.finish().at(out_path)?;
-    let plaintext = Fixity {
-        sha256: hex::encode(plain.finalize()),
-        size,
-    };
-    Ok((plaintext, out.fixity()))
 }
 
 /// Why a file could not be decrypted.
@@ -292,48 +270,6 @@ fn map_decrypt(e: age::DecryptError) -> DecryptFailure {
     }
 }
 
-/// A writer that hashes what passes through it, and keeps the first write error.
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    size: u64,
-    failure: Option<io::Error>,
-}
-
-impl<W: Write> HashingWriter<W> {
-    fn new(inner: W) -> Self {
-        HashingWriter {
-            inner,
-            hasher: Sha256::new(),
-            size: 0,
-            failure: None,
-        }
-    }
-
-    fn fixity(self) -> Fixity {
-        Fixity {
-            sha256: hex::encode(self.hasher.finalize()),
-            size: self.size,
-        }
-    }
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf).inspect_err(|e| {
-            if self.failure.is_none() {
-                self.failure = Some(io::Error::new(e.kind(), e.to_string()));
-            }
-        })?;
-        self.hasher.update(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,9 +280,12 @@ mod tests {
         let recipient = id.to_public().to_string();
         let r = Recipients::Keys(vec![parse_recipient(&recipient).unwrap()]);
         let data: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
-        let mut ct = Vec::new();
+        let mut file = tempfile::tempfile().unwrap();
         let p = Path::new("x");
-        let (plain, cipher) = encrypt_stream(&r, &data[..], &mut ct, (p, p)).unwrap();
+        let (plain, cipher) = encrypt_stream(&r, &data[..], &file, (p, p)).unwrap();
+        let mut ct = Vec::new();
+        io::Seek::rewind(&mut file).unwrap();
+        file.read_to_end(&mut ct).unwrap();
         assert_eq!(plain, crate::hash::hash_bytes(&data));
         assert_eq!(cipher, crate::hash::hash_bytes(&ct));
 
