@@ -1,5 +1,6 @@
-//! A full disk: ingest, normalize and encrypt into a small tmpfs fail with "no space left"
-//! naming a file, and the archive still verifies with every earlier recording intact.
+//! A full disk: ingest, normalize, segment, tag, consent and encrypt into a small tmpfs fail
+//! with "no space left" naming a file, and the archive still verifies with every earlier
+//! recording intact.
 //! Mounting needs root; without it the test says why it skipped.
 
 mod common;
@@ -10,41 +11,11 @@ use std::process::Command as Std;
 use common::*;
 use predicates::prelude::*;
 
-/// A tmpfs of `kib` KiB, unmounted on drop.
-struct Tmpfs(tempfile::TempDir);
-
-impl Tmpfs {
-    fn mount(kib: u32) -> Option<Tmpfs> {
-        let dir = tempfile::tempdir().unwrap();
-        let ok = Std::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then_some(Tmpfs(dir))
-    }
-    fn path(&self) -> &Path {
-        self.0.path()
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Std::new("umount").arg(self.0.path()).status();
-    }
-}
-
-fn mounted(kib: u32) -> Option<Tmpfs> {
-    let m = Tmpfs::mount(kib);
-    if m.is_none() {
-        eprintln!("SKIPPED disk-full test: cannot mount a tmpfs (needs root)");
-    }
-    m
-}
-
 #[test]
 fn a_full_disk_fails_cleanly_and_loses_nothing() {
-    let Some(fs) = mounted(900) else { return };
+    let Some(fs) = mounted(900, "disk-full ingest") else {
+        return;
+    };
     let archive: PathBuf = fs.path().join("archive");
     visitrec()
         .args(["init", "--org", "X"])
@@ -112,7 +83,9 @@ fn a_full_disk_fails_cleanly_and_loses_nothing() {
 
 #[test]
 fn an_export_to_a_full_disk_leaves_nothing() {
-    let Some(small) = mounted(200) else { return };
+    let Some(small) = mounted(200, "disk-full export") else {
+        return;
+    };
     let (_d, archive) = new_archive();
     let r = ingest_json(
         &archive,
@@ -145,4 +118,98 @@ fn an_export_to_a_full_disk_leaves_nothing() {
         "a partial export was left behind"
     );
     assert_eq!(verify_json(&archive, &[]).0, 0);
+}
+
+/// Fills the file system holding `dir` with a file there, until it refuses another byte.
+fn fill_up(dir: &Path) -> PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let block = vec![0xA5u8; 4096];
+    while f.write_all(&block).is_ok() {}
+    while f.write_all(&block[..1]).is_ok() {}
+    path
+}
+
+#[test]
+fn every_writer_fails_cleanly_on_a_full_disk_and_works_again_after() {
+    let Some(fs) = mounted(4000, "disk-full writers") else {
+        return;
+    };
+    let archive = fs.path().join("archive");
+    visitrec()
+        .args(["init", "--org", "X"])
+        .arg(&archive)
+        .assert()
+        .success();
+    let r = ingest_json(
+        &archive,
+        &[
+            fixture("phone/dictation.wav"),
+            fixture("phone/voice-memo.m4a"),
+        ],
+        &["--consent-scope", "research", "--consent-by", "study:S1"],
+    );
+    let id = r["ingested"][0]["id"].as_str().unwrap().to_string();
+    let filler = fill_up(fs.path());
+    let before = snapshot(&archive);
+    let writers: Vec<Vec<String>> = vec![
+        vec![
+            "ingest".into(),
+            fixture("phone/archive-copy.flac").display().to_string(),
+        ],
+        vec!["normalize".into(), "--all".into()],
+        vec!["segment".into(), "--all".into()],
+        vec![
+            "tag".into(),
+            id.clone(),
+            "--set".into(),
+            "clinic=cardiology".into(),
+        ],
+        vec!["tag".into(), id.clone(), "--mark".into(), "1.5=dose".into()],
+        vec![
+            "consent".into(),
+            id.clone(),
+            "--withdraw".into(),
+            "--scope".into(),
+            "research".into(),
+            "--by".into(),
+            "study:S1".into(),
+        ],
+    ];
+    for args in &writers {
+        let out = visitrec()
+            .arg(&args[0])
+            .arg(&archive)
+            .args(&args[1..])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(
+            out.status.code(),
+            Some(0),
+            "{args:?} succeeded on a full disk"
+        );
+        assert!(err.contains("no space left on device"), "{args:?}: {err}");
+        assert!(
+            err.contains(archive.to_str().unwrap()),
+            "{args:?} names no file: {err}"
+        );
+        assert_eq!(snapshot(&archive), before, "{args:?} changed the archive");
+        assert_eq!(verify_json(&archive, &[]).0, 0, "after {args:?}");
+    }
+    // Space again: the same commands work, and nothing is left over from the failures.
+    std::fs::remove_file(filler).unwrap();
+    for args in &writers {
+        visitrec()
+            .arg(&args[0])
+            .arg(&archive)
+            .args(&args[1..])
+            .assert()
+            .success();
+    }
+    assert_eq!(verify_json(&archive, &[]).0, 0);
+    let staging = archive.join(".visitrec/staging");
+    let left = std::fs::read_dir(&staging).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "staging leftovers in {}", staging.display());
 }

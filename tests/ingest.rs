@@ -495,6 +495,23 @@ fn crafted_wav(
     fs::write(path, v).unwrap();
 }
 
+/// An MP4 box: 32-bit size, type, body.
+fn mp4_box(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+    let mut b = ((8 + body.len()) as u32).to_be_bytes().to_vec();
+    b.extend_from_slice(kind);
+    b.extend_from_slice(body);
+    b
+}
+
+/// An M4A whose `moov` holds `wrap` applied 50 000 times around nothing.
+fn nested_mp4(path: &std::path::Path, wrap: impl Fn(Vec<u8>) -> Vec<u8>) {
+    let inner = (0..50_000).fold(Vec::new(), |inner, _| wrap(inner));
+    let mut file = mp4_box(b"ftyp", b"M4A \0\0\0\0isomM4A ");
+    file.extend(mp4_box(b"moov", &inner));
+    file.extend(mp4_box(b"mdat", &[0; 100]));
+    fs::write(path, file).unwrap();
+}
+
 #[test]
 fn hostile_headers_are_rejected_quickly_with_a_reason() {
     let (d, archive) = new_archive();
@@ -511,12 +528,19 @@ fn hostile_headers_are_rejected_quickly_with_a_reason() {
         8000 * 255 * 2,
         8000,
     );
+    // MP4 boxes nested 50 000 deep (trak in trak; udta/meta chains), each header valid.
+    nested_mp4(&dir.join("deep-trak.m4a"), |inner| mp4_box(b"trak", &inner));
+    nested_mp4(&dir.join("deep-meta.m4a"), |inner| {
+        let mut meta = vec![0u8; 4];
+        meta.extend_from_slice(&inner);
+        mp4_box(b"udta", &mp4_box(b"meta", &meta))
+    });
     let before = snapshot(&archive);
     let t = std::time::Instant::now();
     let r = ingest_json(&archive, &[dir], &[]);
     assert!(t.elapsed().as_secs() < 20, "took {:?}", t.elapsed());
     let rejected = r["rejected"].as_array().unwrap();
-    assert_eq!(rejected.len(), 4, "{r:#}");
+    assert_eq!(rejected.len(), 6, "{r:#}");
     for x in rejected {
         let why = x["reason"].as_str().unwrap();
         assert!(

@@ -128,11 +128,23 @@ impl Archive {
                 reason: "not a folder".into(),
             });
         }
-        if !path.join(BAGIT_TXT).is_file() {
-            return Err(Error::NotArchive {
-                path: path.to_path_buf(),
-                reason: "no bagit.txt (create one with `visitrec init`)".into(),
-            });
+        // Only a bagit.txt that is surely absent makes this "not an archive"; one that
+        // cannot be looked at (permission denied, I/O error) is reported as it is.
+        match fs::metadata(path.join(BAGIT_TXT)) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => {
+                return Err(Error::NotArchive {
+                    path: path.to_path_buf(),
+                    reason: "bagit.txt is not a file".into(),
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotArchive {
+                    path: path.to_path_buf(),
+                    reason: "no bagit.txt (create one with `visitrec init`)".into(),
+                });
+            }
+            Err(e) => return Err(Error::io(path.join(BAGIT_TXT), e)),
         }
         Archive::open_unchecked(path)
     }

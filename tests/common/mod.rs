@@ -168,3 +168,47 @@ pub fn run_json(args: &[&str], archive: &Path) -> (i32, serde_json::Value) {
     });
     (out.status.code().unwrap(), v)
 }
+
+/// A tmpfs of `kib` KiB, unmounted on drop.
+pub struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    pub fn mount(kib: u32) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(Tmpfs(dir))
+    }
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
+    /// Makes the whole file system read-only, as a failing disk or a read-only share is.
+    pub fn remount_read_only(&self) {
+        let ok = std::process::Command::new("mount")
+            .args(["-o", "remount,ro"])
+            .arg(self.0.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "remount read-only failed");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+/// A tmpfs for the test `what`, or `None` with the reason printed (mounting needs root).
+pub fn mounted(kib: u32, what: &str) -> Option<Tmpfs> {
+    let m = Tmpfs::mount(kib);
+    if m.is_none() {
+        eprintln!("SKIPPED {what}: cannot mount a tmpfs (needs root)");
+    }
+    m
+}
