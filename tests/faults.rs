@@ -135,7 +135,7 @@ fn an_archive_the_user_may_not_read_is_a_clear_error() {
         }
     };
     if !root {
-        std::fs::set_permissions(&archive, std::fs::Permissions::from_mode(0)).unwrap();
+        std::fs::set_permissions(&archive, std::fs::Permissions::from_mode(0o000)).unwrap();
     }
     let mut commands = writers(&id, elsewhere.path());
     commands.push(vec!["list".into()]);
