@@ -19,6 +19,7 @@
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read, Write};
+use std::mem::MaybeUninit;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
@@ -29,7 +30,7 @@ use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
 use sha2::{Digest, Sha256};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
 use crate::hash::Fixity;
@@ -68,9 +69,8 @@ pub fn encrypt(
         file_key.expose_secret(),
     ));
     drop(file_key);
-    let key = LessSafeKey::new(
-        UnboundKey::new(&CHACHA20_POLY1305, &payload_key[..]).expect("a 32-byte key"),
-    );
+    let key = PayloadKey::new(&payload_key);
+    drop(payload_key);
 
     let (pool_tx, pool_rx) = sync_channel(DEPTH);
     for _ in 0..DEPTH {
@@ -84,7 +84,7 @@ pub fn encrypt(
         let reader = s.spawn(move || read_stage(input, pool_rx, read_tx));
         let hasher = s.spawn(move || hash_stage(head, seal_rx, hash_tx));
         let writer = s.spawn(move || write_stage(output, head, hash_rx, pool_tx));
-        let sealed = seal_stage(&key, read_rx, seal_tx);
+        let sealed = seal_stage(key.get(), read_rx, seal_tx);
         (join(reader), sealed, join(hasher), join(writer))
     });
     // A stage that stopped early did so because a neighbour failed: report the failure.
@@ -96,6 +96,30 @@ pub fn encrypt(
             "{}: encryption stopped before the end of the input",
             out_path.display()
         ))),
+    }
+}
+
+/// The payload's sealing key, wiped when dropped: ring does not wipe its keys itself, so
+/// the key lives in one boxed place that is overwritten with zeros at the end (the file
+/// key and the derived key bytes are wiped by `FileKey` and `Zeroizing`).
+struct PayloadKey(Box<MaybeUninit<LessSafeKey>>);
+
+impl PayloadKey {
+    fn new(bytes: &[u8; 32]) -> PayloadKey {
+        let key = UnboundKey::new(&CHACHA20_POLY1305, bytes).expect("a 32-byte key");
+        PayloadKey(Box::new(MaybeUninit::new(LessSafeKey::new(key))))
+    }
+
+    fn get(&self) -> &LessSafeKey {
+        // SAFETY: initialised in `new`; overwritten only in `drop`.
+        unsafe { self.0.assume_init_ref() }
+    }
+}
+
+impl Drop for PayloadKey {
+    fn drop(&mut self) {
+        // LessSafeKey owns no heap memory, so not running its (trivial) drop leaks nothing.
+        self.0.zeroize();
     }
 }
 
@@ -117,7 +141,9 @@ fn header(recipients: &[&dyn age::Recipient], file_key: &FileKey) -> Result<Vec<
             .map_err(|e| refuse(e.to_string()))?;
         // Recipients that label their stanzas (scrypt does) cannot be mixed with others.
         if labels.as_ref().is_some_and(|prev| *prev != l) {
-            return Err(refuse("a passphrase cannot be combined with keys".into()));
+            return Err(refuse(
+                "they cannot share a file (a passphrase, for one, must be alone)".into(),
+            ));
         }
         labels = Some(l);
         stanzas.append(&mut wrapped);
