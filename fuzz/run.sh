@@ -18,7 +18,7 @@ run() {
 }
 mkdir -p logs
 cargo fuzz build -O
-targets=(manifest recording_json tags_and_marks recipients audio)
+targets=(manifest recording_json tags_and_marks recipients audio age_file)
 for ((i = 0; i < ${#targets[@]}; i += 2)); do
   run "${targets[$i]}" &
   if [ $((i + 1)) -lt ${#targets[@]} ]; then run "${targets[$((i + 1))]}" & fi

@@ -40,6 +40,20 @@ pub fn recipients(data: &[u8]) {
     }
 }
 
+/// An age file, as `decrypt` and `verify --identity` read an export's files, opened with
+/// the test key in `tests/fixtures/keys/` (public: it protects nothing). The fuzz seeds are
+/// encrypted to it, so mutations reach the header MAC and the payload chunks.
+pub fn age_file(data: &[u8]) {
+    use std::sync::OnceLock;
+    static KEY: OnceLock<crate::crypto::Identities> = OnceLock::new();
+    let ids = KEY.get_or_init(|| {
+        let text = include_str!("../tests/fixtures/keys/test-age-key.txt");
+        let file = age::IdentityFile::from_buffer(text.as_bytes()).expect("the test key parses");
+        crate::crypto::Identities::Keys(file.into_identities().expect("an X25519 key"))
+    });
+    let _ = crate::crypto::decrypt_stream(ids, data, std::io::sink());
+}
+
 /// The MP4 box reader, then the whole decode path, on a temporary file.
 pub fn audio(data: &[u8]) {
     let _ = crate::audio::mp4::scan(&mut std::io::Cursor::new(data));

@@ -8,12 +8,13 @@ type Target = fn(&[u8]);
 #[test]
 fn seeds_and_past_crashes_stay_harmless() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
-    let targets: [(&str, Target); 5] = [
+    let targets: [(&str, Target); 6] = [
         ("manifest", visitrec::fuzzing::manifest),
         ("recording_json", visitrec::fuzzing::recording_json),
         ("tags_and_marks", visitrec::fuzzing::tags_and_marks),
         ("recipients", visitrec::fuzzing::recipients),
         ("audio", visitrec::fuzzing::audio),
+        ("age_file", visitrec::fuzzing::age_file),
     ];
     let mut ran = 0;
     for (name, target) in targets {
@@ -28,5 +29,5 @@ fn seeds_and_past_crashes_stay_harmless() {
             }
         }
     }
-    assert!(ran >= 15, "only {ran} inputs found");
+    assert!(ran >= 19, "only {ran} inputs found");
 }
