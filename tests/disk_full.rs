@@ -136,47 +136,11 @@ fn every_writer_fails_cleanly_on_a_full_disk_and_works_again_after() {
     let Some(fs) = mounted(4000, "disk-full writers") else {
         return;
     };
-    let archive = fs.path().join("archive");
-    visitrec()
-        .args(["init", "--org", "X"])
-        .arg(&archive)
-        .assert()
-        .success();
-    let r = ingest_json(
-        &archive,
-        &[
-            fixture("phone/dictation.wav"),
-            fixture("phone/voice-memo.m4a"),
-        ],
-        &["--consent-scope", "research", "--consent-by", "study:S1"],
-    );
-    let id = r["ingested"][0]["id"].as_str().unwrap().to_string();
+    let (archive, id) = archive_with_one(fs.path());
+    let elsewhere = tempfile::tempdir().unwrap();
     let filler = fill_up(fs.path());
     let before = snapshot(&archive);
-    let writers: Vec<Vec<String>> = vec![
-        vec![
-            "ingest".into(),
-            fixture("phone/archive-copy.flac").display().to_string(),
-        ],
-        vec!["normalize".into(), "--all".into()],
-        vec!["segment".into(), "--all".into()],
-        vec![
-            "tag".into(),
-            id.clone(),
-            "--set".into(),
-            "clinic=cardiology".into(),
-        ],
-        vec!["tag".into(), id.clone(), "--mark".into(), "1.5=dose".into()],
-        vec![
-            "consent".into(),
-            id.clone(),
-            "--withdraw".into(),
-            "--scope".into(),
-            "research".into(),
-            "--by".into(),
-            "study:S1".into(),
-        ],
-    ];
+    let writers = writer_commands(&id, &elsewhere.path().join("export"));
     for args in &writers {
         let out = visitrec()
             .arg(&args[0])

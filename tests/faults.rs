@@ -10,59 +10,6 @@ use std::process::Command as Std;
 
 use common::*;
 
-/// An archive at `root/archive` with one recording consenting to research.
-fn archive_in(root: &Path) -> (std::path::PathBuf, String) {
-    let archive = root.join("archive");
-    visitrec()
-        .args(["init", "--org", "X"])
-        .arg(&archive)
-        .assert()
-        .success();
-    let r = ingest_json(
-        &archive,
-        &[fixture("phone/dictation.wav")],
-        &["--consent-scope", "research", "--consent-by", "study:S1"],
-    );
-    (
-        archive,
-        r["ingested"][0]["id"].as_str().unwrap().to_string(),
-    )
-}
-
-/// Every writing command, with its arguments after the archive.
-fn writers(id: &str, elsewhere: &Path) -> Vec<Vec<String>> {
-    let key = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
-    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    vec![
-        s(&[
-            "ingest",
-            fixture("phone/archive-copy.flac").to_str().unwrap(),
-        ]),
-        s(&["normalize", "--all"]),
-        s(&["segment", "--all"]),
-        s(&["tag", id, "--set", "clinic=cardiology"]),
-        s(&[
-            "consent",
-            id,
-            "--withdraw",
-            "--scope",
-            "research",
-            "--by",
-            "study:S1",
-        ]),
-        s(&[
-            "encrypt",
-            id,
-            "-r",
-            key,
-            "--purpose",
-            "research",
-            "--out",
-            elsewhere.join("export").to_str().unwrap(),
-        ]),
-    ]
-}
-
 /// Runs `visitrec ARGS[0] ARCHIVE ARGS[1..]` through `wrap`; asserts exit 2 and a one-line
 /// error naming the archive and containing `reason`.
 fn fails_with(wrap: &dyn Fn(&mut Std), archive: &Path, args: &[String], reason: &str) {
@@ -90,11 +37,11 @@ fn a_read_only_archive_refuses_every_writer_and_still_verifies() {
     let Some(fs) = mounted(4000, "read-only archive") else {
         return;
     };
-    let (archive, id) = archive_in(fs.path());
+    let (archive, id) = archive_with_one(fs.path());
     let elsewhere = tempfile::tempdir().unwrap();
     fs.remount_read_only();
     let before = snapshot(&archive);
-    for args in writers(&id, elsewhere.path()) {
+    for args in writer_commands(&id, &elsewhere.path().join("export")) {
         fails_with(&|_| {}, &archive, &args, "read-only file system");
         assert_eq!(snapshot(&archive), before, "{args:?} changed the archive");
     }
@@ -117,7 +64,7 @@ fn a_read_only_archive_refuses_every_writer_and_still_verifies() {
 #[test]
 fn an_archive_the_user_may_not_read_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let (archive, id) = archive_in(dir.path());
+    let (archive, id) = archive_with_one(dir.path());
     let before = snapshot(&archive);
     let elsewhere = tempfile::tempdir().unwrap();
     std::fs::set_permissions(elsewhere.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
@@ -137,7 +84,7 @@ fn an_archive_the_user_may_not_read_is_a_clear_error() {
     if !root {
         std::fs::set_permissions(&archive, std::fs::Permissions::from_mode(0o000)).unwrap();
     }
-    let mut commands = writers(&id, elsewhere.path());
+    let mut commands = writer_commands(&id, &elsewhere.path().join("export"));
     commands.push(vec!["list".into()]);
     commands.push(vec!["verify".into()]);
     commands.push(vec!["show".into(), id.clone()]);

@@ -23,13 +23,67 @@ pub fn fixture(rel: &str) -> PathBuf {
 /// A temp folder with a fresh, empty archive at `<tmp>/archive`.
 pub fn new_archive() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("archive");
+    let archive = archive_at(dir.path());
+    (dir, archive)
+}
+
+/// A fresh, empty archive at `<root>/archive`.
+pub fn archive_at(root: &Path) -> PathBuf {
+    let archive = root.join("archive");
     visitrec()
         .args(["init", "--org", "Test Clinic"])
         .arg(&archive)
         .assert()
         .success();
-    (dir, archive)
+    archive
+}
+
+/// An archive at `<root>/archive` holding one recording (consenting to research), and its id.
+pub fn archive_with_one(root: &Path) -> (PathBuf, String) {
+    let archive = archive_at(root);
+    let r = ingest_json(
+        &archive,
+        &[fixture("phone/dictation.wav")],
+        &["--consent-scope", "research", "--consent-by", "study:S1"],
+    );
+    (
+        archive,
+        r["ingested"][0]["id"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Every writing command, as arguments around the archive (`ARGS[0] ARCHIVE ARGS[1..]`),
+/// for recording `id` of [`archive_with_one`]; `encrypt` writes to `export`. In an order
+/// in which all of them succeed when nothing is wrong.
+pub fn writer_commands(id: &str, export: &Path) -> Vec<Vec<String>> {
+    let key = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+    let flac = fixture("phone/archive-copy.flac");
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    vec![
+        s(&["ingest", flac.to_str().unwrap()]),
+        s(&["normalize", "--all"]),
+        s(&["segment", "--all"]),
+        s(&["tag", id, "--set", "clinic=cardiology"]),
+        s(&["tag", id, "--mark", "1.5=dose"]),
+        s(&["encrypt", id, "-r", key, "--purpose", "research", "--out"]),
+        s(&[
+            "consent",
+            id,
+            "--withdraw",
+            "--scope",
+            "research",
+            "--by",
+            "study:S1",
+        ]),
+    ]
+    .into_iter()
+    .map(|mut args| {
+        if args[0] == "encrypt" {
+            args.push(export.to_str().unwrap().to_string());
+        }
+        args
+    })
+    .collect()
 }
 
 /// Ingests `inputs` and returns the parsed JSON report.
