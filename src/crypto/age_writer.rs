@@ -13,7 +13,7 @@
 //! ChaCha20-Poly1305, and a visitrec export also hashes every plaintext and every
 //! ciphertext. Here one file flows through four threads — read and hash the plaintext, seal
 //! (ring's ChaCha20-Poly1305), hash the ciphertext, write — in 1 MiB blocks, so a single file
-//! keeps every core busy and memory stays at [`DEPTH`] blocks whatever the file's size. The
+//! keeps every core busy and memory stays at `DEPTH` blocks whatever the file's size. The
 //! stock `age` CLI and the `age` crate read what this writes (tests in `tests/crypto.rs`).
 
 use std::collections::HashSet;
@@ -44,7 +44,7 @@ const SLOT: usize = CHUNK + TAG;
 /// Chunks per block: 1 MiB of plaintext moves between the threads at a time.
 const CHUNKS_PER_BLOCK: usize = 16;
 /// Blocks per file in flight: memory per file is bounded by `DEPTH` blocks (~4 MiB).
-pub const DEPTH: usize = 4;
+const DEPTH: usize = 4;
 
 /// Encrypts everything `input` yields to `recipients` into `output` (a new file; the caller
 /// fsyncs it), returning the fixity of the plaintext and of the ciphertext. Errors name
