@@ -426,6 +426,45 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(16))]
+        /// Any content of any length up to a few blocks, cut anywhere by the reader,
+        /// decrypts with the `age` crate to the same bytes.
+        #[test]
+        fn any_input_round_trips(
+            len in 0usize..(3 * CHUNKS_PER_BLOCK * CHUNK + 100),
+            seed in proptest::prelude::any::<u8>(),
+            step in 1usize..100_000,
+        ) {
+            let data: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(31) ^ seed).collect();
+            let id = age::x25519::Identity::generate();
+            let mut file = tempfile::tempfile().unwrap();
+            let p = Path::new("x");
+            let reader = Trickle { data: &data, step };
+            let (plain, _) = encrypt(&[&id.to_public()], reader, &file, (p, p)).unwrap();
+            proptest::prop_assert_eq!(plain, crate::hash::hash_bytes(&data));
+            file.rewind().unwrap();
+            let mut ct = Vec::new();
+            file.read_to_end(&mut ct).unwrap();
+            proptest::prop_assert_eq!(age::decrypt(&id, &ct).unwrap(), data);
+        }
+    }
+
+    /// A reader that returns at most `step` bytes a call, as pipes and slow disks do.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.step).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
     #[test]
     fn stanza_bodies_wrap_at_64_columns_with_a_short_last_line() {
         let mut out = Vec::new();
