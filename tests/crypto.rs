@@ -668,3 +668,45 @@ fn encrypting_a_large_recording_takes_constant_memory() {
         .join(format!("export-{large}/data/{large}/original.wav.age"));
     assert!(fs::metadata(age_file).unwrap().len() > u64::from(data_len));
 }
+
+#[test]
+fn stock_age_opens_a_passphrase_export() {
+    // age reads a passphrase only from a terminal: `script` (util-linux) gives it one.
+    let (d, archive, a, _) = archive_with_consent();
+    let out = d.path().join("export");
+    visitrec()
+        .env("VISITREC_PASSPHRASE", "correct horse battery staple")
+        .arg("encrypt")
+        .arg(&archive)
+        .args([a.as_str(), "--passphrase", "--include", "original", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let enc = out.join(format!("data/{a}/original.m4a.age"));
+    let plain = d.path().join("opened.m4a");
+    age_cli("age");
+    let mut child = Std::new("script")
+        .args(["-q", "-e", "-c"])
+        .arg(format!(
+            "age -d -o '{}' '{}'",
+            plain.display(),
+            enc.display()
+        ))
+        .arg("/dev/null")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("script (util-linux) runs age on a terminal");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse battery staple\n")
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "age -d failed");
+    assert_eq!(
+        fs::read(&plain).unwrap(),
+        fs::read(archive.join(format!("data/{a}/original.m4a"))).unwrap()
+    );
+}
