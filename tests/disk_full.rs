@@ -16,12 +16,7 @@ fn a_full_disk_fails_cleanly_and_loses_nothing() {
     let Some(fs) = mounted(900, "disk-full ingest") else {
         return;
     };
-    let archive: PathBuf = fs.path().join("archive");
-    visitrec()
-        .args(["init", "--org", "X"])
-        .arg(&archive)
-        .assert()
-        .success();
+    let archive = archive_at(fs.path());
     // Ingest recordings one by one until the disk is full.
     let mut stored = Vec::new();
     let mut failed = false;
@@ -142,12 +137,7 @@ fn every_writer_fails_cleanly_on_a_full_disk_and_works_again_after() {
     let before = snapshot(&archive);
     let writers = writer_commands(&id, &elsewhere.path().join("export"));
     for args in &writers {
-        let out = visitrec()
-            .arg(&args[0])
-            .arg(&archive)
-            .args(&args[1..])
-            .output()
-            .unwrap();
+        let out = command_on(args, &archive).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_ne!(
             out.status.code(),
@@ -165,12 +155,7 @@ fn every_writer_fails_cleanly_on_a_full_disk_and_works_again_after() {
     // Space again: the same commands work, and nothing is left over from the failures.
     std::fs::remove_file(filler).unwrap();
     for args in &writers {
-        visitrec()
-            .arg(&args[0])
-            .arg(&archive)
-            .args(&args[1..])
-            .assert()
-            .success();
+        command_on(args, &archive).assert().success();
     }
     assert_eq!(verify_json(&archive, &[]).0, 0);
     let staging = archive.join(".visitrec/staging");

@@ -339,8 +339,9 @@ fn hash_stage(head: &[u8], input: Receiver<Block>, out: SyncSender<Block>) -> Op
     hasher.update(head);
     let mut size = head.len() as u64;
     for block in input {
-        hasher.update(block.sealed());
-        size += block.sealed().len() as u64;
+        let sealed = block.sealed();
+        hasher.update(sealed);
+        size += sealed.len() as u64;
         let last = block.last;
         out.send(block).ok()?;
         if last {

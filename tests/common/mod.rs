@@ -58,14 +58,24 @@ pub fn archive_with_one(root: &Path) -> (PathBuf, String) {
 pub fn writer_commands(id: &str, export: &Path) -> Vec<Vec<String>> {
     let key = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
     let flac = fixture("phone/archive-copy.flac");
+    let (flac, export) = (flac.to_str().unwrap(), export.to_str().unwrap());
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     vec![
-        s(&["ingest", flac.to_str().unwrap()]),
+        s(&["ingest", flac]),
         s(&["normalize", "--all"]),
         s(&["segment", "--all"]),
         s(&["tag", id, "--set", "clinic=cardiology"]),
         s(&["tag", id, "--mark", "1.5=dose"]),
-        s(&["encrypt", id, "-r", key, "--purpose", "research", "--out"]),
+        s(&[
+            "encrypt",
+            id,
+            "-r",
+            key,
+            "--purpose",
+            "research",
+            "--out",
+            export,
+        ]),
         s(&[
             "consent",
             id,
@@ -76,14 +86,13 @@ pub fn writer_commands(id: &str, export: &Path) -> Vec<Vec<String>> {
             "study:S1",
         ]),
     ]
-    .into_iter()
-    .map(|mut args| {
-        if args[0] == "encrypt" {
-            args.push(export.to_str().unwrap().to_string());
-        }
-        args
-    })
-    .collect()
+}
+
+/// `visitrec ARGS[0] ARCHIVE ARGS[1..]`: one of [`writer_commands`] run on `archive`.
+pub fn command_on(args: &[String], archive: &Path) -> Command {
+    let mut c = visitrec();
+    c.arg(&args[0]).arg(archive).args(&args[1..]);
+    c
 }
 
 /// Ingests `inputs` and returns the parsed JSON report.
