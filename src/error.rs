@@ -72,6 +72,18 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A symbolic link inside an archive, where visitrec never follows one.
+    #[error("{}: is a symbolic link; visitrec never follows links inside an archive (replace it with the real file or folder, then run `visitrec verify`)", .0.display())]
+    Symlink(PathBuf),
+    /// The commit journal names something a transaction of visitrec's never would: it was
+    /// planted or damaged, and nothing of it is applied.
+    #[error("{}: invalid commit journal, nothing applied: {reason}; if no visitrec command was interrupted, someone else wrote this file: inspect it, then remove it", .path.display())]
+    BadJournal {
+        /// The journal.
+        path: PathBuf,
+        /// The first invalid entry.
+        reason: String,
+    },
     /// A value given on the command line is not acceptable.
     #[error("{0}")]
     Invalid(String),

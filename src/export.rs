@@ -11,7 +11,7 @@
 //! Each `.age` file decrypts to bytes identical to the archive's file. Nothing in the clear
 //! names a patient or a tag: only ids, sizes and ciphertext hashes.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
@@ -285,8 +285,7 @@ pub fn decrypt(export: &Path, identities: &Identities, out: &Path) -> Result<Dec
         .map(|(cipher_rel, plain_rel)| {
             let target = staging.dir.join(plain_rel);
             fsutil::create_dirs(target.parent().expect("payload path has a parent"))?;
-            let source = bag.path_of(cipher_rel);
-            let input = File::open(&source).at(&source)?;
+            let input = bag.open_file(cipher_rel)?;
             let mut output = fsutil::create_new(&target)?;
             let fixity = crypto::decrypt_stream(identities, BufReader::new(input), &mut output)
                 .map_err(|failure| Error::Decrypt {
@@ -341,9 +340,9 @@ pub fn check_decryption(export: &Path, identities: &Identities) -> Result<Vec<(S
     let problems: Vec<Option<(String, String)>> = files
         .par_iter()
         .map(|(cipher_rel, plain_rel)| {
-            let source = bag.path_of(cipher_rel);
-            let result = File::open(&source)
-                .map_err(|e| crate::error::describe_io(&e))
+            let result = bag
+                .open_file(cipher_rel)
+                .map_err(|e| e.to_string())
                 .and_then(|f| {
                     crypto::decrypt_stream(identities, BufReader::new(f), std::io::sink())
                         .map_err(|e| e.to_string())
@@ -367,11 +366,12 @@ fn plaintext_manifest(
     identities: &Identities,
 ) -> Result<(Manifest, Vec<(String, String)>)> {
     let cipher = bag.strict_manifest(MANIFEST)?;
-    let pm = bag.path_of(PLAINTEXT_MANIFEST);
-    let input = File::open(&pm).map_err(|_| Error::NotArchive {
-        path: bag.root().to_path_buf(),
-        reason: format!("no {PLAINTEXT_MANIFEST}: not a visitrec export"),
-    })?;
+    let input = bag
+        .open_file(PLAINTEXT_MANIFEST)
+        .map_err(|_| Error::NotArchive {
+            path: bag.root().to_path_buf(),
+            reason: format!("no {PLAINTEXT_MANIFEST}: not a visitrec export"),
+        })?;
     let mut text = Vec::new();
     crypto::decrypt_stream(identities, BufReader::new(input), &mut text).map_err(|failure| {
         Error::Decrypt {

@@ -510,8 +510,9 @@ fn existing_sha(writer: &Writer, id: &str) -> Option<String> {
         .map(|(_, d)| d.clone())
 }
 
-/// Expands inputs into candidate files. Missing inputs are rejected; walks do not follow
-/// symlinks, pass over hidden files, and never descend into the archive itself.
+/// Expands inputs into candidate files. Missing inputs, and inputs that are or lie inside
+/// a visitrec archive, are rejected; walks do not follow symlinks, pass over hidden files,
+/// and never descend into the archive itself or any other visitrec archive.
 fn collect(archive: &Path, inputs: &[PathBuf], report: &mut IngestReport) -> Vec<Candidate> {
     let archive_real = fs::canonicalize(archive).ok();
     let mut out = Vec::new();
@@ -526,6 +527,13 @@ fn collect(archive: &Path, inputs: &[PathBuf], report: &mut IngestReport) -> Vec
                 continue;
             }
         };
+        if let Some(inside) = enclosing_archive(input) {
+            report.rejected.push(Refusal {
+                path: input.display().to_string(),
+                reason: inside_archive_reason(&inside),
+            });
+            continue;
+        }
         if !meta.is_dir() {
             out.push(Candidate {
                 path: input.clone(),
@@ -542,7 +550,8 @@ fn collect(archive: &Path, inputs: &[PathBuf], report: &mut IngestReport) -> Vec
                     || !(e.file_type().is_dir()
                         && (is_hidden(e.path()) || fs::canonicalize(e.path()).ok() == archive_real))
             });
-        for entry in walk {
+        let mut walk = walk;
+        while let Some(entry) = walk.next() {
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
@@ -557,6 +566,13 @@ fn collect(archive: &Path, inputs: &[PathBuf], report: &mut IngestReport) -> Vec
             };
             let ft = entry.file_type();
             if ft.is_dir() {
+                if entry.depth() > 0 && is_visitrec_archive(entry.path()) {
+                    report.skipped.push(Refusal {
+                        path: entry.path().display().to_string(),
+                        reason: inside_archive_reason(entry.path()),
+                    });
+                    walk.skip_current_dir();
+                }
                 continue;
             }
             let path = entry.into_path();
@@ -582,6 +598,31 @@ fn collect(archive: &Path, inputs: &[PathBuf], report: &mut IngestReport) -> Vec
         }
     }
     out
+}
+
+/// Whether `dir` is the root of a visitrec archive (a bag with visitrec's `.visitrec/`).
+fn is_visitrec_archive(dir: &Path) -> bool {
+    let meta = |rel: &str| fs::symlink_metadata(dir.join(rel));
+    meta(crate::archive::BAGIT_TXT).is_ok_and(|m| m.is_file())
+        && meta(crate::archive::META_DIR).is_ok_and(|m| m.is_dir())
+}
+
+/// The visitrec archive that `input` is, or lies inside, if any.
+fn enclosing_archive(input: &Path) -> Option<PathBuf> {
+    let real = fs::canonicalize(input).ok()?;
+    real.ancestors()
+        .find(|dir| is_visitrec_archive(dir))
+        .map(Path::to_path_buf)
+}
+
+/// Why an archive's own files are never ingested.
+fn inside_archive_reason(archive: &Path) -> String {
+    format!(
+        "inside the visitrec archive {}: its files are already recordings (ingesting them \
+         again would make copies that escape the original's consent); ingest the phone's \
+         original files instead",
+        archive.display()
+    )
 }
 
 fn is_hidden(path: &Path) -> bool {

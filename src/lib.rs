@@ -8,6 +8,7 @@ pub mod annotate;
 pub mod archive;
 pub mod audio;
 pub mod audit;
+pub mod beneath;
 pub mod catalog;
 pub mod cli;
 pub mod consent;
@@ -21,6 +22,7 @@ pub mod hash;
 pub mod ingest;
 pub mod pipeline;
 pub mod record;
+pub mod sanitize;
 pub mod tags;
 pub mod verify;
 

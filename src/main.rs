@@ -17,6 +17,7 @@ use visitrec::export::ExportOptions;
 use visitrec::ingest::{IngestOptions, IngestReport, Progress};
 use visitrec::pipeline::{NormalizeReport, SegmentReport};
 use visitrec::record::Recording;
+use visitrec::sanitize::term;
 use visitrec::verify::{Report, VerifyOptions};
 
 fn main() -> ExitCode {
@@ -27,8 +28,8 @@ fn main() -> ExitCode {
             // Our errors already say what went wrong with which file; their I/O cause
             // would only repeat it.
             match e.downcast_ref::<visitrec::Error>() {
-                Some(err) => eprintln!("visitrec: error: {err}"),
-                None => eprintln!("visitrec: error: {e:#}"),
+                Some(err) => eprintln!("visitrec: error: {}", term(&err.to_string())),
+                None => eprintln!("visitrec: error: {}", term(&format!("{e:#}"))),
             }
             let code = e
                 .downcast_ref::<visitrec::Error>()
@@ -76,7 +77,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             opts.consent = consent.grant()?;
             opts.normalize = normalize.then(|| norm.settings());
             opts.segment = segment.then(|| (seg.params(), seg.at_marks));
-            let mut writer = Archive::open(archive)?.writer(&actor(cli)?)?;
+            let mut writer = open_writer(archive, cli)?;
             let bar = Bar::new(cli.quiet);
             let report = visitrec::ingest::ingest(&mut writer, inputs, &opts, &bar)?;
             bar.finish();
@@ -100,7 +101,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             norm,
             json,
         } => {
-            let mut writer = Archive::open(archive)?.writer(&actor(cli)?)?;
+            let mut writer = open_writer(archive, cli)?;
             let ids = visitrec::pipeline::select(writer.archive(), ids, *all)?;
             let bar = Bar::new(cli.quiet);
             let report = visitrec::pipeline::normalize(&mut writer, &ids, &norm.settings(), &bar)?;
@@ -119,7 +120,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             seg,
             json,
         } => {
-            let mut writer = Archive::open(archive)?.writer(&actor(cli)?)?;
+            let mut writer = open_writer(archive, cli)?;
             let ids = visitrec::pipeline::select(writer.archive(), ids, *all)?;
             let bar = Bar::new(cli.quiet);
             let report =
@@ -188,7 +189,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                     .map(|t| visitrec::tags::parse_time(t))
                     .collect::<Result<_, _>>()?,
             };
-            let mut writer = Archive::open(archive)?.writer(&actor(cli)?)?;
+            let mut writer = open_writer(archive, cli)?;
             let id = writer.archive().resolve_id(id)?;
             let out = visitrec::annotate::tag(&mut writer, &id, &edit)?;
             if *json {
@@ -200,13 +201,13 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                     if out.changed { "updated" } else { "unchanged" }
                 );
                 for (k, v) in &out.tags {
-                    println!("  tag   {k}={v}");
+                    println!("  tag   {}={}", term(k), term(v));
                 }
                 for m in &out.marks {
                     println!(
                         "  mark  {}  {}",
                         visitrec::tags::format_time(m.at_s),
-                        m.label
+                        term(&m.label)
                     );
                 }
             }
@@ -269,7 +270,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             };
             match change {
                 Some(change) => {
-                    let mut writer = Archive::open(archive)?.writer(&actor(cli)?)?;
+                    let mut writer = open_writer(archive, cli)?;
                     let id = writer.archive().resolve_id(id)?;
                     let out = visitrec::annotate::consent(&mut writer, &id, &change)?;
                     if *json {
@@ -326,11 +327,11 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                     .transpose()?,
                 out: out.clone(),
             };
-            let mut writer = Archive::open(archive)?.writer(&actor(cli)?)?;
+            let mut writer = open_writer(archive, cli)?;
             let ids = visitrec::pipeline::select(writer.archive(), ids, *all)?;
             let report = visitrec::export::encrypt(&mut writer, &ids, &to, &opts)?;
             for w in &report.warnings {
-                eprintln!("warning: {w}");
+                eprintln!("warning: {}", term(w));
             }
             if *json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -391,7 +392,14 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                     } else {
                         e.ids.join(" ")
                     };
-                    println!("{:>4}  {}  {:<9} {:<12} {ids}", e.seq, e.at, e.op, e.actor);
+                    println!(
+                        "{:>4}  {}  {:<9} {:<12} {}",
+                        e.seq,
+                        term(&e.at),
+                        term(&e.op),
+                        term(&e.actor),
+                        term(&ids)
+                    );
                 }
             }
             Ok(exit::OK)
@@ -483,6 +491,15 @@ fn identities_from(files: &[PathBuf], passphrase: bool) -> anyhow::Result<Option
     })
 }
 
+/// Takes the archive's write lock, after printing what its keeper should know.
+fn open_writer(archive: &Path, cli: &Cli) -> anyhow::Result<visitrec::archive::Writer> {
+    let writer = Archive::open(archive)?.writer(&actor(cli)?)?;
+    for w in writer.warnings() {
+        eprintln!("warning: {}", term(w));
+    }
+    Ok(writer)
+}
+
 /// The audit actor: `--actor`, else `$USER`; validated like any free-text value.
 fn actor(cli: &Cli) -> anyhow::Result<String> {
     let a = visitrec::audit::actor(cli.actor.as_deref());
@@ -524,7 +541,8 @@ impl Progress for Bar {
         self.0.inc_length(total);
     }
     fn advance(&self, path: &Path) {
-        self.0.set_message(path.display().to_string());
+        self.0
+            .set_message(term(&path.display().to_string()).into_owned());
         self.0.inc(1);
     }
 }
@@ -532,18 +550,23 @@ impl Progress for Bar {
 fn print_ingest(r: &IngestReport, cli: &Cli) {
     if !cli.quiet {
         for i in &r.ingested {
-            println!("ingested  {}  {}  ({:.1} s)", i.id, i.path, i.duration_s);
+            println!(
+                "ingested  {}  {}  ({:.1} s)",
+                i.id,
+                term(&i.path),
+                i.duration_s
+            );
         }
         for d in &r.duplicates {
-            println!("present   {}  {}", d.id, d.path);
+            println!("present   {}  {}", d.id, term(&d.path));
         }
     }
     for x in &r.rejected {
-        eprintln!("rejected  {}: {}", x.path, x.reason);
+        eprintln!("rejected  {}: {}", term(&x.path), term(&x.reason));
     }
     if cli.verbose {
         for x in &r.skipped {
-            eprintln!("skipped   {}: {}", x.path, x.reason);
+            eprintln!("skipped   {}: {}", term(&x.path), term(&x.reason));
         }
     }
     if !cli.quiet {
@@ -577,7 +600,7 @@ fn print_normalize(r: &NormalizeReport, cli: &Cli) {
                 item.id, n.gain_db
             );
             if let Some(note) = &n.note {
-                println!("           {note}");
+                println!("           {}", term(note));
             }
         }
         for id in &r.segments_cleared {
@@ -585,7 +608,7 @@ fn print_normalize(r: &NormalizeReport, cli: &Cli) {
         }
     }
     for f in &r.failed {
-        eprintln!("failed     {}: {}", f.id, f.reason);
+        eprintln!("failed     {}: {}", f.id, term(&f.reason));
     }
     if !cli.quiet {
         println!(
@@ -606,7 +629,7 @@ fn print_segment(r: &SegmentReport, cli: &Cli) {
                     let label = s
                         .label
                         .as_deref()
-                        .map_or(String::new(), |l| format!("  [{l}]"));
+                        .map_or(String::new(), |l| format!("  [{}]", term(l)));
                     println!(
                         "           {:03}  {:.3}-{:.3} s{label}",
                         s.index, s.start_s, s.end_s
@@ -616,7 +639,7 @@ fn print_segment(r: &SegmentReport, cli: &Cli) {
         }
     }
     for f in &r.failed {
-        eprintln!("failed     {}: {}", f.id, f.reason);
+        eprintln!("failed     {}: {}", f.id, term(&f.reason));
     }
     if !cli.quiet {
         println!(
@@ -640,13 +663,17 @@ fn fmt_duration(s: f64) -> String {
 }
 
 fn list_line(r: &Recording, consent: &ConsentState) -> String {
-    let tags: Vec<String> = r.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let tags: Vec<String> = r
+        .tags
+        .iter()
+        .map(|(k, v)| format!("{}={}", term(k), term(v)))
+        .collect();
     format!(
         "{}  {}  {:>8}  {:<10}  {:<28}  {}",
         r.id,
-        r.source.recorded_at,
+        term(&r.source.recorded_at),
         fmt_duration(r.source.duration_s),
-        r.participant.as_deref().unwrap_or("-"),
+        term(r.participant.as_deref().unwrap_or("-")),
         consent.summary(),
         tags.join(" ")
     )
@@ -676,13 +703,13 @@ fn print_consent(r: &Recording, st: &ConsentState) {
         };
         let mut extra = Vec::new();
         if let Some(b) = &e.by {
-            extra.push(format!("by {b}"));
+            extra.push(format!("by {}", term(b)));
         }
         if let Some(m) = &e.method {
-            extra.push(m.clone());
+            extra.push(term(m).into_owned());
         }
         if let Some(w) = &e.witness {
-            extra.push(format!("witness {w}"));
+            extra.push(format!("witness {}", term(w)));
         }
         if let Some(x) = &e.expires {
             extra.push(format!("until {x}"));
@@ -692,10 +719,10 @@ fn print_consent(r: &Recording, st: &ConsentState) {
             e.date,
             scopes.join(","),
             extra.join(", "),
-            e.recorded_by
+            term(&e.recorded_by)
         );
         if let Some(n) = &e.note {
-            println!("              note: {n}");
+            println!("              note: {}", term(n));
         }
     }
 }
@@ -703,13 +730,16 @@ fn print_consent(r: &Recording, st: &ConsentState) {
 fn print_recording(r: &Recording) {
     let s = &r.source;
     println!("id:           {}", r.id);
-    println!("file name:    {}", s.file_name);
-    println!("stored as:    {}", s.stored_as);
+    println!("file name:    {}", term(&s.file_name));
+    println!("stored as:    {}", term(&s.stored_as));
     println!("sha256:       {}", s.sha256);
     println!("size:         {} bytes", s.size);
     println!(
         "audio:        {} in {}, {} Hz, {} ch",
-        s.codec, s.container, s.sample_rate, s.channels
+        term(&s.codec),
+        term(&s.container),
+        s.sample_rate,
+        s.channels
     );
     println!(
         "duration:     {} ({:.3} s, {} frames)",
@@ -719,7 +749,8 @@ fn print_recording(r: &Recording) {
     );
     println!(
         "recorded at:  {} (from {})",
-        s.recorded_at, s.recorded_at_source
+        term(&s.recorded_at),
+        term(&s.recorded_at_source)
     );
     println!(
         "has location: {}",
@@ -729,20 +760,26 @@ fn print_recording(r: &Recording) {
             "no"
         }
     );
-    println!("ingested at:  {}", r.ingested_at);
-    println!("participant:  {}", r.participant.as_deref().unwrap_or("-"));
+    println!("ingested at:  {}", term(&r.ingested_at));
+    println!(
+        "participant:  {}",
+        term(r.participant.as_deref().unwrap_or("-"))
+    );
     for (k, v) in &r.tags {
-        println!("tag:          {k}={v}");
+        println!("tag:          {}={}", term(k), term(v));
     }
 }
 
 fn print_verify(archive: &Path, r: &Report, quiet: bool) {
+    for w in &r.warnings {
+        eprintln!("warning: {}: {}", term(&w.path), term(&w.detail));
+    }
     for p in &r.problems {
         println!(
             "{:<13} {}: {}",
             format!("{:?}", p.kind).to_lowercase(),
-            p.path,
-            p.detail
+            term(&p.path),
+            term(&p.detail)
         );
     }
     if !quiet || !r.ok {

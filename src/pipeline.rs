@@ -295,7 +295,7 @@ pub fn normalize(
         let cleared = !rec.segments.is_empty();
         staged.deletes = staged.rec.segments.drain(..).map(|s| s.path).collect();
         staged.rec.segmentation = None;
-        let source = w.archive().path_of(&rec.source.stored_as);
+        let source = w.archive().path_of(&rec.source.stored_as)?;
         match stage_normalized(w, &mut staged, &source, settings, false) {
             Ok(_) => {
                 let n = staged.rec.normalized.clone().expect("just normalized");
@@ -339,9 +339,9 @@ pub fn segment(
         let mut staged = Staged::new(rec.clone());
         let normalized_first = rec.normalized.is_none();
         let (wav, scores) = match &rec.normalized {
-            Some(n) => (w.archive().path_of(&n.path), None),
+            Some(n) => (w.archive().path_of(&n.path)?, None),
             None => {
-                let source = w.archive().path_of(&rec.source.stored_as);
+                let source = w.archive().path_of(&rec.source.stored_as)?;
                 match stage_normalized(w, &mut staged, &source, &Settings::default(), true) {
                     Ok(r) => (staged.puts.last().expect("staged").0.clone(), r.vad_scores),
                     Err(e) => return e.into_outcome(),

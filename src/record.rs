@@ -177,7 +177,48 @@ impl Recording {
         if !r.source.sha256.starts_with(&r.id) {
             return Err("id does not match source.sha256".into());
         }
+        r.check_paths()?;
         Ok(r)
+    }
+
+    /// Every payload path the metadata names, with what it is for.
+    pub fn paths(&self) -> Vec<(&'static str, &str)> {
+        let mut out = vec![("source.stored_as", self.source.stored_as.as_str())];
+        if let Some(n) = &self.normalized {
+            out.push(("normalized.path", n.path.as_str()));
+        }
+        out.extend(
+            self.segments
+                .iter()
+                .map(|s| ("segments[].path", s.path.as_str())),
+        );
+        out
+    }
+
+    /// Each path must be a plain relative path inside this recording's own `data/<id>/`
+    /// (never another recording's file, never outside the bag), and no two may be the
+    /// same: otherwise a hand-edited `recording.json` could make an export of this
+    /// recording carry another's audio under this one's consent.
+    fn check_paths(&self) -> Result<(), String> {
+        let own = format!("data/{}/", self.id);
+        let mut seen = std::collections::BTreeSet::new();
+        for (field, path) in self.paths() {
+            if let Some(reason) = crate::archive::bagit::unsafe_path_reason(path) {
+                return Err(format!("{field} {path:?}: {reason}"));
+            }
+            let inside = path
+                .strip_prefix(&own)
+                .is_some_and(|rest| !rest.is_empty() && rest != RECORDING_JSON);
+            if !inside {
+                return Err(format!(
+                    "{field} {path:?} is not a file of this recording (under {own})"
+                ));
+            }
+            if !seen.insert(path) {
+                return Err(format!("{field} {path:?} is named twice"));
+            }
+        }
+        Ok(())
     }
 
     /// Serializes, pretty-printed with a trailing newline.

@@ -12,7 +12,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::archive::bagit::{BagInfo, LineIssue, Manifest, Oxum};
-use crate::archive::{Archive, BAG_INFO, BAGIT_TXT, MANIFEST, PayloadListing, TAG_MANIFEST};
+use crate::archive::{
+    Archive, BAG_INFO, BAGIT_TXT, JournalState, MANIFEST, PayloadListing, TAG_MANIFEST,
+};
 use crate::audit::{self, AUDIT_LOG};
 use crate::consent;
 use crate::error::{Error, Result, exit};
@@ -41,6 +43,33 @@ pub enum ProblemKind {
     NoConsent,
     /// An export's file does not decrypt, or decrypts to the wrong bytes (with identities).
     Decrypt,
+    /// A symbolic link inside the bag (never followed: it could lead outside the archive).
+    Symlink,
+    /// A commit journal that visitrec never writes (a path outside the archive, through a
+    /// link, or onto a file no transaction touches): planted or damaged, and not applied.
+    BadJournal,
+}
+
+/// What kind of warning was given (these do not make the archive fail verification).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WarningKind {
+    /// A writer was interrupted after its commit point; the next writer finishes it.
+    PendingJournal,
+    /// A folder of the archive is group- or world-writable: others can plant files in it.
+    LoosePermissions,
+}
+
+/// A finding that does not make the archive fail verification, but that its keeper
+/// should know about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Warning {
+    /// Path relative to the bag (`.` for its root).
+    pub path: String,
+    /// What kind of warning.
+    pub kind: WarningKind,
+    /// What was found and what to do.
+    pub detail: String,
 }
 
 /// One problem, naming the file it concerns.
@@ -65,6 +94,8 @@ pub struct Report {
     pub bytes_checked: u64,
     /// Everything found, sorted by path.
     pub problems: Vec<Problem>,
+    /// Findings that do not fail verification, sorted by path.
+    pub warnings: Vec<Warning>,
 }
 
 impl ProblemKind {
@@ -80,6 +111,8 @@ impl ProblemKind {
             ProblemKind::AuditChain => "audit-chain",
             ProblemKind::NoConsent => "no-consent",
             ProblemKind::Decrypt => "decrypt",
+            ProblemKind::Symlink => "symlink",
+            ProblemKind::BadJournal => "bad-journal",
         }
     }
 }
@@ -116,12 +149,20 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
     let mut v = Verifier {
         archive: &archive,
         problems: Vec::new(),
+        warnings: Vec::new(),
         files_checked: 0,
         bytes_checked: 0,
     };
+    v.check_journal();
+    for link in archive.links_outside_data()? {
+        v.problem(&link, ProblemKind::Symlink, LINK_DETAIL);
+    }
     v.check_bagit_txt()?;
     let manifest = v.load_manifest(MANIFEST, true)?;
     let listing = archive.payload_listing()?;
+    for link in &listing.links {
+        v.problem(link, ProblemKind::Symlink, LINK_DETAIL);
+    }
     v.check_presence(&manifest, &listing);
     v.check_oxum(&listing)?;
     let tag_manifest = v.load_manifest(TAG_MANIFEST, false)?;
@@ -158,11 +199,23 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
     }
     problems.sort();
     problems.dedup();
+    let mut warnings = v.warnings;
+    warnings.extend(
+        crate::archive::loose_permissions(path, true)
+            .into_iter()
+            .map(|(rel, detail)| Warning {
+                path: rel,
+                kind: WarningKind::LoosePermissions,
+                detail,
+            }),
+    );
+    warnings.sort();
     Ok(Report {
         ok: problems.is_empty(),
         files_checked: v.files_checked,
         bytes_checked: v.bytes_checked,
         problems,
+        warnings,
     })
 }
 
@@ -198,9 +251,13 @@ fn changed_between(
     out
 }
 
+/// What verify says of every symbolic link it finds.
+const LINK_DETAIL: &str = "symbolic link inside the bag (never followed: it could lead outside the archive); replace it with the real file or folder";
+
 struct Verifier<'a> {
     archive: &'a Archive,
     problems: Vec<Problem>,
+    warnings: Vec<Warning>,
     files_checked: u64,
     bytes_checked: u64,
 }
@@ -212,6 +269,23 @@ impl Verifier<'_> {
             kind,
             detail: detail.into(),
         });
+    }
+
+    /// A pending journal is reported as a warning; an invalid one as a problem.
+    fn check_journal(&mut self) {
+        let rel = ".visitrec/journal.json";
+        match self.archive.journal_state() {
+            JournalState::None => {}
+            JournalState::Pending(n) => self.warnings.push(Warning {
+                path: rel.into(),
+                kind: WarningKind::PendingJournal,
+                detail: format!(
+                    "an interrupted commit has {n} change(s) left to apply; the next writer \
+                     finishes it (this report shows the archive as committed)"
+                ),
+            }),
+            JournalState::Invalid(why) => self.problem(rel, ProblemKind::BadJournal, why.clone()),
+        }
     }
 
     fn check_bagit_txt(&mut self) -> Result<()> {
@@ -427,6 +501,15 @@ impl Verifier<'_> {
                     ProblemKind::BadMetadata,
                     format!("id {} does not match its folder {id}", rec.id),
                 );
+            }
+            for (field, p) in rec.paths().into_iter().skip(1) {
+                if !manifest.entries.contains_key(p) {
+                    self.problem(
+                        &json_path,
+                        ProblemKind::BadMetadata,
+                        format!("{field} {p:?} is not in the manifest"),
+                    );
+                }
             }
             let stored = &rec.source.stored_as;
             match manifest.entries.get(stored) {

@@ -77,7 +77,7 @@ const CASES: &[(&str, Damage, &str)] = &[
     ("wrong Payload-Oxum", wrong_oxum, "oxum"),
     ("edited bag-info", edit_bag_info, "modified"),
     ("no bagit.txt", remove_bagit_txt, "bad-manifest"),
-    ("symlink in data/", add_symlink, "extra"),
+    ("symlink in data/", add_symlink, "symlink"),
 ];
 
 fn intact() -> (tempfile::TempDir, PathBuf) {

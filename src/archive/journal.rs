@@ -6,7 +6,7 @@
 //! crash while applying is finished by the next writer (roll forward), and readers that find
 //! a journal see the archive as it will be once applied (see [`Journal::overlay`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -35,67 +35,122 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Loads the journal of the archive at `root`, if there is one.
+    /// Loads the journal of the archive at `root`, if there is one, and checks every path
+    /// in it ([`Journal::validate`]): a journal that fails is [`Error::BadJournal`].
     pub fn load(root: &Path) -> Result<Option<Journal>> {
         let path = journal_path(root);
-        match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| Error::BadFile {
-                    path,
-                    reason: format!("unreadable commit journal: {e}"),
-                }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io(path, e)),
+        let bytes = match crate::beneath::open(root, &rel_journal()) {
+            Ok(f) => {
+                use std::io::Read;
+                let mut buf = Vec::new();
+                // A journal lists a few hundred renames at most; a huge one is not ours.
+                f.take(MAX_JOURNAL_BYTES + 1)
+                    .read_to_end(&mut buf)
+                    .at(&path)?;
+                buf
+            }
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(None);
+            }
+            Err(Error::Symlink(p)) => {
+                return Err(Error::BadJournal {
+                    path: p,
+                    reason: "it is a symbolic link".into(),
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        if bytes.len() as u64 > MAX_JOURNAL_BYTES {
+            return Err(Error::BadJournal {
+                path,
+                reason: format!("larger than {MAX_JOURNAL_BYTES} bytes"),
+            });
         }
+        let journal: Journal = serde_json::from_slice(&bytes).map_err(|e| Error::BadJournal {
+            path: path.clone(),
+            reason: format!("unreadable: {e}"),
+        })?;
+        journal.validate(root)?;
+        Ok(Some(journal))
+    }
+
+    /// Checks that this journal could only have been written by a visitrec transaction:
+    /// every rename goes from `.visitrec/staging/` to a payload file `data/<id>/…` or to one
+    /// of the tag files visitrec rewrites; every removal is a payload file; every path is
+    /// relative and plain (no `..`, no absolute path); and no path runs through a symbolic
+    /// link as the archive is now.
+    pub fn validate(&self, root: &Path) -> Result<()> {
+        let bad = |reason: String| Error::BadJournal {
+            path: journal_path(root),
+            reason,
+        };
+        for m in &self.moves {
+            check_rel(&m.from).map_err(&bad)?;
+            check_rel(&m.to).map_err(&bad)?;
+            if !m.from.starts_with(STAGING_PREFIX) {
+                return Err(bad(format!("renames {:?}, which is not staged", m.from)));
+            }
+            if !is_payload_file(&m.to) && !TAG_TARGETS.contains(&m.to.as_str()) {
+                return Err(bad(format!(
+                    "renames onto {:?}, which a transaction never writes",
+                    m.to
+                )));
+            }
+        }
+        for d in &self.deletes {
+            check_rel(d).map_err(&bad)?;
+            if !is_payload_file(d) {
+                return Err(bad(format!("removes {d:?}, which is not a payload file")));
+            }
+        }
+        for rel in self.paths() {
+            match crate::beneath::check_no_link(root, rel) {
+                Ok(()) => {}
+                Err(Error::Symlink(p)) => {
+                    return Err(bad(format!("{} is a symbolic link", p.display())));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Every path the journal names.
+    fn paths(&self) -> impl Iterator<Item = &str> {
+        self.moves
+            .iter()
+            .flat_map(|m| [m.from.as_str(), m.to.as_str()])
+            .chain(self.deletes.iter().map(String::as_str))
     }
 
     /// Writes the journal durably: this is the transaction's commit point.
     pub fn commit(&self, root: &Path) -> Result<()> {
-        for m in &self.moves {
-            check_rel(root, &m.from)?;
-            check_rel(root, &m.to)?;
-        }
-        for d in &self.deletes {
-            check_rel(root, d)?;
-        }
+        self.validate(root)?;
         let bytes = serde_json::to_vec_pretty(self).expect("journal serializes");
         fsutil::write_atomic(&journal_path(root), &bytes)
     }
 
-    /// Performs every rename whose source still exists, fsyncs the folders touched, then
-    /// removes the journal. Safe to call again after a crash part-way through.
+    /// Checks the journal again, then performs every rename whose source still exists and
+    /// every removal, never following a link (see [`crate::beneath`]), fsyncs the folders
+    /// touched, then removes the journal. Safe to call again after a crash part-way
+    /// through.
     pub fn apply(&self, root: &Path) -> Result<()> {
-        let mut dirs = BTreeSet::new();
+        self.validate(root)?;
+        let mut dirs = Vec::new();
         for m in &self.moves {
-            let from = root.join(&m.from);
-            let to = root.join(&m.to);
-            if fs::symlink_metadata(&from).is_err() {
-                continue; // already applied
+            if let Some(dir) = crate::beneath::rename(root, &m.from, &m.to)? {
+                dirs.push(dir);
             }
-            let parent = to.parent().unwrap_or(root).to_path_buf();
-            fsutil::create_dirs(&parent)?;
-            fs::rename(&from, &to).at(&to)?;
-            dirs.insert(parent);
         }
         for rel in &self.deletes {
-            let path = root.join(rel);
-            match fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io(path, e)),
+            // A recording sub-folder the removals emptied goes too (never `data/` itself).
+            let prune = rel.matches('/').count() >= 2;
+            if let Some(dir) = crate::beneath::remove(root, rel, prune)? {
+                dirs.push(dir);
             }
-            let parent = path.parent().unwrap_or(root).to_path_buf();
-            // A folder the removals emptied goes too (never `data/` itself).
-            if parent.starts_with(root.join("data")) && parent != root.join("data") {
-                let _ = fs::remove_dir(&parent);
-            }
-            dirs.insert(parent.parent().unwrap_or(root).to_path_buf());
         }
         for dir in &dirs {
-            if dir.exists() {
-                fsutil::sync_dir(dir)?;
-            }
+            dir.sync().at(root)?;
         }
         let path = journal_path(root);
         fs::remove_file(&path).at(&path)?;
@@ -103,18 +158,39 @@ impl Journal {
     }
 
     /// What a reader must see instead of the files on disk until the journal is applied:
-    /// final relative path → `Some(staged absolute path)` for renames not applied yet, or
+    /// final relative path → `Some(staged relative path)` for renames not applied yet, or
     /// `None` for files being removed.
-    pub fn overlay(&self, root: &Path) -> BTreeMap<String, Option<PathBuf>> {
-        let mut out: BTreeMap<String, Option<PathBuf>> =
+    pub fn overlay(&self, root: &Path) -> BTreeMap<String, Option<String>> {
+        let mut out: BTreeMap<String, Option<String>> =
             self.deletes.iter().map(|d| (d.clone(), None)).collect();
         for m in &self.moves {
             if fs::symlink_metadata(root.join(&m.from)).is_ok() {
-                out.insert(m.to.clone(), Some(root.join(&m.from)));
+                out.insert(m.to.clone(), Some(m.from.clone()));
             }
         }
         out
     }
+}
+
+/// A journal larger than this is refused unread.
+const MAX_JOURNAL_BYTES: u64 = 64 << 20;
+
+/// Where staged files live, relative to the root.
+const STAGING_PREFIX: &str = ".visitrec/staging/";
+
+/// The tag files a transaction rewrites.
+const TAG_TARGETS: [&str; 4] = [
+    super::MANIFEST,
+    super::BAG_INFO,
+    super::TAG_MANIFEST,
+    crate::audit::AUDIT_LOG,
+];
+
+/// `data/<id>/…`: a file inside a recording folder.
+fn is_payload_file(rel: &str) -> bool {
+    rel.strip_prefix("data/")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(id, file)| crate::record::is_valid_id(id) && !file.is_empty())
 }
 
 /// Where the journal lives.
@@ -122,20 +198,25 @@ pub fn journal_path(root: &Path) -> PathBuf {
     root.join(super::META_DIR).join("journal.json")
 }
 
+/// The journal's path relative to the root.
+fn rel_journal() -> String {
+    format!("{}/journal.json", super::META_DIR)
+}
+
 /// Refuses journal paths that could point outside the archive.
-fn check_rel(root: &Path, rel: &str) -> Result<()> {
+fn check_rel(rel: &str) -> std::result::Result<(), String> {
     match super::bagit::unsafe_path_reason(rel) {
         None => Ok(()),
-        Some(reason) => Err(Error::BadFile {
-            path: journal_path(root),
-            reason: format!("{reason}: {rel:?}"),
-        }),
+        Some(reason) => Err(format!("{reason}: {rel:?}")),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const A: &str = "data/00112233445566aa/a";
+    const GONE: &str = "data/00112233445566bb/gone.wav";
 
     #[test]
     fn apply_is_idempotent_and_overlay_tracks_pending() {
@@ -148,44 +229,87 @@ mod tests {
             moves: vec![
                 Move {
                     from: ".visitrec/staging/s/a".into(),
-                    to: "data/x/a".into(),
+                    to: A.into(),
                 },
                 Move {
                     from: ".visitrec/staging/s/b".into(),
-                    to: "b.txt".into(),
+                    to: "bag-info.txt".into(),
                 },
             ],
-            deletes: vec!["data/old/gone.wav".into()],
+            deletes: vec![GONE.into()],
         };
-        fs::create_dir_all(root.join("data/old")).unwrap();
-        fs::write(root.join("data/old/gone.wav"), b"x").unwrap();
+        fs::create_dir_all(root.join("data/00112233445566bb")).unwrap();
+        fs::write(root.join(GONE), b"x").unwrap();
         j.commit(root).unwrap();
         assert_eq!(j.overlay(root).len(), 3);
         // Simulate a crash after the first rename.
-        fs::create_dir_all(root.join("data/x")).unwrap();
-        fs::rename(root.join(".visitrec/staging/s/a"), root.join("data/x/a")).unwrap();
+        fs::create_dir_all(root.join("data/00112233445566aa")).unwrap();
+        fs::rename(root.join(".visitrec/staging/s/a"), root.join(A)).unwrap();
         let loaded = Journal::load(root).unwrap().unwrap();
         assert_eq!(
             loaded.overlay(root).keys().collect::<Vec<_>>(),
-            ["b.txt", "data/old/gone.wav"]
+            ["bag-info.txt", GONE]
         );
         loaded.apply(root).unwrap();
-        assert_eq!(fs::read(root.join("data/x/a")).unwrap(), b"A");
-        assert_eq!(fs::read(root.join("b.txt")).unwrap(), b"B");
-        assert!(!root.join("data/old").exists(), "emptied folder removed");
+        assert_eq!(fs::read(root.join(A)).unwrap(), b"A");
+        assert_eq!(fs::read(root.join("bag-info.txt")).unwrap(), b"B");
+        assert!(
+            !root.join("data/00112233445566bb").exists(),
+            "emptied folder removed"
+        );
         assert!(Journal::load(root).unwrap().is_none());
     }
 
+    fn planted(root: &Path, text: &str) -> Result<Option<Journal>> {
+        fs::create_dir_all(root.join(".visitrec")).unwrap();
+        fs::write(journal_path(root), text).unwrap();
+        Journal::load(root)
+    }
+
     #[test]
-    fn unsafe_paths_are_refused() {
+    fn planted_journals_are_refused_on_load() {
         let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for text in [
+            r#"{"moves":[{"from":"../x","to":"data/00112233445566aa/a"}]}"#,
+            r#"{"moves":[{"from":"/etc/passwd","to":"data/00112233445566aa/a"}]}"#,
+            r#"{"moves":[{"from":".visitrec/staging/s/a","to":"/tmp/owned"}]}"#,
+            r#"{"moves":[{"from":"data/00112233445566aa/a","to":"bag-info.txt"}]}"#,
+            r#"{"moves":[{"from":".visitrec/staging/s/a","to":"bagit.txt"}]}"#,
+            r#"{"moves":[{"from":".visitrec/staging/s/a","to":".visitrec/lock"}]}"#,
+            r#"{"moves":[],"deletes":["../../victim"]}"#,
+            r#"{"moves":[],"deletes":["/root/secret"]}"#,
+            r#"{"moves":[],"deletes":["manifest-sha256.txt"]}"#,
+            r#"{"moves":[],"deletes":["data/not-an-id/x"]}"#,
+            r#"{"moves":[],"deletes":["data/00112233445566aa/../../x"]}"#,
+            r#"not json"#,
+        ] {
+            match planted(root, text) {
+                Err(Error::BadJournal { .. }) => {}
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_journal_through_a_link_is_refused() {
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("gone.wav"), b"keep").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("data")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("data/00112233445566bb")).unwrap();
+        let text = format!(r#"{{"moves":[],"deletes":["{GONE}"]}}"#);
+        assert!(matches!(
+            planted(root, &text),
+            Err(Error::BadJournal { .. })
+        ));
+        // Even a journal that passed its checks does not follow a link swapped in later.
         let j = Journal {
-            moves: vec![Move {
-                from: "../x".into(),
-                to: "data/a".into(),
-            }],
-            deletes: vec![],
+            moves: vec![],
+            deletes: vec![GONE.into()],
         };
-        assert!(j.commit(dir.path()).is_err());
+        assert!(j.apply(root).is_err());
+        assert_eq!(fs::read(outside.path().join("gone.wav")).unwrap(), b"keep");
     }
 }

@@ -44,7 +44,21 @@ pub fn software_agent() -> String {
 #[derive(Debug)]
 pub struct Archive {
     root: PathBuf,
-    overlay: BTreeMap<String, Option<PathBuf>>,
+    overlay: BTreeMap<String, Option<String>>,
+    journal: JournalState,
+}
+
+/// What the archive's commit journal says right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JournalState {
+    /// No journal: no commit is pending.
+    None,
+    /// A valid journal with this many renames and removals still to apply (a writer was
+    /// interrupted after its commit point; readers see the committed state).
+    Pending(usize),
+    /// A journal that visitrec would never write; it is ignored by readers and refused by
+    /// writers.
+    Invalid(String),
 }
 
 /// What a walk of `data/` found.
@@ -52,8 +66,10 @@ pub struct Archive {
 pub struct PayloadListing {
     /// Regular files: relative path → size.
     pub files: BTreeMap<String, u64>,
-    /// Entries that are not regular files (symlinks, devices, undecodable names), with why.
+    /// Entries that are not regular files or links (devices, undecodable names), with why.
     pub oddities: Vec<(String, String)>,
+    /// Symbolic links (never followed), `data` itself included when it is one.
+    pub links: Vec<String>,
 }
 
 impl Archive {
@@ -146,20 +162,36 @@ impl Archive {
             }
             Err(e) => return Err(Error::io(path.join(BAGIT_TXT), e)),
         }
+        // Commands other than `verify` refuse an archive whose journal was planted.
+        Journal::load(path)?;
         Archive::open_unchecked(path)
     }
 
-    /// Opens a folder as a bag without requiring `bagit.txt` (for `verify`, which reports
-    /// its absence as a problem).
+    /// Opens a folder as a bag without requiring `bagit.txt` or a valid journal (for
+    /// `verify`, which reports both as problems; an invalid journal is then ignored).
     pub fn open_unchecked(path: &Path) -> Result<Archive> {
-        let overlay = match Journal::load(path)? {
-            Some(j) => j.overlay(path),
-            None => BTreeMap::new(),
+        let (overlay, journal) = match Journal::load(path) {
+            Ok(Some(j)) => {
+                let overlay = j.overlay(path);
+                let n = overlay.len();
+                (overlay, JournalState::Pending(n))
+            }
+            Ok(None) => (BTreeMap::new(), JournalState::None),
+            Err(e @ Error::BadJournal { .. }) => {
+                (BTreeMap::new(), JournalState::Invalid(e.to_string()))
+            }
+            Err(e) => return Err(e),
         };
         Ok(Archive {
             root: path.to_path_buf(),
             overlay,
+            journal,
         })
+    }
+
+    /// The state of the commit journal when the archive was opened.
+    pub fn journal_state(&self) -> &JournalState {
+        &self.journal
     }
 
     /// The archive's folder.
@@ -167,31 +199,54 @@ impl Archive {
         &self.root
     }
 
-    /// Where the committed content of `rel` is right now (staging, if not yet applied).
-    pub fn path_of(&self, rel: &str) -> PathBuf {
+    /// The relative path where the committed content of `rel` is right now (staging, if
+    /// not yet applied).
+    fn rel_of<'a>(&'a self, rel: &'a str) -> &'a str {
         match self.overlay.get(rel) {
-            Some(Some(staged)) => staged.clone(),
-            _ => self.root.join(rel),
+            Some(Some(staged)) => staged,
+            _ => rel,
         }
     }
 
-    /// Opens the committed content of `rel`. If a concurrent writer moved the staged file
-    /// into place meanwhile, the final path is used.
+    /// Where the committed content of `rel` is right now (staging, if not yet applied),
+    /// checked to run through no symbolic link: for code that must open the file by name
+    /// (decoders). `rel` must be a plain relative path.
+    pub fn path_of(&self, rel: &str) -> Result<PathBuf> {
+        if let Some(reason) = bagit::unsafe_path_reason(rel) {
+            return Err(Error::BadFile {
+                path: self.root.join(rel),
+                reason: reason.into(),
+            });
+        }
+        let at = self.rel_of(rel);
+        crate::beneath::check_no_link(&self.root, at)?;
+        Ok(self.root.join(at))
+    }
+
+    /// Opens the committed content of `rel`, following no symbolic link on the way (see
+    /// [`crate::beneath`]). If a concurrent writer moved the staged file into place
+    /// meanwhile, the final path is used.
     pub fn open_file(&self, rel: &str) -> Result<File> {
+        if let Some(reason) = bagit::unsafe_path_reason(rel) {
+            return Err(Error::BadFile {
+                path: self.root.join(rel),
+                reason: reason.into(),
+            });
+        }
         if let Some(None) = self.overlay.get(rel) {
             let gone = std::io::Error::from(std::io::ErrorKind::NotFound);
             return Err(Error::io(self.root.join(rel), gone));
         }
-        let path = self.path_of(rel);
-        match File::open(&path) {
+        match crate::beneath::open(&self.root, self.rel_of(rel)) {
             Ok(f) => Ok(f),
-            Err(e)
-                if e.kind() == std::io::ErrorKind::NotFound && self.overlay.contains_key(rel) =>
+            Err(Error::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound
+                    && self.overlay.contains_key(rel) =>
             {
-                let fin = self.root.join(rel);
-                File::open(&fin).at(fin)
+                crate::beneath::open(&self.root, rel)
             }
-            Err(e) => Err(Error::io(self.root.join(rel), e)),
+            Err(Error::Io { source, .. }) => Err(Error::io(self.root.join(rel), source)),
+            Err(e) => Err(e),
         }
     }
 
@@ -244,9 +299,14 @@ impl Archive {
     pub fn payload_listing(&self) -> Result<PayloadListing> {
         let mut out = PayloadListing::default();
         let data = self.root.join(DATA);
+        if fs::symlink_metadata(&data).is_ok_and(|m| m.file_type().is_symlink()) {
+            out.links.push(DATA.to_string());
+            return Ok(out);
+        }
         for entry in walkdir::WalkDir::new(&data)
             .min_depth(1)
             .follow_links(false)
+            .follow_root_links(false)
         {
             let entry = entry.map_err(|e| {
                 let path = e.path().unwrap_or(&data).to_path_buf();
@@ -272,8 +332,7 @@ impl Archive {
                     .map_err(|e| Error::io(entry.path(), e.into()))?;
                 out.files.insert(rel, size.len());
             } else if ft.is_symlink() {
-                out.oddities
-                    .push((rel, "symbolic link inside the bag (not followed)".into()));
+                out.links.push(rel);
             } else {
                 out.oddities.push((rel, "not a regular file".into()));
             }
@@ -282,13 +341,61 @@ impl Archive {
             let Some(staged) = staged else { continue };
             if rel.starts_with("data/") {
                 // A concurrent writer may have moved it into place since we looked.
-                let meta = fs::metadata(staged).or_else(|_| fs::metadata(self.root.join(rel)));
+                let meta = fs::symlink_metadata(self.root.join(staged))
+                    .or_else(|_| fs::symlink_metadata(self.root.join(rel)));
                 if let Ok(m) = meta {
                     out.files.insert(rel.clone(), m.len());
                 }
             }
         }
         Ok(out)
+    }
+
+    /// Symbolic links in the archive outside `data/` (at its top level and anywhere under
+    /// `.visitrec/`), as relative paths. None is ever followed.
+    pub fn links_outside_data(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let walk = walkdir::WalkDir::new(&self.root)
+            .min_depth(1)
+            .follow_links(false)
+            .into_iter()
+            .filter_entry(|e| e.depth() > 1 || e.file_name() != DATA || e.path_is_symlink());
+        for entry in walk {
+            let entry = entry.map_err(|e| {
+                let path = e.path().unwrap_or(&self.root).to_path_buf();
+                Error::io(path, e.into())
+            })?;
+            if entry.path_is_symlink() {
+                let rel = entry
+                    .path()
+                    .strip_prefix(&self.root)
+                    .unwrap_or(entry.path());
+                out.push(rel.to_string_lossy().into_owned());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Refuses to go on if a symbolic link stands anywhere a writer could reach through
+    /// it: at the archive's top level, under `.visitrec/`, as `data/` or as a recording
+    /// folder. (Links deeper down are refused when reached: see [`crate::beneath`].)
+    fn refuse_links(&self) -> Result<()> {
+        if let Some(rel) = self.links_outside_data()?.into_iter().next() {
+            return Err(Error::Symlink(self.root.join(rel)));
+        }
+        let data = self.root.join(DATA);
+        let entries = match fs::read_dir(&data) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io(data, e)),
+        };
+        for e in entries {
+            let e = e.at(&data)?;
+            if e.file_type().at(e.path())?.is_symlink() {
+                return Err(Error::Symlink(e.path()));
+            }
+        }
+        Ok(())
     }
 
     /// Every recording id, from the payload manifest (`data/<id>/recording.json`).
@@ -322,6 +429,7 @@ impl Archive {
     /// Takes the write lock, finishes or discards whatever an interrupted writer left, and
     /// returns a [`Writer`] whose changes are logged as made by `actor`.
     pub fn writer(self, actor: &str) -> Result<Writer> {
+        self.refuse_links()?;
         let meta = self.root.join(META_DIR);
         fsutil::create_dirs(&meta)?;
         let lock = lock::WriteLock::acquire(&self.root, &meta.join("lock"))?;
@@ -335,6 +443,17 @@ impl Archive {
         let tag_manifest = archive.strict_manifest(TAG_MANIFEST)?;
         let info = archive.bag_info()?;
         Ok(Writer {
+            warnings: loose_permissions(&archive.root, false)
+                .into_iter()
+                .map(|(rel, why)| {
+                    let at = if rel == "." {
+                        archive.root.clone()
+                    } else {
+                        archive.root.join(rel)
+                    };
+                    format!("{}: {why}", at.display())
+                })
+                .collect(),
             archive,
             _lock: lock,
             manifest,
@@ -343,6 +462,54 @@ impl Archive {
             actor: actor.to_string(),
         })
     }
+}
+
+/// Folders of the archive at `root` that others may write to (group- or world-writable),
+/// as (relative path, what to do). Without `deep`, only the root, `data/` and
+/// `.visitrec/` (what every writer passes through); with it, every folder (for `verify`).
+/// Such a folder is how another account plants a journal, a link or a file.
+pub fn loose_permissions(root: &Path, deep: bool) -> Vec<(String, String)> {
+    use std::os::unix::fs::PermissionsExt;
+    let describe = |rel: &str, mode: u32| {
+        let who = if mode & 0o002 != 0 { "world" } else { "group" };
+        let shown = if rel.is_empty() { "." } else { rel };
+        (
+            shown.to_string(),
+            format!(
+                "folder is {who}-writable (mode {:04o}): other accounts can plant or replace \
+                 files in the archive; run `chmod -R go-w {}`",
+                mode & 0o7777,
+                root.display()
+            ),
+        )
+    };
+    let mut out = Vec::new();
+    let mut look = |rel: &str, meta: &fs::Metadata| {
+        let mode = meta.permissions().mode();
+        // A sticky folder (like /tmp) still lets others add files; it is loose too.
+        if meta.is_dir() && mode & 0o022 != 0 {
+            out.push(describe(rel, mode));
+        }
+    };
+    if deep {
+        for entry in walkdir::WalkDir::new(root)
+            .follow_links(false)
+            .into_iter()
+            .flatten()
+        {
+            if let Ok(meta) = entry.metadata() {
+                let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+                look(&rel.to_string_lossy(), &meta);
+            }
+        }
+    } else {
+        for rel in ["", DATA, META_DIR] {
+            if let Ok(meta) = fs::symlink_metadata(root.join(rel)) {
+                look(rel, &meta);
+            }
+        }
+    }
+    out
 }
 
 /// Ids that look like a mistyped `prefix`: those differing from it in one character (or
@@ -403,6 +570,7 @@ pub struct Writer {
     tag_manifest: Manifest,
     info: BagInfo,
     actor: String,
+    warnings: Vec<String>,
 }
 
 static SLOT: AtomicU64 = AtomicU64::new(0);
@@ -416,6 +584,12 @@ impl Writer {
     /// The payload manifest as last committed.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// What the keeper should know before this write (loose folder permissions), one
+    /// line each.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// Who the changes are logged as made by.

@@ -1,0 +1,402 @@
+//! The archive against a hostile disk: planted journals, symbolic links, paths in
+//! `recording.json`, loose permissions, the archive as its own input, and names that try to
+//! talk to the terminal. Each test is an attack that got through once.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::Path;
+
+use common::*;
+
+/// An archive with one recording, plus a file outside it that an attacker wants gone.
+fn setup(root: &Path) -> (std::path::PathBuf, String, std::path::PathBuf) {
+    let (archive, id) = archive_with_one(root);
+    let victim = root.join("victim.txt");
+    fs::write(&victim, b"root-owned, private").unwrap();
+    fs::set_permissions(&victim, fs::Permissions::from_mode(0o600)).unwrap();
+    (archive, id, victim)
+}
+
+fn plant_journal(archive: &Path, text: &str) {
+    fs::write(archive.join(".visitrec/journal.json"), text).unwrap();
+}
+
+#[test]
+fn a_planted_journal_is_never_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id, victim) = setup(dir.path());
+    let outside = dir.path().join("outside.wav");
+    fs::write(&outside, b"outside").unwrap();
+    let before = snapshot(&archive);
+    for journal in [
+        r#"{"moves":[],"deletes":["../victim.txt"]}"#.to_string(),
+        format!(
+            r#"{{"moves":[],"deletes":["{}"]}}"#,
+            victim.display().to_string().replace('\\', "\\\\")
+        ),
+        r#"{"moves":[{"from":"../outside.wav","to":"manifest-sha256.txt"}],"deletes":[]}"#
+            .to_string(),
+        r#"{"moves":[{"from":".visitrec/staging/s/x","to":"../victim.txt"}]}"#.to_string(),
+    ] {
+        plant_journal(&archive, &journal);
+        let out = visitrec()
+            .args(["tag"])
+            .arg(&archive)
+            .args([&id, "--set", "site=x"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{journal}: {err}");
+        assert!(
+            err.contains("journal.json") && err.contains("invalid commit journal"),
+            "{err}"
+        );
+        assert!(victim.exists() && outside.exists(), "{journal}");
+        assert_eq!(snapshot(&archive), before, "{journal}: archive changed");
+        // Readers refuse it too; verify reports it and names nothing outside.
+        visitrec()
+            .arg("list")
+            .arg(&archive)
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains("journal.json"));
+        let (code, report) = verify_json(&archive, &[]);
+        assert_eq!(code, 1);
+        assert!(
+            kinds(&report).contains(&"bad-journal".to_string()),
+            "{report}"
+        );
+        let text = report.to_string();
+        assert!(!text.contains("outside.wav") || journal.contains("outside.wav"));
+    }
+    assert_eq!(fs::read(&victim).unwrap(), b"root-owned, private");
+}
+
+#[test]
+fn a_pending_journal_is_reported_and_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id, _) = setup(dir.path());
+    // What a writer killed right after its commit point leaves: a staged file and the
+    // journal that puts it in place.
+    let rel = format!("data/{id}/recording.json");
+    let mut rec = recording(&archive, &id);
+    rec["tags"]["site"] = "staged".into();
+    let bytes = serde_json::to_vec_pretty(&rec).unwrap();
+    fs::create_dir_all(archive.join(".visitrec/staging/s9")).unwrap();
+    fs::write(archive.join(".visitrec/staging/s9/file"), &bytes).unwrap();
+    fs::copy(
+        archive.join("manifest-sha256.txt"),
+        archive.join(".visitrec/staging/s9/m"),
+    )
+    .unwrap();
+    plant_journal(
+        &archive,
+        &format!(r#"{{"moves":[{{"from":".visitrec/staging/s9/file","to":"{rel}"}}]}}"#),
+    );
+    let (_, report) = verify_json(&archive, &["--fast"]);
+    let warnings = report["warnings"].as_array().unwrap();
+    assert!(
+        warnings.iter().any(|w| w["kind"] == "pending-journal"),
+        "{report}"
+    );
+    visitrec()
+        .arg("tag")
+        .arg(&archive)
+        .args([&id, "--set", "room=2"])
+        .assert()
+        .success();
+    assert!(!archive.join(".visitrec/journal.json").exists());
+    assert_eq!(recording(&archive, &id)["tags"]["site"], "staged");
+}
+
+#[test]
+fn symlinks_in_the_archive_are_reported_and_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id, _) = setup(dir.path());
+    // data/ replaced by a link to a copy of itself: the content still "verifies".
+    let elsewhere = dir.path().join("elsewhere");
+    copy_tree(&archive.join("data"), &elsewhere);
+    fs::rename(archive.join("data"), dir.path().join("data-moved")).unwrap();
+    symlink(&elsewhere, archive.join("data")).unwrap();
+    let before = snapshot(&elsewhere);
+    let (code, report) = verify_json(&archive, &[]);
+    assert_eq!(code, 1, "{report}");
+    assert!(kinds(&report).contains(&"symlink".to_string()), "{report}");
+    let out = visitrec()
+        .arg("ingest")
+        .arg(&archive)
+        .arg(fixture("phone/archive-copy.flac"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("symbolic link") && err.contains("data"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&elsewhere), before, "wrote through the link");
+
+    // A link deeper down, in a recording folder: reported, and never read through.
+    fs::remove_file(archive.join("data")).unwrap();
+    fs::rename(dir.path().join("data-moved"), archive.join("data")).unwrap();
+    let original = fs::read_dir(archive.join("data").join(&id))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("original.")
+        })
+        .unwrap();
+    let secret = dir.path().join("secret.wav");
+    fs::copy(&original, &secret).unwrap();
+    fs::remove_file(&original).unwrap();
+    symlink(&secret, &original).unwrap();
+    let (code, report) = verify_json(&archive, &[]);
+    assert_eq!(code, 1);
+    assert!(kinds(&report).contains(&"symlink".to_string()), "{report}");
+    let export = dir.path().join("export");
+    let out = visitrec()
+        .arg("encrypt")
+        .arg(&archive)
+        .args([&id, "--purpose", "research", "-r"])
+        .arg("age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p")
+        .arg("--out")
+        .arg(&export)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("symbolic link"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!export.exists());
+}
+
+#[test]
+fn bagit_py_and_visitrec_agree_that_a_linked_payload_is_unsafe() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, _, _) = setup(dir.path());
+    let elsewhere = dir.path().join("elsewhere");
+    copy_tree(&archive.join("data"), &elsewhere);
+    fs::remove_dir_all(archive.join("data")).unwrap();
+    symlink(&elsewhere, archive.join("data")).unwrap();
+    let (code, _) = verify_json(&archive, &[]);
+    assert_eq!(code, 1);
+    let py = std::process::Command::new("bagit.py")
+        .arg("--validate")
+        .arg(&archive)
+        .output()
+        .expect("bagit.py is installed (scripts/test installs it)");
+    assert!(!py.status.success(), "bagit.py calls it valid too?");
+}
+
+/// Two recordings; B's metadata pointing at A's files must not be believed.
+#[test]
+fn paths_in_recording_json_stay_in_their_own_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = archive_at(dir.path());
+    let a = ingest_json(&archive, &[fixture("phone/dictation.wav")], &[]);
+    let a_id = a["ingested"][0]["id"].as_str().unwrap().to_string();
+    let b = ingest_json(
+        &archive,
+        &[fixture("phone/archive-copy.flac")],
+        &[
+            "--consent-scope",
+            "research",
+            "--consent-by",
+            "patient:P2",
+            "--normalize",
+        ],
+    );
+    let b_id = b["ingested"][0]["id"].as_str().unwrap().to_string();
+    let a_original = recording(&archive, &a_id)["source"]["stored_as"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b_json = format!("data/{b_id}/recording.json");
+    for forged in [
+        a_original.clone(),
+        "../../../etc/passwd".to_string(),
+        format!("data/{b_id}/recording.json"),
+    ] {
+        let mut rec = recording(&archive, &b_id);
+        rec["normalized"]["path"] = forged.clone().into();
+        fs::write(
+            archive.join(&b_json),
+            serde_json::to_vec_pretty(&rec).unwrap(),
+        )
+        .unwrap();
+        rehash_entry(&archive, "manifest-sha256.txt", &b_json);
+        rehash_entry(&archive, "tagmanifest-sha256.txt", "manifest-sha256.txt");
+        let (code, report) = verify_json(&archive, &[]);
+        assert_eq!(code, 1, "{forged}: {report}");
+        assert!(
+            report["problems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["kind"] == "bad-metadata" && p["path"] == b_json.as_str()),
+            "{forged}: {report}"
+        );
+        let export = dir.path().join("export");
+        let out = visitrec()
+            .arg("encrypt")
+            .arg(&archive)
+            .args([&b_id, "--purpose", "research", "-r"])
+            .arg("age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p")
+            .arg("--out")
+            .arg(&export)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{forged}");
+        assert!(!export.exists(), "{forged}: exported");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("recording.json"), "{err}");
+    }
+}
+
+#[test]
+fn loose_permissions_are_warned_about_and_init_never_makes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("archive");
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 000 && \"$0\" -q init --org T \"$1\"")
+        .arg(assert_cmd::cargo::cargo_bin("visitrec"))
+        .arg(&archive)
+        .status()
+        .unwrap();
+    for rel in ["", "data", ".visitrec"] {
+        let mode = fs::metadata(archive.join(rel))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{rel}: {mode:o}");
+    }
+    let (_, report) = verify_json(&archive, &[]);
+    assert!(
+        report["warnings"].as_array().unwrap().is_empty(),
+        "{report}"
+    );
+
+    fs::set_permissions(&archive, fs::Permissions::from_mode(0o777)).unwrap();
+    fs::set_permissions(archive.join("data"), fs::Permissions::from_mode(0o770)).unwrap();
+    let (code, report) = verify_json(&archive, &[]);
+    assert_eq!(code, 0, "a warning is not a failure");
+    let w = report["warnings"].as_array().unwrap();
+    assert!(
+        w.iter()
+            .any(|w| w["kind"] == "loose-permissions" && w["path"] == "."),
+        "{report}"
+    );
+    assert!(w.iter().any(|w| w["path"] == "data"), "{report}");
+    visitrec()
+        .arg("verify")
+        .arg(&archive)
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("world-writable"));
+    visitrec()
+        .arg("ingest")
+        .arg(&archive)
+        .arg(fixture("phone/dictation.wav"))
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("world-writable"))
+        .stderr(predicates::str::contains("group-writable"));
+}
+
+#[test]
+fn the_archive_is_never_its_own_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id, _) = setup(dir.path());
+    let before = snapshot(&archive);
+    let original = recording(&archive, &id)["source"]["stored_as"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for input in [
+        archive.clone(),
+        archive.join("data"),
+        archive.join(&original),
+    ] {
+        let r = ingest_json(&archive, std::slice::from_ref(&input), &[]);
+        assert_eq!(r["ingested"].as_array().unwrap().len(), 0, "{r}");
+        let why = r["rejected"][0]["reason"].as_str().unwrap();
+        assert!(why.contains("inside the visitrec archive"), "{why}");
+    }
+    // Another archive met while walking a folder is passed over, with the reason.
+    let tree = dir.path().join("import");
+    fs::create_dir(&tree).unwrap();
+    let other = archive_at(&tree);
+    let r = ingest_json(&other, &[fixture("phone/archive-copy.flac")], &[]);
+    assert_eq!(r["ingested"].as_array().unwrap().len(), 1);
+    let r = ingest_json(&archive, std::slice::from_ref(&tree), &[]);
+    assert_eq!(r["ingested"].as_array().unwrap().len(), 0, "{r}");
+    assert!(
+        r["skipped"]
+            .to_string()
+            .contains("inside the visitrec archive")
+    );
+    let mut after = snapshot(&archive);
+    // The refused runs logged nothing but may have rewritten nothing either.
+    after.retain(|k, _| !k.is_empty());
+    assert_eq!(after, before);
+}
+
+#[test]
+fn names_cannot_talk_to_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = archive_at(dir.path());
+    let name = "visit\nparticipant:  P999\x1b[2J.wav";
+    let input = dir.path().join(name);
+    fs::copy(fixture("phone/dictation.wav"), &input).unwrap();
+    let out = visitrec()
+        .arg("ingest")
+        .arg(&archive)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert!(!printed.contains('\x1b'), "{printed:?}");
+    assert!(
+        printed.contains("visit\\nparticipant:  P999\\x1b[2J.wav"),
+        "{printed:?}"
+    );
+    let id = ingest_json(&archive, &[input], &[])["duplicates"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = visitrec()
+        .arg("show")
+        .arg(&archive)
+        .arg(&id)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8(out.stdout).unwrap();
+    assert!(!shown.contains('\x1b'), "{shown:?}");
+    let forged = shown
+        .lines()
+        .filter(|l| l.starts_with("participant:"))
+        .count();
+    assert_eq!(forged, 1, "a forged line: {shown}");
+    assert!(shown.contains("participant:  -"), "{shown}");
+    // A hand-edited tag value with an escape sequence is shown escaped in `list`.
+    let rel = format!("data/{id}/recording.json");
+    let mut rec = recording(&archive, &id);
+    rec["tags"]["site"] = "\x1b]0;owned\x07".into();
+    fs::write(archive.join(&rel), serde_json::to_vec_pretty(&rec).unwrap()).unwrap();
+    let out = visitrec().arg("list").arg(&archive).output().unwrap();
+    let listed = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !listed.contains('\x1b') && !listed.contains('\x07'),
+        "{listed:?}"
+    );
+    assert!(listed.contains("site=\\x1b]0;owned\\x07"), "{listed:?}");
+}
