@@ -86,10 +86,60 @@ pub fn parse_scopes(s: &str) -> Result<Vec<Scope>> {
     Ok(out)
 }
 
-/// Parses a `YYYY-MM-DD` date.
+/// Parses a `YYYY-MM-DD` date, exactly: no spaces, no time, no other form.
 pub fn parse_date(what: &str, s: &str) -> Result<Date> {
-    s.parse::<Date>()
-        .map_err(|_| Error::Invalid(format!("{what} {s:?} is not a date (YYYY-MM-DD)")))
+    strict_date(s).ok_or_else(|| Error::Invalid(format!("{what} {s:?} is not a date (YYYY-MM-DD)")))
+}
+
+/// `s` as a date if it is exactly `YYYY-MM-DD` and a real day.
+fn strict_date(s: &str) -> Option<Date> {
+    let b = s.as_bytes();
+    let shape = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    let d: Date = shape.then(|| s.parse().ok()).flatten()?;
+    (d.to_string() == s).then_some(d)
+}
+
+/// Serde for consent dates: exactly `YYYY-MM-DD`, so a malformed date in a hand-edited
+/// `recording.json` makes the whole file fail to load (and every consent check on it fail
+/// closed) instead of being skipped.
+mod date_format {
+    use jiff::civil::Date;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(d: &Date, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(d)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
+        let s = String::deserialize(d)?;
+        super::strict_date(&s)
+            .ok_or_else(|| D::Error::custom(format!("{s:?} is not a date (YYYY-MM-DD)")))
+    }
+
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(d: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
+            match d {
+                Some(d) => s.collect_str(d),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Date>, D::Error> {
+            match Option::<String>::deserialize(d)? {
+                None => Ok(None),
+                Some(s) => super::super::strict_date(&s)
+                    .map(Some)
+                    .ok_or_else(|| D::Error::custom(format!("{s:?} is not a date (YYYY-MM-DD)"))),
+            }
+        }
+    }
 }
 
 /// FHIR `provision.type`: whether an entry grants or withdraws.
@@ -116,10 +166,12 @@ pub struct ConsentEntry {
     pub method: Option<String>,
     /// Who witnessed it, e.g. `clinician:C04`.
     pub witness: Option<String>,
-    /// The date it took effect (FHIR `dateTime` / `provision.period.start`).
-    pub date: String,
+    /// The date it takes effect (FHIR `dateTime` / `provision.period.start`).
+    #[serde(with = "date_format")]
+    pub date: Date,
     /// The last day it is valid (FHIR `provision.period.end`), for grants.
-    pub expires: Option<String>,
+    #[serde(with = "date_format::option")]
+    pub expires: Option<Date>,
     /// Free text.
     pub note: Option<String>,
     /// Who recorded it in the archive (the audit actor).
@@ -154,6 +206,23 @@ impl Lapse {
     }
 }
 
+/// One scope's state on one day, and the history entry that decides it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScopeState {
+    /// Whether the scope is permitted on that day.
+    pub permitted: bool,
+    /// When permitted: the first day of the grant that permits it; when not yet valid: the
+    /// day it starts.
+    pub since: Option<Date>,
+    /// The last day of that grant, if it expires.
+    pub until: Option<Date>,
+    /// Why it is not permitted (absent when it is).
+    pub lapse: Option<Lapse>,
+    /// The 1-based position in the history of the entry that decides it: the permitting
+    /// grant, the withdrawal that cancelled it, or the expired or future grant.
+    pub entry: Option<usize>,
+}
+
 /// The consent state of one recording on one day, derived from its history.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConsentState {
@@ -166,6 +235,8 @@ pub struct ConsentState {
     pub granted: BTreeMap<Scope, Option<String>>,
     /// Scopes that were granted at some point but are not now, and why.
     pub lapsed: BTreeMap<Scope, Lapse>,
+    /// Every scope, permitted or not, with since/until and the deciding entry.
+    pub scopes: BTreeMap<Scope, ScopeState>,
 }
 
 impl ConsentState {
@@ -179,6 +250,35 @@ impl ConsentState {
         self.lapsed.get(&scope).copied().unwrap_or(Lapse::Missing)
     }
 
+    /// Why `scope` is not permitted, in words with dates and the deciding entry, e.g.
+    /// `withdrawn on 2026-11-23 (entry 3)`.
+    pub fn why_not(&self, scope: Scope, history: &[ConsentEntry]) -> String {
+        let st = &self.scopes[&scope];
+        let entry = st.entry.and_then(|n| history.get(n - 1).map(|e| (n, e)));
+        match (self.lapse(scope), entry) {
+            (Lapse::Withdrawn, Some((n, e))) => format!("withdrawn on {} (entry {n})", e.date),
+            (Lapse::Expired, Some((n, e))) => format!(
+                "expired after {} (entry {n})",
+                e.expires.map_or("?".into(), |d| d.to_string())
+            ),
+            (Lapse::NotYetValid, Some((n, e))) => {
+                format!("granted only from {} (entry {n})", e.date)
+            }
+            _ if history.is_empty() => "no consent recorded".into(),
+            _ => "never granted".into(),
+        }
+    }
+
+    /// The scopes permitted, as `personal-use, care`, or `nothing`.
+    pub fn covered(&self) -> String {
+        if self.granted.is_empty() {
+            "nothing".into()
+        } else {
+            let names: Vec<&str> = self.granted.keys().map(|s| s.as_str()).collect();
+            names.join(", ")
+        }
+    }
+
     /// A short summary: `active: personal-use, research` / `inactive` / `none`.
     pub fn summary(&self) -> String {
         if self.granted.is_empty() {
@@ -190,56 +290,102 @@ impl ConsentState {
     }
 }
 
-/// Derives the state on `day` from `history` (in recording order; an entry takes effect on
-/// its `date`, and entries with the same date apply in recording order).
+/// The first withdrawal recorded after entry `i` that covers `scope` and is in effect on
+/// `day` (its date ≤ `day`): it cancels grant `i`, whatever that grant's own dates.
+fn cancelled_by(history: &[ConsentEntry], i: usize, scope: Scope, day: Date) -> Option<usize> {
+    history
+        .iter()
+        .enumerate()
+        .skip(i + 1)
+        .find(|(_, e)| e.provision == Provision::Deny && e.scopes.contains(&scope) && e.date <= day)
+        .map(|(j, _)| j)
+}
+
+/// Derives the state on `day` from `history` (in recording order). The rules, also in
+/// `docs/FORMAT.md`:
+/// - a grant permits its scopes from its `date` through its `expires` (inclusive);
+/// - a withdrawal cancels, from its own `date` on, every grant of its scopes recorded
+///   before it, including grants that start later;
+/// - only a grant recorded after a withdrawal permits again.
 pub fn state(history: &[ConsentEntry], day: Date) -> ConsentState {
-    let mut order: Vec<&ConsentEntry> = history.iter().collect();
-    order.sort_by(|a, b| a.date.cmp(&b.date)); // stable: same-day entries keep their order
-    let mut granted: BTreeMap<Scope, Option<Date>> = BTreeMap::new();
-    let mut lapsed: BTreeMap<Scope, Lapse> = BTreeMap::new();
-    for e in order {
-        let Ok(date) = e.date.parse::<Date>() else {
-            continue;
+    let mut scopes = BTreeMap::new();
+    for scope in Scope::ALL {
+        let grants: Vec<(usize, &ConsentEntry)> = history
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.provision == Provision::Permit && e.scopes.contains(&scope))
+            .collect();
+        let live: Vec<(usize, &ConsentEntry)> = grants
+            .iter()
+            .copied()
+            .filter(|(i, _)| cancelled_by(history, *i, scope, day).is_none())
+            .collect();
+        let in_force = live
+            .iter()
+            .rev()
+            .find(|(_, e)| e.date <= day && e.expires.is_none_or(|x| day <= x));
+        let future = live.iter().rev().find(|(_, e)| e.date > day);
+        let withdrawn = grants
+            .iter()
+            .rev()
+            .find_map(|(i, _)| cancelled_by(history, *i, scope, day));
+        let expired = live
+            .iter()
+            .rev()
+            .find(|(_, e)| e.expires.is_some_and(|x| x < day));
+        let st = if let Some((i, e)) = in_force {
+            ScopeState {
+                permitted: true,
+                since: Some(e.date),
+                until: e.expires,
+                lapse: None,
+                entry: Some(i + 1),
+            }
+        } else if let Some((i, e)) = future {
+            ScopeState {
+                permitted: false,
+                since: Some(e.date),
+                until: e.expires,
+                lapse: Some(Lapse::NotYetValid),
+                entry: Some(i + 1),
+            }
+        } else if let Some(j) = withdrawn {
+            ScopeState {
+                permitted: false,
+                since: None,
+                until: None,
+                lapse: Some(Lapse::Withdrawn),
+                entry: Some(j + 1),
+            }
+        } else if let Some((i, e)) = expired {
+            ScopeState {
+                permitted: false,
+                since: Some(e.date),
+                until: e.expires,
+                lapse: Some(Lapse::Expired),
+                entry: Some(i + 1),
+            }
+        } else {
+            ScopeState {
+                permitted: false,
+                since: None,
+                until: None,
+                lapse: Some(Lapse::Missing),
+                entry: None,
+            }
         };
-        if date > day {
-            if e.provision == Provision::Permit {
-                for s in &e.scopes {
-                    if !granted.contains_key(s) {
-                        lapsed.insert(*s, Lapse::NotYetValid);
-                    }
-                }
-            }
-            continue;
-        }
-        match e.provision {
-            Provision::Permit => {
-                let expires = e.expires.as_deref().and_then(|x| x.parse::<Date>().ok());
-                for s in &e.scopes {
-                    granted.insert(*s, expires);
-                    lapsed.remove(s);
-                }
-            }
-            Provision::Deny => {
-                for s in &e.scopes {
-                    if granted.remove(s).is_some() {
-                        lapsed.insert(*s, Lapse::Withdrawn);
-                    }
-                }
-            }
-        }
+        scopes.insert(scope, st);
     }
-    let mut active = BTreeMap::new();
-    for (s, expires) in granted {
-        match expires {
-            Some(end) if end < day => {
-                lapsed.insert(s, Lapse::Expired);
-            }
-            _ => {
-                active.insert(s, expires.map(|d| d.to_string()));
-            }
-        }
-    }
-    let status = if !active.is_empty() {
+    let granted: BTreeMap<Scope, Option<String>> = scopes
+        .iter()
+        .filter(|(_, st)| st.permitted)
+        .map(|(s, st)| (*s, st.until.map(|d| d.to_string())))
+        .collect();
+    let lapsed: BTreeMap<Scope, Lapse> = scopes
+        .iter()
+        .filter_map(|(s, st)| st.lapse.filter(|l| *l != Lapse::Missing).map(|l| (*s, l)))
+        .collect();
+    let status = if !granted.is_empty() {
         "active"
     } else if history.is_empty() {
         "none"
@@ -249,14 +395,33 @@ pub fn state(history: &[ConsentEntry], day: Date) -> ConsentState {
     ConsentState {
         as_of: day.to_string(),
         status,
-        granted: active,
+        granted,
         lapsed,
+        scopes,
     }
 }
 
-/// Today's date in the local time zone.
+/// Grants of `scope` in `history` that no later withdrawal has cancelled (whatever the
+/// dates): what a withdrawal recorded now would cancel.
+fn open_grants(history: &[ConsentEntry], scope: Scope) -> usize {
+    history
+        .iter()
+        .enumerate()
+        .filter(|(i, e)| {
+            e.provision == Provision::Permit
+                && e.scopes.contains(&scope)
+                && !history[i + 1..]
+                    .iter()
+                    .any(|w| w.provision == Provision::Deny && w.scopes.contains(&scope))
+        })
+        .count()
+}
+
+/// Today's date in UTC: consent is judged by the instant, never by the caller's `TZ`.
 pub fn today() -> Date {
-    jiff::Zoned::now().date()
+    jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
 }
 
 /// A grant to be recorded.
@@ -308,8 +473,8 @@ impl Grant {
             by: Some(self.by.clone()),
             method: self.method.clone(),
             witness: self.witness.clone(),
-            date: date.to_string(),
-            expires: self.expires.map(|d| d.to_string()),
+            date,
+            expires: self.expires,
             note: self.note.clone(),
             recorded_by: actor.to_string(),
             recorded_at: crate::record::now(),
@@ -320,7 +485,7 @@ impl Grant {
 /// A withdrawal to be recorded.
 #[derive(Debug, Clone, Default)]
 pub struct Withdrawal {
-    /// Purposes withdrawn (empty: every scope granted on that day).
+    /// Purposes withdrawn (empty: every scope that a grant recorded so far covers).
     pub scopes: Vec<Scope>,
     /// Who withdrew.
     pub by: Option<String>,
@@ -331,8 +496,9 @@ pub struct Withdrawal {
 }
 
 impl Withdrawal {
-    /// Checks the withdrawal against `history` and turns it into an entry. Withdrawing a
-    /// scope that is not granted on that day is an error (it would record nothing).
+    /// Checks the withdrawal against `history` and turns it into an entry. It cancels every
+    /// grant of its scopes recorded so far, including grants not yet in force; withdrawing a
+    /// scope that no such grant covers is an error (it would record nothing).
     pub fn entry(&self, history: &[ConsentEntry], actor: &str) -> Result<ConsentEntry> {
         for (what, v) in [("--by", &self.by), ("--note", &self.note)] {
             if let Some(v) = v {
@@ -340,20 +506,22 @@ impl Withdrawal {
             }
         }
         let date = self.date.unwrap_or_else(today);
-        let current = state(history, date);
         let scopes: Vec<Scope> = if self.scopes.is_empty() {
-            current.granted.keys().copied().collect()
+            Scope::ALL
+                .into_iter()
+                .filter(|s| open_grants(history, *s) > 0)
+                .collect()
         } else {
             self.scopes.clone()
         };
         if scopes.is_empty() {
-            return Err(Error::Invalid(format!(
-                "nothing to withdraw: no consent is active on {date}"
-            )));
+            return Err(Error::Invalid(
+                "nothing to withdraw: every grant recorded for this recording was already withdrawn (or none was recorded)".into(),
+            ));
         }
-        if let Some(s) = scopes.iter().find(|s| !current.covers(**s)) {
+        if let Some(s) = scopes.iter().find(|s| open_grants(history, **s) == 0) {
             return Err(Error::Invalid(format!(
-                "cannot withdraw {s}: it is not granted on {date}"
+                "cannot withdraw {s}: no grant of it is recorded, or it was already withdrawn"
             )));
         }
         Ok(ConsentEntry {
@@ -362,7 +530,7 @@ impl Withdrawal {
             by: self.by.clone(),
             method: None,
             witness: None,
-            date: date.to_string(),
+            date,
             expires: None,
             note: self.note.clone(),
             recorded_by: actor.to_string(),
@@ -462,5 +630,134 @@ mod tests {
             parse_scopes("research, care,research").unwrap(),
             vec![Scope::Care, Scope::Research]
         );
+    }
+
+    #[test]
+    fn a_withdrawal_cancels_every_earlier_grant_even_future_ones() {
+        let mut h = vec![
+            grant(&[Scope::Research], "2026-11-01", Some("2026-11-30")),
+            grant(&[Scope::Research], "2026-12-01", None),
+        ];
+        let all = Withdrawal {
+            date: Some(d("2026-11-23")),
+            ..Default::default()
+        };
+        h.push(all.entry(&h, "t").unwrap());
+        assert_eq!(h[2].scopes, vec![Scope::Research]);
+        for day in ["2026-11-23", "2026-11-30", "2026-12-01", "2027-06-01"] {
+            let st = state(&h, d(day));
+            assert!(!st.covers(Scope::Research), "{day}");
+            assert_eq!(st.lapse(Scope::Research), Lapse::Withdrawn, "{day}");
+            assert_eq!(st.scopes[&Scope::Research].entry, Some(3));
+        }
+        assert!(state(&h, d("2026-11-22")).covers(Scope::Research));
+        // Only a grant recorded after the withdrawal permits again.
+        h.push(grant(&[Scope::Research], "2026-11-01", None));
+        assert!(state(&h, d("2026-12-01")).covers(Scope::Research));
+        assert_eq!(
+            state(&h, d("2026-12-01")).scopes[&Scope::Research].entry,
+            Some(4)
+        );
+    }
+
+    #[test]
+    fn a_future_grant_can_be_withdrawn() {
+        let h = vec![grant(&[Scope::Education], "2027-01-01", None)];
+        let w = Withdrawal {
+            scopes: vec![Scope::Education],
+            date: Some(d("2026-11-23")),
+            ..Default::default()
+        };
+        let mut h2 = h.clone();
+        h2.push(w.entry(&h, "t").expect("a future grant is withdrawable"));
+        assert!(!state(&h2, d("2027-01-02")).covers(Scope::Education));
+        assert!(w.entry(&h2, "t").is_err(), "already withdrawn");
+    }
+
+    #[test]
+    fn malformed_dates_do_not_load() {
+        let good = serde_json::to_value(grant(&[Scope::Care], "2026-11-23", None)).unwrap();
+        assert_eq!(good["date"], "2026-11-23");
+        for bad in [
+            "2026-11-23 ",
+            " 2026-11-23",
+            "2026-11-23T00:00",
+            "2026-02-30",
+            "2026-1-3",
+            "20261123",
+            "",
+        ] {
+            let mut v = good.clone();
+            v["date"] = bad.into();
+            assert!(
+                serde_json::from_value::<ConsentEntry>(v.clone()).is_err(),
+                "{bad:?}"
+            );
+            v["date"] = "2026-11-23".into();
+            v["expires"] = bad.into();
+            assert!(
+                serde_json::from_value::<ConsentEntry>(v).is_err(),
+                "expires {bad:?}"
+            );
+            assert!(parse_date("--date", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// An independent model: each grant is a window of days; a withdrawal recorded later
+    /// cuts every earlier window of its scopes off at the day before it takes effect.
+    fn model(history: &[ConsentEntry], scope: Scope, day: Date) -> bool {
+        let mut windows: Vec<(Date, Option<Date>)> = Vec::new();
+        for e in history.iter().filter(|e| e.scopes.contains(&scope)) {
+            match e.provision {
+                Provision::Permit => windows.push((e.date, e.expires)),
+                Provision::Deny => {
+                    for w in &mut windows {
+                        let cut = e.date.yesterday().unwrap();
+                        w.1 = Some(w.1.map_or(cut, |end| end.min(cut)));
+                    }
+                }
+            }
+        }
+        windows
+            .iter()
+            .any(|(start, end)| *start <= day && end.is_none_or(|e| day <= e))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn state_agrees_with_the_model(
+            entries in proptest::collection::vec(
+                (proptest::bool::ANY, 1u8..64, 0i32..40, proptest::option::of(0i32..20)),
+                0..12,
+            ),
+            day in 0i32..60,
+        ) {
+            let base = d("2026-11-01");
+            let at = |n: i32| base.checked_add(jiff::Span::new().days(n)).unwrap();
+            let history: Vec<ConsentEntry> = entries
+                .iter()
+                .map(|(permit, mask, date, len)| {
+                    let scopes: Vec<Scope> = Scope::ALL
+                        .into_iter()
+                        .enumerate()
+                        .filter(|(i, _)| mask & (1 << i) != 0)
+                        .map(|(_, s)| s)
+                        .collect();
+                    let mut e = grant(&scopes, &at(*date).to_string(), None);
+                    if *permit {
+                        e.expires = len.map(|l| at(date + l));
+                    } else {
+                        e.provision = Provision::Deny;
+                    }
+                    e
+                })
+                .collect();
+            let day = at(day);
+            let st = state(&history, day);
+            for scope in Scope::ALL {
+                proptest::prop_assert_eq!(st.covers(scope), model(&history, scope, day), "{:?}", scope);
+                proptest::prop_assert_eq!(st.scopes[&scope].permitted, st.covers(scope));
+            }
+        }
     }
 }

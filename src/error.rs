@@ -88,8 +88,10 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
     /// Consent does not cover the purpose for some recordings: nothing was exported.
-    #[error("consent does not cover {purpose} for {}; nothing was written", .refused.iter().map(|(id, why)| format!("{id} ({why})")).collect::<Vec<_>>().join(", "))]
+    #[error("consent does not cover {purpose} for {}; nothing was written (a grant is recorded with `visitrec consent {} ID --grant --scope {purpose} --by WHO`)", .refused.iter().map(|(id, why)| format!("{id}: {why}")).collect::<Vec<_>>().join("; "), .archive.display())]
     ConsentRefused {
+        /// The archive.
+        archive: PathBuf,
         /// The purpose asked for.
         purpose: String,
         /// Each refused recording and why.

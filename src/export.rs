@@ -35,6 +35,15 @@ pub const CONTENT_LABEL: &str = "Visitrec-Content";
 /// Its value.
 pub const CONTENT_EXPORT: &str = "encrypted-export";
 
+/// A recording refused for export, and why.
+struct Refusal {
+    id: String,
+    /// The reason's code for the audit log (`withdrawn`, `expired`, `unreadable`, …).
+    code: &'static str,
+    /// The reason in words, for the user.
+    reason: String,
+}
+
 /// What goes into an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Include {
@@ -119,10 +128,30 @@ pub fn encrypt(
     let mut recordings = Vec::new();
     let mut warnings = Vec::new();
     for id in ids {
-        let rec = catalog::load(archive, id)?;
+        // Consent that cannot be read is consent that is not there: fail closed.
+        let rec = match catalog::load(archive, id) {
+            Ok(rec) => rec,
+            Err(e @ (Error::BadFile { .. } | Error::Symlink(_))) => {
+                refused.push(Refusal {
+                    id: id.clone(),
+                    code: "unreadable",
+                    reason: format!("its consent cannot be read ({e})"),
+                });
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let state = consent::state(&rec.consent, today);
         if !state.covers(opts.purpose) {
-            refused.push((id.clone(), state.lapse(opts.purpose).as_str().to_string()));
+            refused.push(Refusal {
+                id: id.clone(),
+                code: state.lapse(opts.purpose).as_str(),
+                reason: format!(
+                    "{}; on {today} it covers {}",
+                    state.why_not(opts.purpose, &rec.consent),
+                    state.covered()
+                ),
+            });
             continue;
         }
         let wanted = |i: Include| opts.include.as_ref().is_none_or(|v| v.contains(&i));
@@ -168,9 +197,22 @@ pub fn encrypt(
         });
     }
     if !refused.is_empty() {
+        // The refusal is part of the record too (ids, purpose, reason codes: no free text).
+        let mut txn = writer.begin();
+        txn.audit(
+            "export-refused",
+            refused.iter().map(|r| r.id.clone()).collect(),
+            serde_json::json!({
+                "purpose": opts.purpose,
+                "consent_day": today.to_string(),
+                "reasons": refused.iter().map(|r| r.code).collect::<Vec<_>>(),
+            }),
+        );
+        txn.commit()?;
         return Err(Error::ConsentRefused {
+            archive: writer.archive().root().to_path_buf(),
             purpose: opts.purpose.to_string(),
-            refused,
+            refused: refused.into_iter().map(|r| (r.id, r.reason)).collect(),
         });
     }
     if plan.is_empty() {
@@ -239,18 +281,24 @@ pub fn encrypt(
     write_tag_files(&staging.dir, &info, &cipher_manifest)?;
     staging.sync()?;
 
+    // Put the export in place first, then log it: the log says only what was done. If
+    // the log cannot be written, the export is taken back.
+    let placed = staging.finish()?;
     let mut txn = writer.begin();
     txn.audit(
         "export",
         recordings.iter().map(|r| r.id.clone()).collect(),
         serde_json::json!({
             "purpose": opts.purpose,
+            "consent_day": today.to_string(),
             "recipients": recipients.fingerprints(),
             "files": plan.len(),
         }),
     );
-    txn.commit()?;
-    staging.finish()?;
+    if let Err(e) = txn.commit() {
+        let _ = fsutil::remove_tree(&placed);
+        return Err(e);
+    }
     Ok(ExportReport {
         out: opts.out.display().to_string(),
         recordings,
@@ -465,7 +513,8 @@ impl Staging {
         Ok(())
     }
 
-    fn finish(mut self) -> Result<()> {
+    /// Renames the bag into place; returns where it now is.
+    fn finish(mut self) -> Result<PathBuf> {
         // An empty destination folder is replaced; rename(2) refuses a non-empty one.
         if self.dest.is_dir() {
             fs::remove_dir(&self.dest).at(&self.dest)?;
@@ -475,7 +524,7 @@ impl Staging {
         if let Some(parent) = self.dest.parent().filter(|p| !p.as_os_str().is_empty()) {
             fsutil::sync_dir(parent)?;
         }
-        Ok(())
+        Ok(self.dest.clone())
     }
 }
 

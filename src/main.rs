@@ -680,22 +680,29 @@ fn list_line(r: &Recording, consent: &ConsentState) -> String {
 }
 
 fn print_consent(r: &Recording, st: &ConsentState) {
-    println!("{}: consent {} (as of {})", r.id, st.summary(), st.as_of);
-    for (scope, until) in &st.granted {
-        println!(
-            "  granted    {scope}{}",
-            until
-                .as_deref()
-                .map_or(String::new(), |u| format!(" until {u}"))
-        );
-    }
-    for (scope, why) in &st.lapsed {
-        println!("  not active {scope}: {}", why.as_str());
+    println!(
+        "{}: consent {} (as of {}, UTC)",
+        r.id,
+        st.summary(),
+        st.as_of
+    );
+    for (scope, s) in &st.scopes {
+        let entry = s.entry.map_or(String::new(), |n| format!(" (entry {n})"));
+        let line = if s.permitted {
+            let until = s.until.map_or("no end".into(), |u| format!("until {u}"));
+            let since = s.since.map_or(String::new(), |d| format!("since {d}, "));
+            format!("permitted      {since}{until}{entry}")
+        } else if s.lapse == Some(visitrec::consent::Lapse::Missing) {
+            "not permitted  never granted".to_string()
+        } else {
+            format!("not permitted  {}", st.why_not(*scope, &r.consent))
+        };
+        println!("  {:<20} {line}", scope.as_str());
     }
     if !r.consent.is_empty() {
         println!("history:");
     }
-    for e in &r.consent {
+    for (n, e) in r.consent.iter().enumerate().map(|(i, e)| (i + 1, e)) {
         let scopes: Vec<&str> = e.scopes.iter().map(|s| s.as_str()).collect();
         let verb = match e.provision {
             visitrec::consent::Provision::Permit => "grant",
@@ -715,7 +722,7 @@ fn print_consent(r: &Recording, st: &ConsentState) {
             extra.push(format!("until {x}"));
         }
         println!(
-            "  {}  {verb:<8} {}  {}  (recorded by {})",
+            "  {n:>2}. {}  {verb:<8} {}  {}  (recorded by {})",
             e.date,
             scopes.join(","),
             extra.join(", "),

@@ -403,7 +403,7 @@ fn consent_gates_every_export_with_exit_3_and_nothing_written() {
     assert_eq!(o.status.code(), Some(3));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains(&b) && err.contains("missing") && !err.contains(&format!("{a} (")),
+        err.contains(&b) && err.contains("never granted") && !err.contains(&format!("{a}:")),
         "{err}"
     );
     assert!(!out.exists());

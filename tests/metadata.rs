@@ -290,7 +290,10 @@ fn bad_consent_requests_are_refused_and_change_nothing() {
             ],
             "before the consent date",
         ),
-        (vec!["--withdraw", "--scope", "research"], "not granted"),
+        (
+            vec!["--withdraw", "--scope", "research"],
+            "no grant of it is recorded",
+        ),
         (vec!["--scope", "care"], "--grant or --withdraw"),
         (
             vec!["--grant", "--withdraw", "--scope", "care", "--by", "p"],

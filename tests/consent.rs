@@ -1,0 +1,211 @@
+//! Consent that fails closed: the clock, withdrawals of every kind, malformed entries, and
+//! the refusal's words. Each test is an attack or a mistake that once got through.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::*;
+
+const KEY: &str = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+
+fn consent(archive: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
+    visitrec().arg("consent").arg(archive).args(args).assert()
+}
+
+fn export(archive: &Path, out: &Path, id: &str, tz: &str) -> std::process::Output {
+    visitrec()
+        .env("TZ", tz)
+        .arg("encrypt")
+        .arg(archive)
+        .args([id, "--purpose", "research", "-r", KEY, "--out"])
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+fn audit_ops(archive: &Path) -> Vec<serde_json::Value> {
+    fs::read_to_string(archive.join("audit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_callers_time_zone_does_not_move_today() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id) = archive_with_one(dir.path());
+    // Withdrawn "today" where the day starts first; exported where it starts last. The
+    // two zones are 26 hours apart, so their dates always differ.
+    visitrec()
+        .env("TZ", "Etc/GMT-14")
+        .arg("consent")
+        .arg(&archive)
+        .args([&id, "--withdraw", "--scope", "research"])
+        .assert()
+        .success();
+    let out = dir.path().join("export");
+    let o = export(&archive, &out, &id, "Etc/GMT+12");
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!out.exists());
+    // The day used is in the audit entry, as a UTC date.
+    let utc = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_string();
+    let last = audit_ops(&archive).pop().unwrap();
+    assert_eq!(last["op"], "export-refused");
+    assert_eq!(last["details"]["consent_day"], utc.as_str());
+    assert_eq!(last["details"]["reasons"][0], "withdrawn");
+}
+
+#[test]
+fn a_withdrawal_of_everything_holds_against_future_grants() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = archive_at(dir.path());
+    let r = ingest_json(&archive, &[fixture("phone/dictation.wav")], &[]);
+    let id = r["ingested"][0]["id"].as_str().unwrap().to_string();
+    consent(
+        &archive,
+        &[
+            &id,
+            "--grant",
+            "--scope",
+            "research",
+            "--by",
+            "p",
+            "--date",
+            "2026-11-01",
+            "--expires",
+            "2026-11-30",
+        ],
+    )
+    .success();
+    consent(
+        &archive,
+        &[
+            &id,
+            "--grant",
+            "--scope",
+            "research",
+            "--by",
+            "p",
+            "--date",
+            "2026-12-01",
+        ],
+    )
+    .success();
+    // A future grant alone can be withdrawn too; here, everything is.
+    consent(&archive, &[&id, "--withdraw", "--date", "2026-11-23"]).success();
+    for day in ["2026-11-23", "2026-12-01", "2027-01-01"] {
+        let listed = visitrec()
+            .arg("list")
+            .arg(&archive)
+            .args(["--consent", "research", "--at", day])
+            .output()
+            .unwrap();
+        assert!(
+            !String::from_utf8_lossy(&listed.stdout).contains(&id),
+            "{day}: still listed"
+        );
+    }
+    // The per-scope view says why, and by which entry.
+    let shown = visitrec()
+        .arg("consent")
+        .arg(&archive)
+        .args([&id, "--at", "2026-12-01"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(shown.stdout).unwrap();
+    assert!(
+        text.contains("research") && text.contains("withdrawn on 2026-11-23 (entry 3)"),
+        "{text}"
+    );
+    // A grant recorded after the withdrawal permits again.
+    consent(
+        &archive,
+        &[
+            &id,
+            "--grant",
+            "--scope",
+            "research",
+            "--by",
+            "p",
+            "--date",
+            "2026-11-01",
+        ],
+    )
+    .success();
+    let json = run_json(&["consent", &id, "--at", "2026-12-01"], &archive).1;
+    assert_eq!(
+        json["state"]["scopes"]["research"]["permitted"], true,
+        "{json}"
+    );
+    assert_eq!(json["state"]["scopes"]["research"]["entry"], 4);
+}
+
+#[test]
+fn a_malformed_consent_entry_fails_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id) = archive_with_one(dir.path());
+    consent(&archive, &[&id, "--withdraw", "--scope", "research"]).success();
+    let rel = format!("data/{id}/recording.json");
+    let mut rec = recording(&archive, &id);
+    let date = rec["consent"][1]["date"].as_str().unwrap().to_string();
+    rec["consent"][1]["date"] = format!("{date} ").into();
+    fs::write(archive.join(&rel), serde_json::to_vec_pretty(&rec).unwrap()).unwrap();
+    rehash_entry(&archive, "manifest-sha256.txt", &rel);
+    rehash_entry(&archive, "tagmanifest-sha256.txt", "manifest-sha256.txt");
+    let (code, report) = verify_json(&archive, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        kinds(&report).contains(&"bad-metadata".to_string()),
+        "{report}"
+    );
+    let out = dir.path().join("export");
+    let o = export(&archive, &out, &id, "UTC");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("cannot be read") && err.contains("recording.json"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn the_refusal_says_what_is_covered_and_how_to_grant() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = archive_at(dir.path());
+    let r = ingest_json(
+        &archive,
+        &[fixture("phone/dictation.wav")],
+        &[
+            "--consent-scope",
+            "personal-use,care",
+            "--consent-by",
+            "patient:P1",
+        ],
+    );
+    let id = r["ingested"][0]["id"].as_str().unwrap().to_string();
+    let out = dir.path().join("export");
+    let o = export(&archive, &out, &id, "UTC");
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("it covers personal-use, care"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "visitrec consent {} ID --grant --scope research --by WHO",
+            archive.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+}
