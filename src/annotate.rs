@@ -223,12 +223,7 @@ pub fn consent(writer: &mut Writer, id: &str, change: &ConsentChange) -> Result<
     rec.consent.push(entry.clone());
     let mut txn = writer.begin();
     txn.put_bytes(&record::payload_path(id, RECORDING_JSON), &rec.to_json())?;
-    let details = serde_json::json!({
-        "provision": entry.provision,
-        "scopes": entry.scopes,
-        "date": entry.date,
-        "expires": entry.expires,
-    });
+    let details = crate::replay::consent_details(&entry);
     txn.audit("consent", vec![id.to_string()], details);
     txn.commit()?;
     Ok(ConsentOutcome {

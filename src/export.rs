@@ -127,6 +127,12 @@ pub fn encrypt(
     let mut plan: Vec<(String, String)> = Vec::new(); // (archive rel, export rel)
     let mut recordings = Vec::new();
     let mut warnings = Vec::new();
+    // A consent history the audit log does not explain (a withdrawal deleted by hand) is
+    // not believed.
+    let log = archive
+        .read_text(crate::audit::AUDIT_LOG)?
+        .unwrap_or_default();
+    let log = crate::audit::entries(&log);
     for id in ids {
         // Consent that cannot be read is consent that is not there: fail closed.
         let rec = match catalog::load(archive, id) {
@@ -141,6 +147,20 @@ pub fn encrypt(
             }
             Err(e) => return Err(e),
         };
+        if let Some(m) = crate::replay::check(&log, std::slice::from_ref(&rec))
+            .into_iter()
+            .find(|m| m.consent)
+        {
+            refused.push(Refusal {
+                id: id.clone(),
+                code: "consent-mismatch",
+                reason: format!(
+                    "its consent history does not match the audit log ({}); run `visitrec verify`",
+                    m.detail
+                ),
+            });
+            continue;
+        }
         let state = consent::state(&rec.consent, today);
         if !state.covers(opts.purpose) {
             refused.push(Refusal {

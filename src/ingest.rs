@@ -209,6 +209,8 @@ pub fn ingest(
         "segmented": opts.segment.is_some(),
         "marks": opts.marks.len(),
         "consent_scopes": consent.as_ref().map(|c| &c.scopes),
+        "consent": consent.as_ref().map(crate::replay::consent_details),
+        "tag_keys": opts.tags.keys().collect::<Vec<_>>(),
     });
     let mut known: HashSet<String> = record_ids(writer);
     let mut batch: Vec<Staged> = Vec::new();

@@ -22,6 +22,7 @@ pub mod hash;
 pub mod ingest;
 pub mod pipeline;
 pub mod record;
+pub mod replay;
 pub mod sanitize;
 pub mod tags;
 pub mod verify;

@@ -45,6 +45,12 @@ pub enum ProblemKind {
     Decrypt,
     /// A symbolic link inside the bag (never followed: it could lead outside the archive).
     Symlink,
+    /// A recording's consent history differs from what the audit log recorded (an entry
+    /// added, removed or changed by hand).
+    ConsentMismatch,
+    /// A recording the audit log never introduced (no `ingest` entry), or tag keys the log
+    /// never set.
+    HistoryMismatch,
     /// A commit journal that visitrec never writes (a path outside the archive, through a
     /// link, or onto a file no transaction touches): planted or damaged, and not applied.
     BadJournal,
@@ -113,6 +119,8 @@ impl ProblemKind {
             ProblemKind::Decrypt => "decrypt",
             ProblemKind::Symlink => "symlink",
             ProblemKind::BadJournal => "bad-journal",
+            ProblemKind::ConsentMismatch => "consent-mismatch",
+            ProblemKind::HistoryMismatch => "history-mismatch",
         }
     }
 }
@@ -173,8 +181,8 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
         if export {
             v.check_export_layout(&manifest);
         } else {
-            v.check_recordings(&manifest);
-            v.check_audit()?;
+            let recordings = v.check_recordings(&manifest);
+            v.check_audit(&recordings)?;
         }
     }
     if let Some(ids) = &opts.identities {
@@ -459,7 +467,8 @@ impl Verifier<'_> {
     /// Each `data/<id>/recording.json` must parse, name its own folder, and describe the
     /// original it sits beside (as the manifest records it: a changed original is already
     /// reported as `modified`).
-    fn check_recordings(&mut self, manifest: &Manifest) {
+    fn check_recordings(&mut self, manifest: &Manifest) -> Vec<Recording> {
+        let mut loaded = Vec::new();
         let mut folders: BTreeMap<&str, bool> = BTreeMap::new();
         for path in manifest.entries.keys() {
             let rest = &path["data/".len()..];
@@ -528,7 +537,11 @@ impl Verifier<'_> {
                     format!("source.stored_as {stored:?} is not in the manifest"),
                 ),
             }
+            if rec.id == id {
+                loaded.push(rec);
+            }
         }
+        loaded
     }
 
     /// An export holds only `.age` files.
@@ -544,16 +557,25 @@ impl Verifier<'_> {
         }
     }
 
-    /// The audit log, when there is one, must be an unbroken hash chain.
-    fn check_audit(&mut self) -> Result<()> {
-        if let Some(text) = self.archive.read_text(AUDIT_LOG)? {
-            for b in audit::check(&text) {
-                self.problem(
-                    AUDIT_LOG,
-                    ProblemKind::AuditChain,
-                    format!("line {}: {}", b.line, b.reason),
-                );
-            }
+    /// The audit log, when there is one, must be an unbroken hash chain, and it must
+    /// explain every recording's consent history, ingest and tag keys (see
+    /// [`crate::replay`]).
+    fn check_audit(&mut self, recordings: &[Recording]) -> Result<()> {
+        let text = self.archive.read_text(AUDIT_LOG)?.unwrap_or_default();
+        for b in audit::check(&text) {
+            self.problem(
+                AUDIT_LOG,
+                ProblemKind::AuditChain,
+                format!("line {}: {}", b.line, b.reason),
+            );
+        }
+        for m in crate::replay::check(&audit::entries(&text), recordings) {
+            let kind = if m.consent {
+                ProblemKind::ConsentMismatch
+            } else {
+                ProblemKind::HistoryMismatch
+            };
+            self.problem(&record::payload_path(&m.id, RECORDING_JSON), kind, m.detail);
         }
         Ok(())
     }

@@ -209,3 +209,137 @@ fn the_refusal_says_what_is_covered_and_how_to_grant() {
     );
     assert_eq!(err.lines().count(), 1, "one line: {err}");
 }
+
+/// Rewrites a recording's metadata and recomputes both manifests, as someone hiding an edit
+/// would.
+fn forge(archive: &Path, id: &str, edit: impl FnOnce(&mut serde_json::Value)) {
+    let rel = format!("data/{id}/recording.json");
+    let mut rec = recording(archive, id);
+    edit(&mut rec);
+    fs::write(archive.join(&rel), serde_json::to_vec_pretty(&rec).unwrap()).unwrap();
+    rehash_entry(archive, "manifest-sha256.txt", &rel);
+    // Keep the Payload-Oxum right too, so only the replay can notice.
+    let info = fs::read_to_string(archive.join("bag-info.txt")).unwrap();
+    let (octets, streams) = walkdir::WalkDir::new(archive.join("data"))
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .fold((0, 0), |(o, n), e| (o + e.metadata().unwrap().len(), n + 1));
+    let info: String = info
+        .lines()
+        .map(|l| {
+            if l.starts_with("Payload-Oxum:") {
+                format!("Payload-Oxum: {octets}.{streams}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    fs::write(archive.join("bag-info.txt"), info).unwrap();
+    rehash_entry(archive, "tagmanifest-sha256.txt", "bag-info.txt");
+    rehash_entry(archive, "tagmanifest-sha256.txt", "manifest-sha256.txt");
+}
+
+#[test]
+fn a_consent_edit_the_audit_log_does_not_explain_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id) = archive_with_one(dir.path());
+    consent(&archive, &[&id, "--withdraw", "--scope", "research"]).success();
+    let (code, report) = verify_json(&archive, &["--require-consent"]);
+    assert_eq!(code, 1, "withdrawn: no consent left");
+    assert_eq!(kinds(&report), ["no-consent"]);
+    // Delete the withdrawal from recording.json and hide the edit.
+    forge(&archive, &id, |rec| {
+        rec["consent"].as_array_mut().unwrap().pop();
+    });
+    let (code, report) = verify_json(&archive, &["--require-consent"]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(kinds(&report), ["consent-mismatch"], "{report}");
+    let detail = report["problems"][0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("consent entry 2") && detail.contains("deny research"),
+        "{detail}"
+    );
+    let out = dir.path().join("export");
+    let o = export(&archive, &out, &id, "UTC");
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not match the audit log"));
+    assert!(!out.exists());
+    // An added grant, or a changed date, is caught the same way.
+    forge(&archive, &id, |rec| {
+        let mut g = rec["consent"][0].clone();
+        g["scopes"] = serde_json::json!(["education"]);
+        rec["consent"].as_array_mut().unwrap().push(g);
+    });
+    let (_, report) = verify_json(&archive, &[]);
+    assert!(
+        kinds(&report).contains(&"consent-mismatch".to_string()),
+        "{report}"
+    );
+}
+
+#[test]
+fn recordings_and_tags_the_log_never_saw_are_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id) = archive_with_one(dir.path());
+    forge(&archive, &id, |rec| {
+        rec["tags"]["study"] = "not-logged".into();
+    });
+    let (code, report) = verify_json(&archive, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&report), ["history-mismatch"], "{report}");
+    // A tag set through visitrec is explained by the log.
+    let dir2 = tempfile::tempdir().unwrap();
+    let (archive2, id2) = archive_with_one(dir2.path());
+    visitrec()
+        .arg("tag")
+        .arg(&archive2)
+        .args([&id2, "--set", "study=logged", "--set", "room=1"])
+        .assert()
+        .success();
+    visitrec()
+        .arg("tag")
+        .arg(&archive2)
+        .args([&id2, "--unset", "room"])
+        .assert()
+        .success();
+    let (code, report) = verify_json(&archive2, &[]);
+    assert_eq!(code, 0, "{report}");
+    // A recording folder no ingest introduced: the log does not know it.
+    let mut log = fs::read_to_string(archive2.join("audit.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    assert_eq!(first["op"], "ingest");
+    log = log.replace(&format!("\"ids\":[\"{id2}\"]"), "\"ids\":[]");
+    // Rebuild the chain so only the replay can notice.
+    let mut prev = "0".repeat(64);
+    let mut rebuilt = String::new();
+    for line in log.lines() {
+        let mut e: serde_json::Value = serde_json::from_str(line).unwrap();
+        if e["op"] == "ingest" {
+            e["ids"] = serde_json::json!([]);
+        }
+        e["prev"] = prev.clone().into();
+        let text = serde_json::to_string(&e).unwrap();
+        prev = visitrec::hash::hash_bytes(text.as_bytes()).sha256;
+        rebuilt.push_str(&text);
+        rebuilt.push('\n');
+    }
+    fs::write(archive2.join("audit.jsonl"), rebuilt).unwrap();
+    rehash_entry(&archive2, "tagmanifest-sha256.txt", "audit.jsonl");
+    let (code, report) = verify_json(&archive2, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        report["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["kind"] == "history-mismatch"
+                && p["detail"].as_str().unwrap().contains("no ingest entry")),
+        "{report}"
+    );
+}
