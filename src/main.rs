@@ -737,13 +737,15 @@ fn print_recording(r: &Recording) {
 }
 
 fn print_verify(archive: &Path, r: &Report, quiet: bool) {
+    // A sound bag that is simply not visitrec's is said in one line.
+    if let [p] = r.problems.as_slice()
+        && p.kind == visitrec::verify::ProblemKind::NotVisitrec
+    {
+        println!("{}: {}", archive.display(), p.detail);
+        return;
+    }
     for p in &r.problems {
-        println!(
-            "{:<13} {}: {}",
-            format!("{:?}", p.kind).to_lowercase(),
-            p.path,
-            p.detail
-        );
+        println!("{:<13} {}: {}", p.kind.as_str(), p.path, p.detail);
     }
     if !quiet || !r.ok {
         let mb = r.bytes_checked as f64 / 1e6;

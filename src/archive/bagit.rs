@@ -443,53 +443,77 @@ impl Declaration {
     }
 }
 
+/// How tag files in a declared encoding are read.
+enum Codec {
+    Utf8,
+    Latin1,
+    /// UTF-16; big-endian when known, else from the byte-order mark.
+    Utf16(Option<bool>),
+}
+
+fn codec(encoding: &str) -> Option<Codec> {
+    match encoding.to_ascii_uppercase().replace('_', "-").as_str() {
+        "UTF-8" | "UTF8" => Some(Codec::Utf8),
+        "ISO-8859-1" | "ISO8859-1" | "LATIN-1" | "LATIN1" | "US-ASCII" | "ASCII" => {
+            Some(Codec::Latin1)
+        }
+        "UTF-16" => Some(Codec::Utf16(None)),
+        "UTF-16BE" => Some(Codec::Utf16(Some(true))),
+        "UTF-16LE" => Some(Codec::Utf16(Some(false))),
+        _ => None,
+    }
+}
+
+/// The tag-file encodings visitrec reads, for messages.
+pub const READABLE_ENCODINGS: &str = "UTF-8, ISO-8859-1, US-ASCII, UTF-16";
+
+/// Whether [`decode_tag_file`] reads `encoding`.
+pub fn is_readable_encoding(encoding: &str) -> bool {
+    codec(encoding).is_some()
+}
+
 /// Decodes a tag file (a manifest, `bag-info.txt`, `fetch.txt`) written in the bag's
-/// declared `Tag-File-Character-Encoding`. UTF-8, ISO-8859-1 (Latin-1), US-ASCII and UTF-16
-/// (with a byte-order mark, or `UTF-16LE`/`UTF-16BE`) are read; anything else, or bytes that
-/// are not valid in the encoding, come back as text decoded as UTF-8 as well as can be,
-/// with the reason.
+/// declared `Tag-File-Character-Encoding`: one of [`READABLE_ENCODINGS`] (UTF-16 with a
+/// byte-order mark, or `UTF-16LE`/`UTF-16BE`). Another encoding, or bytes that are not
+/// valid in it, come back decoded as UTF-8 as well as can be, with the reason.
 pub fn decode_tag_file(bytes: &[u8], encoding: &str) -> (String, Option<String>) {
     let lossy = |why: String| (String::from_utf8_lossy(bytes).into_owned(), Some(why));
-    let utf16 = |big: bool, body: &[u8]| {
-        if !body.len().is_multiple_of(2) {
-            return None;
-        }
-        let units: Vec<u16> = body
-            .chunks_exact(2)
-            .map(|c| {
-                if big {
-                    u16::from_be_bytes([c[0], c[1]])
-                } else {
-                    u16::from_le_bytes([c[0], c[1]])
-                }
-            })
-            .collect();
-        String::from_utf16(&units).ok()
-    };
-    let name = encoding.to_ascii_uppercase().replace('_', "-");
-    match name.as_str() {
-        "UTF-8" | "UTF8" => match std::str::from_utf8(bytes) {
+    let invalid = || lossy(format!("is not valid {encoding}"));
+    match codec(encoding) {
+        Some(Codec::Utf8) => match std::str::from_utf8(bytes) {
             Ok(t) => (t.to_string(), None),
-            Err(_) => lossy(format!("is not valid {encoding}")),
+            Err(_) => invalid(),
         },
-        "ISO-8859-1" | "ISO8859-1" | "LATIN-1" | "LATIN1" | "US-ASCII" | "ASCII" => {
-            (bytes.iter().map(|&b| char::from(b)).collect(), None)
-        }
-        "UTF-16" | "UTF-16LE" | "UTF-16BE" => {
-            let (big, body) = match (name.as_str(), bytes) {
-                ("UTF-16", [0xfe, 0xff, rest @ ..]) => (true, rest),
-                ("UTF-16", [0xff, 0xfe, rest @ ..]) => (false, rest),
-                ("UTF-16LE", b) => (false, b.strip_prefix(&[0xff, 0xfe]).unwrap_or(b)),
-                (_, b) => (true, b.strip_prefix(&[0xfe, 0xff]).unwrap_or(b)),
+        Some(Codec::Latin1) => (bytes.iter().map(|&b| char::from(b)).collect(), None),
+        Some(Codec::Utf16(order)) => {
+            let (big, body) = match (order, bytes) {
+                (None | Some(true), [0xfe, 0xff, rest @ ..]) => (true, rest),
+                (None | Some(false), [0xff, 0xfe, rest @ ..]) => (false, rest),
+                (Some(big), b) => (big, b),
+                (None, b) => (true, b),
             };
-            match utf16(big, body) {
-                Some(t) => (t, None),
-                None => lossy(format!("is not valid {encoding}")),
+            if !body.len().is_multiple_of(2) {
+                return invalid();
+            }
+            let units: Vec<u16> = body
+                .chunks_exact(2)
+                .map(|c| {
+                    let pair = [c[0], c[1]];
+                    if big {
+                        u16::from_be_bytes(pair)
+                    } else {
+                        u16::from_le_bytes(pair)
+                    }
+                })
+                .collect();
+            match String::from_utf16(&units) {
+                Ok(t) => (t, None),
+                Err(_) => invalid(),
             }
         }
-        _ => lossy(format!(
+        None => lossy(format!(
             "Tag-File-Character-Encoding {encoding:?} is not one visitrec reads \
-             (UTF-8, ISO-8859-1, US-ASCII, UTF-16)"
+             ({READABLE_ENCODINGS})"
         )),
     }
 }

@@ -31,6 +31,8 @@ pub const BAG_INFO: &str = "bag-info.txt";
 pub const MANIFEST: &str = "manifest-sha256.txt";
 /// The tag manifest.
 pub const TAG_MANIFEST: &str = "tagmanifest-sha256.txt";
+/// A holey bag's list of files to download (RFC 8493 §2.2.3); never in a visitrec archive.
+pub const FETCH_TXT: &str = "fetch.txt";
 /// The payload folder.
 pub const DATA: &str = "data";
 
