@@ -214,23 +214,13 @@ fn manifest_names(root: &Path) -> std::io::Result<Vec<String>> {
     for entry in std::fs::read_dir(root)? {
         let name = entry?.file_name();
         if let Some(name) = name.to_str()
-            && manifest_kind(name).is_some()
+            && bagit::manifest_file_kind(name).is_some()
         {
             names.push(name.to_string());
         }
     }
     names.sort();
     Ok(names)
-}
-
-/// For a manifest file name: whether it is a payload manifest, and its algorithm's name.
-fn manifest_kind(name: &str) -> Option<(bool, &str)> {
-    let (payload, rest) = match name.strip_prefix("tagmanifest-") {
-        Some(rest) => (false, rest),
-        None => (true, name.strip_prefix("manifest-")?),
-    };
-    let alg = rest.strip_suffix(".txt")?;
-    (!alg.is_empty()).then_some((payload, alg))
 }
 
 /// What marks a bag as visitrec's: its private folder, its software agent in
@@ -420,7 +410,7 @@ impl Verifier<'_> {
         }
         let mut out = Vec::new();
         for name in names {
-            let Some((payload, alg_name)) = manifest_kind(&name) else {
+            let Some((payload, alg_name)) = bagit::manifest_file_kind(&name) else {
                 continue;
             };
             let Some(algorithm) = Algorithm::from_name(alg_name) else {

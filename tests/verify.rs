@@ -4,7 +4,6 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command as Std;
 
 use common::*;
 use predicates::prelude::*;
@@ -243,19 +242,6 @@ fn not_an_archive_exits_2() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("no such folder"));
-}
-
-/// Runs the Library of Congress validator; the interop tests fail (never skip) without it.
-fn bagit_valid(bag: &Path, fast: bool) -> bool {
-    let mut cmd = Std::new("bagit.py");
-    cmd.arg("--validate").arg("--quiet");
-    if fast {
-        cmd.arg("--fast");
-    }
-    let out = cmd.arg(bag).output().unwrap_or_else(|e| {
-        panic!("bagit.py is required for the interop tests ({e}); run scripts/test, which installs it (pip install bagit)")
-    });
-    out.status.success()
 }
 
 #[test]

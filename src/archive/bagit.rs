@@ -109,6 +109,17 @@ pub fn lines_any(text: &str) -> impl Iterator<Item = (usize, &str)> {
     .map(|(i, l)| (i + 1, l))
 }
 
+/// For a file name at the top of a bag: `Some((true, alg))` for a payload manifest
+/// `manifest-<alg>.txt`, `Some((false, alg))` for a tag manifest `tagmanifest-<alg>.txt`.
+pub fn manifest_file_kind(name: &str) -> Option<(bool, &str)> {
+    let (payload, rest) = match name.strip_prefix("tagmanifest-") {
+        Some(rest) => (false, rest),
+        None => (true, name.strip_prefix("manifest-")?),
+    };
+    let alg = rest.strip_suffix(".txt")?;
+    (!alg.is_empty()).then_some((payload, alg))
+}
+
 /// A parsed manifest: relative path → lower-case hex digest.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Manifest {
@@ -791,6 +802,23 @@ mod tests {
                 .iter()
                 .any(|(l, r)| *l == 4 && r.contains("\"ten\""))
         );
+    }
+
+    #[test]
+    fn manifest_file_names_give_kind_and_algorithm() {
+        assert_eq!(manifest_file_kind("manifest-md5.txt"), Some((true, "md5")));
+        assert_eq!(
+            manifest_file_kind("tagmanifest-sha3_256.txt"),
+            Some((false, "sha3_256"))
+        );
+        for not in [
+            "manifest-.txt",
+            "manifest-md5",
+            "bag-info.txt",
+            "xmanifest-md5.txt",
+        ] {
+            assert_eq!(manifest_file_kind(not), None, "{not}");
+        }
     }
 
     #[test]
