@@ -84,6 +84,15 @@ pub enum Error {
         /// The first invalid entry.
         reason: String,
     },
+    /// The bag carries a manifest in another algorithm than SHA-256 (made by another
+    /// tool), which a write would leave stale.
+    #[error("{}: visitrec keeps only SHA-256 manifests and a write would leave this {algorithm} one stale; nothing was changed (move it out of the bag, and drop its line from any tag manifest, to write here)", .path.display())]
+    ForeignManifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// Its algorithm, as named in the file name.
+        algorithm: String,
+    },
     /// A value given on the command line is not acceptable.
     #[error("{0}")]
     Invalid(String),

@@ -3,10 +3,20 @@
 
 use std::io::Write;
 
-/// BagIt manifests, `bag-info.txt`, path decoding, and the audit log chain.
+/// BagIt manifests (every algorithm), `bagit.txt`, `bag-info.txt`, `fetch.txt`, tag-file
+/// decoding, path decoding, and the audit log chain.
 pub fn manifest(data: &[u8]) {
+    use crate::archive::bagit;
+    let _ = bagit::Declaration::parse(data);
+    for enc in ["UTF-8", "ISO-8859-1", "UTF-16"] {
+        let _ = bagit::decode_tag_file(data, enc);
+    }
     let text = String::from_utf8_lossy(data);
-    let _ = crate::archive::bagit::Manifest::parse(&text);
+    for alg in crate::hash::Algorithm::ALL {
+        let _ = bagit::Manifest::parse_for(&text, alg);
+    }
+    let _ = bagit::parse_fetch(&text);
+    let _ = bagit::BagInfo::parse_as(&text, true);
     let _ = crate::archive::bagit::BagInfo::parse(&text);
     let _ = crate::archive::bagit::Oxum::parse(&text);
     let _ = crate::archive::bagit::decode_path(&text);

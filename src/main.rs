@@ -781,10 +781,17 @@ fn print_verify(archive: &Path, r: &Report, quiet: bool) {
     for w in &r.warnings {
         eprintln!("warning: {}: {}", term(&w.path), term(&w.detail));
     }
+    // A sound bag that is simply not visitrec's is said in one line.
+    if let [p] = r.problems.as_slice()
+        && p.kind == visitrec::verify::ProblemKind::NotVisitrec
+    {
+        println!("{}: {}", archive.display(), term(&p.detail));
+        return;
+    }
     for p in &r.problems {
         println!(
             "{:<13} {}: {}",
-            format!("{:?}", p.kind).to_lowercase(),
+            p.kind.as_str(),
             term(&p.path),
             term(&p.detail)
         );

@@ -1,8 +1,12 @@
 //! `verify`: fixity and structure of an archive, reported as a list of problems.
 //!
-//! Full mode recomputes every manifest entry (streamed SHA-256, files in parallel) and checks
-//! each `recording.json`; `--fast` checks only presence and the Payload-Oxum, like bagit's
-//! `--fast`. The verdicts agree with bagit-python's `--validate` on the cases it knows.
+//! Full mode recomputes every entry of every manifest and tag manifest the bag carries
+//! (each file read once for all its algorithms, files in parallel) and checks each
+//! `recording.json`; `--fast` checks only presence and the Payload-Oxum, like bagit's
+//! `--fast`. The bag itself is held to RFC 8493 (`bagit.txt`, tag-file syntax, no
+//! `fetch.txt`), and a valid bag that is not a visitrec archive is reported as such. The
+//! verdicts agree with bagit-python's `--validate` on the cases it knows, except where
+//! RFC 8493 is stricter than it (see docs/FORMAT.md).
 
 use std::collections::BTreeMap;
 
@@ -11,14 +15,15 @@ use std::path::Path;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::archive::bagit::{BagInfo, LineIssue, Manifest, Oxum};
+use crate::archive::bagit::{self, BagInfo, Declaration, LineIssue, Manifest, Oxum};
 use crate::archive::{
-    Archive, BAG_INFO, BAGIT_TXT, JournalState, MANIFEST, PayloadListing, TAG_MANIFEST,
+    Archive, BAG_INFO, BAGIT_TXT, FETCH_TXT, JournalState, MANIFEST, META_DIR, PayloadListing,
+    TAG_MANIFEST,
 };
 use crate::audit::{self, AUDIT_LOG};
 use crate::consent;
 use crate::error::{Error, Result, exit};
-use crate::hash::{self, Fixity};
+use crate::hash::{self, Algorithm};
 use crate::record::{self, RECORDING_JSON, Recording};
 
 /// What kind of problem was found.
@@ -31,7 +36,8 @@ pub enum ProblemKind {
     Modified,
     /// A payload file is not in the manifest (or is not a regular file).
     Extra,
-    /// A manifest or `bagit.txt` is absent or malformed.
+    /// A manifest, tag manifest, `bagit.txt` or `bag-info.txt` is absent or breaks
+    /// RFC 8493, or the bag has a `fetch.txt` (a visitrec archive is never holey).
     BadManifest,
     /// A `recording.json` does not parse or disagrees with the file it describes.
     BadMetadata,
@@ -54,6 +60,9 @@ pub enum ProblemKind {
     /// A commit journal that visitrec never writes (a path outside the archive, through a
     /// link, or onto a file no transaction touches): planted or damaged, and not applied.
     BadJournal,
+    /// The bag is not a visitrec archive (no `.visitrec/`, no visitrec software agent, no
+    /// recording): a bag made by another tool.
+    NotVisitrec,
 }
 
 /// What kind of warning was given (these do not make the archive fail verification).
@@ -121,6 +130,7 @@ impl ProblemKind {
             ProblemKind::BadJournal => "bad-journal",
             ProblemKind::ConsentMismatch => "consent-mismatch",
             ProblemKind::HistoryMismatch => "history-mismatch",
+            ProblemKind::NotVisitrec => "not-visitrec",
         }
     }
 }
@@ -146,9 +156,10 @@ pub struct VerifyOptions {
 
 /// Verifies the bag at `path`. Errors only when it cannot run at all (not a bag).
 pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
-    // A folder with a payload manifest but no bagit.txt is a damaged bag, reported as such;
-    // one with neither is not a bag, and `open` says so.
-    let archive = if path.join(MANIFEST).is_file() {
+    // A folder with a manifest but no bagit.txt is a damaged bag, reported as such; one
+    // with neither is not a bag, and `open` says so.
+    let has_manifest = manifest_names(path).is_ok_and(|names| !names.is_empty());
+    let archive = if has_manifest {
         Archive::open_unchecked(path)?
     } else {
         Archive::open(path)?
@@ -165,22 +176,43 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
     for link in archive.links_outside_data()? {
         v.problem(&link, ProblemKind::Symlink, LINK_DETAIL);
     }
-    v.check_bagit_txt()?;
-    let manifest = v.load_manifest(MANIFEST, true)?;
+    let decl = v.check_bagit_txt()?;
+    // An unreadable encoding is reported once, on bagit.txt; the rest is read as UTF-8.
+    let encoding = decl
+        .encoding
+        .as_deref()
+        .filter(|e| bagit::is_readable_encoding(e))
+        .unwrap_or("UTF-8");
+    v.check_fetch(encoding)?;
+    let manifests = v.load_manifests(encoding)?;
     let listing = archive.payload_listing()?;
     for link in &listing.links {
         v.problem(link, ProblemKind::Symlink, LINK_DETAIL);
     }
-    v.check_presence(&manifest, &listing);
-    v.check_oxum(&listing)?;
-    let tag_manifest = v.load_manifest(TAG_MANIFEST, false)?;
-    let export = crate::export::is_export(&archive.bag_info()?);
+    v.check_presence(&manifests, &listing);
+    let info = v.check_bag_info(&listing, encoding, decl.is_1_0())?;
+    let export = crate::export::is_export(&info);
+    let visitrec = export || is_visitrec(&archive, &info, &manifests, &listing);
+    if visitrec {
+        v.check_visitrec_bag(&decl, &manifests);
+    } else if !manifests.iter().any(|m| m.payload) {
+        v.problem(
+            ".",
+            ProblemKind::BadManifest,
+            "no payload manifest (manifest-<algorithm>.txt)",
+        );
+    }
+    let manifest = manifests
+        .iter()
+        .find(|m| m.payload && m.algorithm == Algorithm::Sha256)
+        .map(|m| m.manifest.clone())
+        .unwrap_or_default();
     if !opts.fast {
-        v.check_tag_files(&tag_manifest);
-        v.check_payload_hashes(&manifest, &listing);
+        v.check_tag_files(&manifests);
+        v.check_payload_hashes(&manifests, &listing);
         if export {
             v.check_export_layout(&manifest);
-        } else {
+        } else if visitrec {
             let recordings = v.check_recordings(&manifest);
             v.check_audit(&recordings)?;
         }
@@ -205,6 +237,14 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
     if !changed.is_empty() {
         problems.retain(|p| !changed.contains(&p.path) && p.kind != ProblemKind::Oxum);
     }
+    if !visitrec {
+        let detail = not_visitrec_detail(&decl, &info, &manifests, &listing, problems.is_empty());
+        problems.push(Problem {
+            path: ".".into(),
+            kind: ProblemKind::NotVisitrec,
+            detail,
+        });
+    }
     problems.sort();
     problems.dedup();
     let mut warnings = v.warnings;
@@ -225,6 +265,76 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
         problems,
         warnings,
     })
+}
+
+/// The manifest and tag manifest files at the top of the bag (`manifest-*.txt`,
+/// `tagmanifest-*.txt`), sorted by name.
+fn manifest_names(root: &Path) -> std::io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(root)? {
+        let name = entry?.file_name();
+        if let Some(name) = name.to_str()
+            && bagit::manifest_file_kind(name).is_some()
+        {
+            names.push(name.to_string());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// What marks a bag as visitrec's: its private folder, its software agent in
+/// `bag-info.txt`, or a recording (`data/<id>/recording.json`).
+fn is_visitrec(
+    archive: &Archive,
+    info: &BagInfo,
+    manifests: &[Loaded],
+    listing: &PayloadListing,
+) -> bool {
+    let meta = std::fs::symlink_metadata(archive.root().join(META_DIR));
+    meta.is_ok_and(|m| m.is_dir())
+        || info
+            .get("Bag-Software-Agent")
+            .is_some_and(|a| a.starts_with("visitrec/"))
+        || has_recording(listing.files.keys())
+        || manifests
+            .iter()
+            .any(|m| m.payload && has_recording(m.manifest.entries.keys()))
+}
+
+/// Whether any of `paths` is a `data/<id>/recording.json`.
+fn has_recording<'a>(mut paths: impl Iterator<Item = &'a String>) -> bool {
+    paths.any(|p| {
+        p.strip_prefix("data/")
+            .and_then(|rest| rest.split_once('/'))
+            .is_some_and(|(id, file)| !id.is_empty() && file == RECORDING_JSON)
+    })
+}
+
+/// One line saying that (and why) a bag is not a visitrec archive, and what it holds.
+fn not_visitrec_detail(
+    decl: &Declaration,
+    info: &BagInfo,
+    manifests: &[Loaded],
+    listing: &PayloadListing,
+    valid: bool,
+) -> String {
+    let what = match (valid, decl.version) {
+        (true, Some(v)) => format!("a valid BagIt {v} bag, but not a visitrec archive"),
+        (true, None) => "a valid BagIt bag, but not a visitrec archive".to_string(),
+        (false, _) => "not a visitrec archive either".to_string(),
+    };
+    let agent = match info.get("Bag-Software-Agent") {
+        Some(a) => format!("its Bag-Software-Agent is {a:?}"),
+        None => "no Bag-Software-Agent".to_string(),
+    };
+    let n = listing.files.len();
+    let mut found = vec![format!("{n} payload file{}", if n == 1 { "" } else { "s" })];
+    found.extend(manifests.iter().map(|m| m.name.clone()));
+    format!(
+        "{what}: no {META_DIR}/ folder, no data/<id>/{RECORDING_JSON} and {agent} (found {})",
+        found.join(", ")
+    )
 }
 
 /// The committed payload and tag manifests, as text (empty when absent or unreadable).
@@ -296,31 +406,65 @@ impl Verifier<'_> {
         }
     }
 
-    fn check_bagit_txt(&mut self) -> Result<()> {
-        let Some(text) = self.archive.read_text(BAGIT_TXT)? else {
-            self.problem(BAGIT_TXT, ProblemKind::BadManifest, "bagit.txt is missing");
-            return Ok(());
-        };
-        let (decl, issues) = BagInfo::parse(&text);
-        self.line_issues(BAGIT_TXT, &issues);
-        match decl.get("BagIt-Version") {
-            Some("1.0") | Some("0.97") => {}
-            other => self.problem(
-                BAGIT_TXT,
-                ProblemKind::BadManifest,
-                format!("BagIt-Version is {other:?}; expected 1.0"),
-            ),
+    /// `rel`'s committed bytes, or `None` when it does not exist.
+    fn read_opt(&self, rel: &str) -> Result<Option<Vec<u8>>> {
+        match self.archive.read(rel) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
         }
-        if !decl
-            .get("Tag-File-Character-Encoding")
-            .is_some_and(|e| e.eq_ignore_ascii_case("UTF-8"))
+    }
+
+    /// `bagit.txt` must be exactly what RFC 8493 §2.1.1 describes.
+    fn check_bagit_txt(&mut self) -> Result<Declaration> {
+        let Some(bytes) = self.read_opt(BAGIT_TXT)? else {
+            self.problem(BAGIT_TXT, ProblemKind::BadManifest, "bagit.txt is missing");
+            return Ok(Declaration::default());
+        };
+        let (decl, issues) = Declaration::parse(&bytes);
+        self.line_issues(BAGIT_TXT, &issues);
+        if let Some(enc) = &decl.encoding
+            && !bagit::is_readable_encoding(enc)
         {
             self.problem(
                 BAGIT_TXT,
                 ProblemKind::BadManifest,
-                "Tag-File-Character-Encoding is not UTF-8",
+                format!(
+                    "Tag-File-Character-Encoding {enc} is not one visitrec reads ({})",
+                    bagit::READABLE_ENCODINGS
+                ),
             );
         }
+        Ok(decl)
+    }
+
+    /// A visitrec archive is never holey: a `fetch.txt` is refused, whatever it lists.
+    fn check_fetch(&mut self, encoding: &str) -> Result<()> {
+        let Some(bytes) = self.read_opt(FETCH_TXT)? else {
+            return Ok(());
+        };
+        let (text, _) = bagit::decode_tag_file(&bytes, encoding);
+        let (entries, issues) = bagit::parse_fetch(&text);
+        let asks = match entries.first() {
+            Some(e) => format!(
+                "it asks for {} file(s) to be downloaded, the first {:?} from {}",
+                entries.len(),
+                e.path,
+                e.url
+            ),
+            None => "it lists no file".to_string(),
+        };
+        self.problem(
+            FETCH_TXT,
+            ProblemKind::BadManifest,
+            format!(
+                "fetch.txt is refused: a visitrec archive is never holey and verify downloads \
+                 nothing; {asks}"
+            ),
+        );
+        self.line_issues(FETCH_TXT, &issues);
         Ok(())
     }
 
@@ -334,55 +478,105 @@ impl Verifier<'_> {
         }
     }
 
-    /// Parses a manifest; defects become problems. `payload` manifests may list only
-    /// `data/` paths; tag manifests may list none.
-    fn load_manifest(&mut self, name: &str, payload: bool) -> Result<Manifest> {
-        let Some(text) = self.archive.read_text(name)? else {
-            if payload {
-                self.problem(
-                    name,
-                    ProblemKind::BadManifest,
-                    "payload manifest is missing",
-                );
+    /// Parses every `manifest-*.txt` and `tagmanifest-*.txt`; defects become problems.
+    /// Payload manifests may list only `data/` paths; tag manifests may list none.
+    fn load_manifests(&mut self, encoding: &str) -> Result<Vec<Loaded>> {
+        let root = self.archive.root();
+        let mut names = manifest_names(root).map_err(|e| Error::io(root, e))?;
+        // Committed but not yet moved into place by an interrupted writer.
+        for name in [MANIFEST, TAG_MANIFEST] {
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_string());
             }
-            return Ok(Manifest::default());
-        };
-        let (mut m, issues) = Manifest::parse(&text);
-        self.line_issues(name, &issues);
-        let misplaced: Vec<String> = m
-            .entries
-            .keys()
-            .filter(|p| p.starts_with("data/") != payload)
-            .cloned()
-            .collect();
-        for p in misplaced {
-            let why = if payload {
-                "lists a path outside data/"
-            } else {
-                "lists a payload path"
-            };
-            self.problem(name, ProblemKind::BadManifest, format!("{why}: {p:?}"));
-            m.entries.remove(&p);
         }
-        Ok(m)
+        let mut out = Vec::new();
+        for name in names {
+            let Some((payload, alg_name)) = bagit::manifest_file_kind(&name) else {
+                continue;
+            };
+            let Some(algorithm) = Algorithm::from_name(alg_name) else {
+                let known: Vec<&str> = Algorithm::ALL.iter().map(|a| a.name()).collect();
+                self.problem(
+                    &name,
+                    ProblemKind::BadManifest,
+                    format!(
+                        "{alg_name:?} is not a digest visitrec can check ({}), so this \
+                         manifest cannot vouch for anything",
+                        known.join(", ")
+                    ),
+                );
+                continue;
+            };
+            let Some(bytes) = self.read_opt(&name)? else {
+                continue;
+            };
+            let (text, why) = bagit::decode_tag_file(&bytes, encoding);
+            if let Some(why) = why {
+                self.problem(&name, ProblemKind::BadManifest, why);
+            }
+            let (mut m, issues) = Manifest::parse_for(&text, algorithm);
+            self.line_issues(&name, &issues);
+            let misplaced: Vec<String> = m
+                .entries
+                .keys()
+                .filter(|p| p.starts_with("data/") != payload)
+                .cloned()
+                .collect();
+            for p in misplaced {
+                let why = if payload {
+                    "lists a path outside data/"
+                } else {
+                    "lists a payload path"
+                };
+                self.problem(&name, ProblemKind::BadManifest, format!("{why}: {p:?}"));
+                m.entries.remove(&p);
+            }
+            out.push(Loaded {
+                name,
+                algorithm,
+                payload,
+                manifest: m,
+            });
+        }
+        Ok(out)
     }
 
-    fn check_presence(&mut self, manifest: &Manifest, listing: &PayloadListing) {
-        for path in manifest.entries.keys() {
+    /// Every payload manifest must list every payload file, and each file it lists must
+    /// be there (RFC 8493 §3).
+    fn check_presence(&mut self, manifests: &[Loaded], listing: &PayloadListing) {
+        let payload: Vec<&Loaded> = manifests.iter().filter(|m| m.payload).collect();
+        let mut listed: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for m in &payload {
+            for path in m.manifest.entries.keys() {
+                listed.entry(path).or_default().push(&m.name);
+            }
+        }
+        for (path, names) in listed {
             if !listing.files.contains_key(path) {
                 self.problem(
                     path,
                     ProblemKind::Missing,
-                    "listed in manifest-sha256.txt but absent",
+                    format!("listed in {} but absent", names.join(", ")),
                 );
             }
         }
         for path in listing.files.keys() {
-            if !manifest.entries.contains_key(path) {
+            let not_in: Vec<&str> = payload
+                .iter()
+                .filter(|m| !m.manifest.entries.contains_key(path))
+                .map(|m| m.name.as_str())
+                .collect();
+            if payload.is_empty() {
                 self.problem(
                     path,
                     ProblemKind::Extra,
-                    "not listed in manifest-sha256.txt",
+                    "not listed in any payload manifest",
+                );
+            } else if !not_in.is_empty() {
+                self.problem(
+                    path,
+                    ProblemKind::Extra,
+                    format!("not listed in {}", not_in.join(", ")),
                 );
             }
         }
@@ -391,12 +585,22 @@ impl Verifier<'_> {
         }
     }
 
-    fn check_oxum(&mut self, listing: &PayloadListing) -> Result<()> {
-        let text = self.archive.read_text(BAG_INFO)?.unwrap_or_default();
-        let (info, issues) = BagInfo::parse(&text);
+    /// Parses `bag-info.txt` (by 1.0's rules when `strict`) and checks its Payload-Oxum.
+    fn check_bag_info(
+        &mut self,
+        listing: &PayloadListing,
+        encoding: &str,
+        strict: bool,
+    ) -> Result<BagInfo> {
+        let bytes = self.read_opt(BAG_INFO)?.unwrap_or_default();
+        let (text, why) = bagit::decode_tag_file(&bytes, encoding);
+        if let Some(why) = why {
+            self.problem(BAG_INFO, ProblemKind::BadManifest, why);
+        }
+        let (info, issues) = BagInfo::parse_as(&text, strict);
         self.line_issues(BAG_INFO, &issues);
         let Some(raw) = info.get("Payload-Oxum") else {
-            return Ok(());
+            return Ok(info);
         };
         let actual = Oxum {
             octets: listing.files.values().sum(),
@@ -415,52 +619,81 @@ impl Verifier<'_> {
                 format!("Payload-Oxum {raw:?} is not octets.streams"),
             ),
         }
-        Ok(())
+        Ok(info)
     }
 
-    fn check_tag_files(&mut self, tags: &Manifest) {
-        for (path, expected) in &tags.entries {
-            match self.hash(path) {
-                Ok(f) => {
-                    self.count(&f);
-                    if &f.sha256 != expected {
-                        self.problem(
-                            path,
-                            ProblemKind::Modified,
-                            format!("sha256 is {}, tagmanifest says {expected}", f.sha256),
-                        );
-                    }
-                }
-                Err(detail) => self.problem(path, ProblemKind::Missing, detail),
-            }
+    /// What visitrec asks of its own bags beyond RFC 8493: a SHA-256 payload manifest and
+    /// UTF-8 tag files.
+    fn check_visitrec_bag(&mut self, decl: &Declaration, manifests: &[Loaded]) {
+        if !manifests
+            .iter()
+            .any(|m| m.payload && m.algorithm == Algorithm::Sha256)
+        {
+            self.problem(
+                MANIFEST,
+                ProblemKind::BadManifest,
+                "payload manifest is missing",
+            );
+        }
+        if let Some(enc) = &decl.encoding
+            && !enc.eq_ignore_ascii_case("UTF-8")
+        {
+            self.problem(
+                BAGIT_TXT,
+                ProblemKind::BadManifest,
+                format!("Tag-File-Character-Encoding is {enc}; a visitrec archive's is UTF-8"),
+            );
         }
     }
 
-    /// Hashes every payload file that is listed and present, in parallel.
-    fn check_payload_hashes(&mut self, manifest: &Manifest, listing: &PayloadListing) {
-        let work: Vec<(&String, &String)> = manifest
-            .entries
-            .iter()
+    /// Every tag manifest entry, each file read once for all the algorithms listing it.
+    fn check_tag_files(&mut self, manifests: &[Loaded]) {
+        let want = wanted(manifests.iter().filter(|m| !m.payload));
+        for (path, list) in want {
+            let result = self.hash_with(path, &list);
+            self.compare(path, &list, result, "tagmanifest");
+        }
+    }
+
+    /// Hashes every payload file that is listed and present, in parallel, with every
+    /// algorithm whose manifest lists it.
+    fn check_payload_hashes(&mut self, manifests: &[Loaded], listing: &PayloadListing) {
+        let want: Vec<_> = wanted(manifests.iter().filter(|m| m.payload))
+            .into_iter()
             .filter(|(p, _)| listing.files.contains_key(*p))
             .collect();
-        let results: Vec<(String, String, std::result::Result<Fixity, String>)> = work
+        let results: Vec<_> = want
             .par_iter()
-            .map(|(p, d)| ((*p).clone(), (*d).clone(), self.hash(p)))
+            .map(|(p, list)| self.hash_with(p, list))
             .collect();
-        for (path, expected, result) in results {
-            match result {
-                Ok(f) => {
-                    self.count(&f);
-                    if f.sha256 != expected {
+        for ((path, list), result) in want.iter().zip(results) {
+            self.compare(path, list, result, "manifest");
+        }
+    }
+
+    /// Reports each digest of `path` that differs from what its manifest says.
+    fn compare(
+        &mut self,
+        path: &str,
+        list: &[(Algorithm, &str)],
+        result: std::result::Result<(u64, Vec<String>), String>,
+        says: &str,
+    ) {
+        match result {
+            Ok((size, digests)) => {
+                self.files_checked += 1;
+                self.bytes_checked += size;
+                for ((alg, expected), got) in list.iter().zip(digests) {
+                    if got != *expected {
                         self.problem(
-                            &path,
+                            path,
                             ProblemKind::Modified,
-                            format!("sha256 is {}, manifest says {expected}", f.sha256),
+                            format!("{} is {got}, {says} says {expected}", alg.name()),
                         );
                     }
                 }
-                Err(detail) => self.problem(&path, ProblemKind::Missing, detail),
             }
+            Err(detail) => self.problem(path, ProblemKind::Missing, detail),
         }
     }
 
@@ -610,16 +843,44 @@ impl Verifier<'_> {
         }
     }
 
-    fn hash(&self, rel: &str) -> std::result::Result<Fixity, String> {
+    /// `rel`'s size and digests by each of `list`'s algorithms, or why it cannot be read.
+    fn hash_with(
+        &self,
+        rel: &str,
+        list: &[(Algorithm, &str)],
+    ) -> std::result::Result<(u64, Vec<String>), String> {
         let file = self.archive.open_file(rel).map_err(|e| match e {
             Error::Io { source, .. } => crate::error::describe_io(&source),
             other => other.to_string(),
         })?;
-        hash::hash_reader(file).map_err(|e| crate::error::describe_io(&e))
+        let algs: Vec<Algorithm> = list.iter().map(|(a, _)| *a).collect();
+        hash::hash_reader_with(file, &algs).map_err(|e| crate::error::describe_io(&e))
     }
+}
 
-    fn count(&mut self, f: &Fixity) {
-        self.files_checked += 1;
-        self.bytes_checked += f.size;
+/// A manifest or tag manifest found in the bag, parsed.
+struct Loaded {
+    /// Its file name, e.g. `manifest-md5.txt`.
+    name: String,
+    /// The digest it uses.
+    algorithm: Algorithm,
+    /// A payload manifest (`manifest-*`), not a tag manifest (`tagmanifest-*`).
+    payload: bool,
+    /// Its entries.
+    manifest: Manifest,
+}
+
+/// Path → every (algorithm, expected digest) the given manifests list for it.
+fn wanted<'a>(
+    manifests: impl Iterator<Item = &'a Loaded>,
+) -> BTreeMap<&'a str, Vec<(Algorithm, &'a str)>> {
+    let mut want: BTreeMap<&str, Vec<(Algorithm, &str)>> = BTreeMap::new();
+    for m in manifests {
+        for (path, digest) in &m.manifest.entries {
+            want.entry(path)
+                .or_default()
+                .push((m.algorithm, digest.as_str()));
+        }
     }
+    want
 }

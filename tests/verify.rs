@@ -4,7 +4,6 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command as Std;
 
 use common::*;
 use predicates::prelude::*;
@@ -203,18 +202,14 @@ fn hand_edited_manifests_are_reported_not_followed() {
         .filter(|p| p["kind"] == "bad-manifest")
         .map(|p| p["detail"].as_str().unwrap())
         .collect();
-    for needle in [
-        "climbs out",
-        "absolute",
-        "not a SHA-256",
-        "outside data/",
-        "CRLF",
-    ] {
+    for needle in ["climbs out", "absolute", "not a SHA-256", "outside data/"] {
         assert!(
             details.iter().any(|d| d.contains(needle)),
             "{needle}: {details:#?}"
         );
     }
+    // RFC 8493 §2.1 lets a line end in LF, CR or CRLF: the CRLFs are not a defect.
+    assert!(details.len() == 4, "{details:#?}");
 }
 
 #[test]
@@ -247,19 +242,6 @@ fn not_an_archive_exits_2() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("no such folder"));
-}
-
-/// Runs the Library of Congress validator; the interop tests fail (never skip) without it.
-fn bagit_valid(bag: &Path, fast: bool) -> bool {
-    let mut cmd = Std::new("bagit.py");
-    cmd.arg("--validate").arg("--quiet");
-    if fast {
-        cmd.arg("--fast");
-    }
-    let out = cmd.arg(bag).output().unwrap_or_else(|e| {
-        panic!("bagit.py is required for the interop tests ({e}); run scripts/test, which installs it (pip install bagit)")
-    });
-    out.status.success()
 }
 
 #[test]

@@ -31,6 +31,8 @@ pub const BAG_INFO: &str = "bag-info.txt";
 pub const MANIFEST: &str = "manifest-sha256.txt";
 /// The tag manifest.
 pub const TAG_MANIFEST: &str = "tagmanifest-sha256.txt";
+/// A holey bag's list of files to download (RFC 8493 §2.2.3); never in a visitrec archive.
+pub const FETCH_TXT: &str = "fetch.txt";
 /// The payload folder.
 pub const DATA: &str = "data";
 
@@ -426,10 +428,35 @@ impl Archive {
         }
     }
 
+    /// Writers keep only the SHA-256 manifests up to date, so a bag that also carries
+    /// another algorithm's (payload or tag) manifest is refused before anything is touched,
+    /// rather than left with one that no longer matches.
+    fn refuse_foreign_manifests(&self) -> Result<()> {
+        let mut foreign = Vec::new();
+        for entry in fs::read_dir(&self.root).at(&self.root)? {
+            let name = entry.at(&self.root)?.file_name();
+            if let Some(name) = name.to_str()
+                && let Some((_, alg)) = bagit::manifest_file_kind(name)
+                && alg != "sha256"
+            {
+                foreign.push((name.to_string(), alg.to_string()));
+            }
+        }
+        foreign.sort();
+        match foreign.into_iter().next() {
+            Some((name, algorithm)) => Err(Error::ForeignManifest {
+                path: self.root.join(name),
+                algorithm,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Takes the write lock, finishes or discards whatever an interrupted writer left, and
     /// returns a [`Writer`] whose changes are logged as made by `actor`.
     pub fn writer(self, actor: &str) -> Result<Writer> {
         self.refuse_links()?;
+        self.refuse_foreign_manifests()?;
         let meta = self.root.join(META_DIR);
         fsutil::create_dirs(&meta)?;
         let lock = lock::WriteLock::acquire(&self.root, &meta.join("lock"))?;

@@ -275,3 +275,16 @@ pub fn mounted(kib: u32, what: &str) -> Option<Tmpfs> {
     }
     m
 }
+
+/// Runs the Library of Congress validator; the interop tests fail (never skip) without it.
+pub fn bagit_valid(bag: &Path, fast: bool) -> bool {
+    let mut cmd = std::process::Command::new("bagit.py");
+    cmd.arg("--validate").arg("--quiet");
+    if fast {
+        cmd.arg("--fast");
+    }
+    let out = cmd.arg(bag).output().unwrap_or_else(|e| {
+        panic!("bagit.py is required for the interop tests ({e}); run scripts/test, which installs it (pip install bagit)")
+    });
+    out.status.success()
+}
