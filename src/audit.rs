@@ -27,8 +27,15 @@ pub struct Entry {
     pub op: String,
     /// The recordings concerned.
     pub ids: Vec<String>,
-    /// Who (`--actor`, else `$USER`).
+    /// Who, as declared (`--actor`, else `$USER`, else the OS user name).
     pub actor: String,
+    /// The OS user id of the process that wrote the line (from the OS, not the
+    /// environment; absent only in lines written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// The OS user name of that id (from the password database; `uid N` when it has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     /// The tool and version that wrote the line.
     pub tool: String,
     /// Operation-specific facts (settings, tag keys, consent scopes, export recipients).
@@ -61,6 +68,7 @@ pub fn append(existing: &str, pending: &[Pending], actor: &str) -> String {
         None => (0, GENESIS.to_string()),
     };
     let at = crate::record::now();
+    let os = OsUser::current();
     for p in pending {
         seq += 1;
         let entry = Entry {
@@ -69,6 +77,8 @@ pub fn append(existing: &str, pending: &[Pending], actor: &str) -> String {
             op: p.op.clone(),
             ids: p.ids.clone(),
             actor: actor.to_string(),
+            uid: Some(os.uid),
+            user: Some(os.name.clone()),
             tool: crate::archive::software_agent(),
             details: p.details.clone(),
             prev: prev.clone(),
@@ -136,12 +146,53 @@ pub fn entries(text: &str) -> Vec<Entry> {
         .collect()
 }
 
-/// Who is making a change: the given actor, else `$USER`, else `unknown`.
+/// Who is making a change, as declared: the given actor, else `$USER`, else the OS user
+/// name (never `unknown`). The OS user is recorded beside it in every entry regardless.
 pub fn actor(given: Option<&str>) -> String {
     given
         .map(str::to_string)
         .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
-        .unwrap_or_else(|| "unknown".into())
+        .unwrap_or_else(|| OsUser::current().name)
+}
+
+/// The OS account running this process, as the OS says (not the environment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OsUser {
+    /// The real user id.
+    pub uid: u32,
+    /// Its name in the password database, or `uid N` when it has none.
+    pub name: String,
+}
+
+impl OsUser {
+    /// The account running this process.
+    pub fn current() -> OsUser {
+        // SAFETY: getuid cannot fail and touches no memory of ours.
+        let uid = unsafe { libc::getuid() };
+        OsUser {
+            uid,
+            name: user_name(uid).unwrap_or_else(|| format!("uid {uid}")),
+        }
+    }
+}
+
+/// The password database's name for `uid` (getpwuid_r: thread-safe).
+fn user_name(uid: u32) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: `pwd` is plain data the call fills in; `buf` outlives every pointer the call
+    // stores in `pwd`, and we read `pw_name` only while `buf` is alive.
+    unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result);
+        if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+            return None;
+        }
+        let name = std::ffi::CStr::from_ptr(pwd.pw_name)
+            .to_string_lossy()
+            .into_owned();
+        (!name.is_empty()).then_some(name)
+    }
 }
 
 #[cfg(test)]

@@ -174,8 +174,15 @@ pub struct ConsentEntry {
     pub expires: Option<Date>,
     /// Free text.
     pub note: Option<String>,
-    /// Who recorded it in the archive (the audit actor).
+    /// Who recorded it in the archive (the declared audit actor).
     pub recorded_by: String,
+    /// The OS user id that recorded it (from the OS; absent in entries recorded before it
+    /// was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded_by_uid: Option<u32>,
+    /// That OS user's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded_by_user: Option<String>,
     /// When it was recorded (RFC 3339).
     pub recorded_at: String,
 }
@@ -460,6 +467,7 @@ impl Grant {
             }
         }
         let date = self.date.unwrap_or_else(today);
+        let os = crate::audit::OsUser::current();
         if let Some(end) = self.expires
             && end < date
         {
@@ -477,6 +485,8 @@ impl Grant {
             expires: self.expires,
             note: self.note.clone(),
             recorded_by: actor.to_string(),
+            recorded_by_uid: Some(os.uid),
+            recorded_by_user: Some(os.name),
             recorded_at: crate::record::now(),
         })
     }
@@ -506,6 +516,7 @@ impl Withdrawal {
             }
         }
         let date = self.date.unwrap_or_else(today);
+        let os = crate::audit::OsUser::current();
         let scopes: Vec<Scope> = if self.scopes.is_empty() {
             Scope::ALL
                 .into_iter()
@@ -534,6 +545,8 @@ impl Withdrawal {
             expires: None,
             note: self.note.clone(),
             recorded_by: actor.to_string(),
+            recorded_by_uid: Some(os.uid),
+            recorded_by_user: Some(os.name),
             recorded_at: crate::record::now(),
         })
     }

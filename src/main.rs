@@ -392,12 +392,17 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                     } else {
                         e.ids.join(" ")
                     };
+                    // The declared actor, and the OS account when it says otherwise.
+                    let who = match &e.user {
+                        Some(u) if *u != e.actor => format!("{} ({u})", e.actor),
+                        _ => e.actor.clone(),
+                    };
                     println!(
                         "{:>4}  {}  {:<9} {:<12} {}",
                         e.seq,
                         term(&e.at),
                         term(&e.op),
-                        term(&e.actor),
+                        term(&who),
                         term(&ids)
                     );
                 }

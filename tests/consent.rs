@@ -343,3 +343,68 @@ fn recordings_and_tags_the_log_never_saw_are_caught() {
         "{report}"
     );
 }
+
+#[test]
+fn entries_name_the_os_user_whatever_the_environment_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id) = archive_with_one(dir.path());
+    // SAFETY-free way to learn who we are: the `id` command asks the OS too.
+    let uid: u32 = String::from_utf8(
+        std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap();
+    let name = String::from_utf8(
+        std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    visitrec()
+        .env("USER", "mallory")
+        .arg("consent")
+        .arg(&archive)
+        .args([&id, "--grant", "--scope", "care", "--by", "p"])
+        .assert()
+        .success();
+    visitrec()
+        .env_remove("USER")
+        .env_remove("VISITREC_ACTOR")
+        .arg("tag")
+        .arg(&archive)
+        .args([&id, "--set", "site=a"])
+        .assert()
+        .success();
+    let ops = audit_ops(&archive);
+    let n = ops.len();
+    let (grant, tag) = (&ops[n - 2], &ops[n - 1]);
+    assert_eq!(grant["actor"], "mallory");
+    assert_eq!(grant["uid"], uid);
+    assert_eq!(grant["user"], name.as_str());
+    assert_eq!(
+        tag["actor"],
+        name.as_str(),
+        "no declared actor: the OS name, never unknown"
+    );
+    assert_eq!(tag["uid"], uid);
+    let rec = recording(&archive, &id);
+    let entry = rec["consent"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(entry["recorded_by"], "mallory");
+    assert_eq!(entry["recorded_by_uid"], uid);
+    assert_eq!(entry["recorded_by_user"], name.as_str());
+    assert!(
+        !fs::read_to_string(archive.join("audit.jsonl"))
+            .unwrap()
+            .contains("\"unknown\"")
+    );
+}
