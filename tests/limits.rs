@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Memory a run may reach (the figures measured are 15-60 MB; a 1 Hz header took 1.4 GB,
-/// and 17 GB at `--rate 192000`).
+/// Memory a run may reach (release builds measure 8-64 MB, the worst being a prime source
+/// rate to 192 kHz; a 1 Hz header took 1.4 GB, and 17 GB at `--rate 192000`).
 const RSS_LIMIT_KIB: i64 = 200 * 1024;
 
 /// Runs `visitrec ARGS --json` under a 2 GB address-space cap (so an unbounded allocation
