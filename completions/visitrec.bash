@@ -479,7 +479,7 @@ _visitrec() {
             return 0
             ;;
         visitrec__subcmd__ingest)
-            opts="-q -v -h --participant --tag --marks --consent-scope --consent-by --consent-method --consent-witness --consent-date --consent-expires --normalize --segment --rate --target-lufs --true-peak --min-silence --min-speech --pad --at-marks --json --quiet --verbose --actor --help"
+            opts="-q -v -h --participant --tag --marks --consent-scope --consent-by --consent-method --consent-witness --consent-date --consent-expires --normalize --segment --rate --target-lufs --true-peak --min-silence --min-speech --pad --at-marks --max-hours --json --quiet --verbose --actor --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -542,6 +542,10 @@ _visitrec() {
                     return 0
                     ;;
                 --pad)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-hours)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -623,7 +627,7 @@ _visitrec() {
             return 0
             ;;
         visitrec__subcmd__normalize)
-            opts="-q -v -h --all --rate --target-lufs --true-peak --json --quiet --verbose --actor --help"
+            opts="-q -v -h --all --rate --target-lufs --true-peak --max-hours --json --quiet --verbose --actor --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -641,6 +645,10 @@ _visitrec() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --max-hours)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --actor)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -653,7 +661,7 @@ _visitrec() {
             return 0
             ;;
         visitrec__subcmd__segment)
-            opts="-q -v -h --all --min-silence --min-speech --pad --at-marks --json --quiet --verbose --actor --help"
+            opts="-q -v -h --all --min-silence --min-speech --pad --at-marks --max-hours --json --quiet --verbose --actor --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -668,6 +676,10 @@ _visitrec() {
                     return 0
                     ;;
                 --pad)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-hours)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -63,6 +63,7 @@ complete -c visitrec -n "__fish_visitrec_using_subcommand ingest" -l true-peak -
 complete -c visitrec -n "__fish_visitrec_using_subcommand ingest" -l min-silence -d 'Pauses shorter than this (seconds) never split a segment' -r
 complete -c visitrec -n "__fish_visitrec_using_subcommand ingest" -l min-speech -d 'Bursts of speech shorter than this (seconds) are dropped' -r
 complete -c visitrec -n "__fish_visitrec_using_subcommand ingest" -l pad -d 'Seconds of padding added to each side of a segment' -r
+complete -c visitrec -n "__fish_visitrec_using_subcommand ingest" -l max-hours -d 'Refuse recordings longer than this many hours (fractions allowed, at most 1000): checked against the header before decoding, and again while decoding' -r
 complete -c visitrec -n "__fish_visitrec_using_subcommand ingest" -l actor -d 'Who is making the change, for the audit trail (default: $USER)' -r
 complete -c visitrec -n "__fish_visitrec_using_subcommand ingest" -l normalize -d 'Normalize the new recordings (see `visitrec normalize`)'
 complete -c visitrec -n "__fish_visitrec_using_subcommand ingest" -l segment -d 'Segment the new recordings (see `visitrec segment`; normalizes first)'
@@ -74,6 +75,7 @@ complete -c visitrec -n "__fish_visitrec_using_subcommand ingest" -s h -l help -
 complete -c visitrec -n "__fish_visitrec_using_subcommand normalize" -l rate -d 'Output sample rate, Hz' -r
 complete -c visitrec -n "__fish_visitrec_using_subcommand normalize" -l target-lufs -d 'Integrated loudness to reach, LUFS' -r
 complete -c visitrec -n "__fish_visitrec_using_subcommand normalize" -l true-peak -d 'True-peak ceiling, dBTP (the gain is lowered to respect it)' -r
+complete -c visitrec -n "__fish_visitrec_using_subcommand normalize" -l max-hours -d 'Refuse recordings longer than this many hours (fractions allowed, at most 1000): checked against the header before decoding, and again while decoding' -r
 complete -c visitrec -n "__fish_visitrec_using_subcommand normalize" -l actor -d 'Who is making the change, for the audit trail (default: $USER)' -r
 complete -c visitrec -n "__fish_visitrec_using_subcommand normalize" -l all -d 'Every recording in the archive'
 complete -c visitrec -n "__fish_visitrec_using_subcommand normalize" -l json -d 'Print the report as JSON'
@@ -83,6 +85,7 @@ complete -c visitrec -n "__fish_visitrec_using_subcommand normalize" -s h -l hel
 complete -c visitrec -n "__fish_visitrec_using_subcommand segment" -l min-silence -d 'Pauses shorter than this (seconds) never split a segment' -r
 complete -c visitrec -n "__fish_visitrec_using_subcommand segment" -l min-speech -d 'Bursts of speech shorter than this (seconds) are dropped' -r
 complete -c visitrec -n "__fish_visitrec_using_subcommand segment" -l pad -d 'Seconds of padding added to each side of a segment' -r
+complete -c visitrec -n "__fish_visitrec_using_subcommand segment" -l max-hours -d 'Refuse recordings longer than this many hours (fractions allowed, at most 1000): checked against the header before decoding, and again while decoding' -r
 complete -c visitrec -n "__fish_visitrec_using_subcommand segment" -l actor -d 'Who is making the change, for the audit trail (default: $USER)' -r
 complete -c visitrec -n "__fish_visitrec_using_subcommand segment" -l all -d 'Every recording in the archive'
 complete -c visitrec -n "__fish_visitrec_using_subcommand segment" -l at-marks -d 'Also cut at every time-anchored mark; the segment from a mark on carries its label'

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::audio::decode::MaxDuration;
 use crate::consent::Grant;
 
 /// Archive clinic-visit recordings: intact, private, and tied to their consent.
@@ -76,6 +77,8 @@ pub enum Command {
         norm: NormArgs,
         #[command(flatten)]
         seg: SegArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
         /// Print one JSON document to stdout instead of text.
         #[arg(long)]
         json: bool,
@@ -95,6 +98,8 @@ pub enum Command {
         all: bool,
         #[command(flatten)]
         norm: NormArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -114,6 +119,8 @@ pub enum Command {
         all: bool,
         #[command(flatten)]
         seg: SegArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -353,6 +360,29 @@ impl NormArgs {
             true_peak_dbtp: self.true_peak,
         }
     }
+}
+
+/// Bounds on what one recording may make a decoding command do.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitArgs {
+    /// Refuse recordings longer than this many hours (fractions allowed, at most 1000):
+    /// checked against the header before decoding, and again while decoding.
+    #[arg(long = "max-hours", value_name = "HOURS", default_value = "12", value_parser = parse_max_hours)]
+    pub max_duration: MaxDuration,
+}
+
+/// `--max-hours`: a number of hours above 0 and at most [`MaxDuration::CEILING_HOURS`].
+fn parse_max_hours(v: &str) -> Result<MaxDuration, String> {
+    v.trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(MaxDuration::from_hours)
+        .ok_or_else(|| {
+            format!(
+                "{v:?} is not a number of hours above 0 and at most {}",
+                MaxDuration::CEILING_HOURS
+            )
+        })
 }
 
 /// A consent grant applied to every recording of an ingest batch.

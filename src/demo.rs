@@ -144,6 +144,7 @@ pub fn run(dir: &Path, progress: &dyn Progress) -> Result<DemoRun> {
         std::slice::from_ref(&memo),
         &Default::default(),
         true,
+        Default::default(),
         &ingest::NoProgress,
     )?;
 

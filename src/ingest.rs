@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::archive::Writer;
-use crate::audio::decode::AudioError;
+use crate::audio::decode::{AudioError, MaxDuration};
 use crate::audio::normalize::Settings;
 use crate::audio::probe::{self, AudioFacts};
 use crate::audio::segment::Params;
@@ -52,6 +52,9 @@ pub struct IngestOptions {
     pub marks: Vec<Mark>,
     /// A consent grant recorded for every new recording.
     pub consent: Option<Grant>,
+    /// Recordings longer than this are rejected (by their declared length before they are
+    /// decoded; by their decoded length as soon as decoding passes it).
+    pub max_duration: MaxDuration,
 }
 
 /// A recording added by this run.
@@ -341,11 +344,22 @@ fn stage_audio(
     let settings = opts.normalize.or(opts.segment.map(|_| Settings::default()));
     let (facts, rendition) = match settings {
         Some(s) => {
-            let r = stage_normalized(writer, &mut staged, original, &s, opts.segment.is_some())?;
+            let max = opts.max_duration;
+            let r = stage_normalized(
+                writer,
+                &mut staged,
+                original,
+                &s,
+                max,
+                opts.segment.is_some(),
+            )?;
             let wav = staged.puts.last().expect("normalized staged").0.clone();
             (r.source, Some((wav, r.vad_scores)))
         }
-        None => (probe::examine(original).map_err(StageError::Audio)?, None),
+        None => (
+            probe::examine(original, opts.max_duration).map_err(StageError::Audio)?,
+            None,
+        ),
     };
     let stored_as =
         record::payload_path(&id, &format!("original.{}", extension(&facts, &cand.path)));
@@ -377,7 +391,15 @@ fn stage_audio(
         .puts
         .push((original.to_path_buf(), stored_as, fixity));
     if let (Some((params, at_marks)), Some((wav, scores))) = (&opts.segment, rendition) {
-        stage_segments(writer, &mut staged, &wav, scores, params, *at_marks)?;
+        stage_segments(
+            writer,
+            &mut staged,
+            &wav,
+            scores,
+            params,
+            *at_marks,
+            opts.max_duration,
+        )?;
     }
     Ok((staged, facts))
 }

@@ -60,9 +60,13 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             segment,
             norm,
             seg,
+            limits,
             json,
         } => {
-            let mut opts = IngestOptions::default();
+            let mut opts = IngestOptions {
+                max_duration: limits.max_duration,
+                ..IngestOptions::default()
+            };
             if let Some(p) = participant {
                 visitrec::tags::check_value("--participant", p)?;
                 opts.participant = Some(p.clone());
@@ -99,12 +103,19 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             ids,
             all,
             norm,
+            limits,
             json,
         } => {
             let mut writer = open_writer(archive, cli)?;
             let ids = visitrec::pipeline::select(writer.archive(), ids, *all)?;
             let bar = Bar::new(cli.quiet);
-            let report = visitrec::pipeline::normalize(&mut writer, &ids, &norm.settings(), &bar)?;
+            let report = visitrec::pipeline::normalize(
+                &mut writer,
+                &ids,
+                &norm.settings(),
+                limits.max_duration,
+                &bar,
+            )?;
             bar.finish();
             if *json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -118,13 +129,20 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             ids,
             all,
             seg,
+            limits,
             json,
         } => {
             let mut writer = open_writer(archive, cli)?;
             let ids = visitrec::pipeline::select(writer.archive(), ids, *all)?;
             let bar = Bar::new(cli.quiet);
-            let report =
-                visitrec::pipeline::segment(&mut writer, &ids, &seg.params(), seg.at_marks, &bar)?;
+            let report = visitrec::pipeline::segment(
+                &mut writer,
+                &ids,
+                &seg.params(),
+                seg.at_marks,
+                limits.max_duration,
+                &bar,
+            )?;
             bar.finish();
             if *json {
                 println!("{}", serde_json::to_string_pretty(&report)?);

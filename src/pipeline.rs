@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::archive::{Archive, Writer};
-use crate::audio::decode::AudioError;
+use crate::audio::decode::{AudioError, MaxDuration};
 use crate::audio::normalize::{self, Settings};
 use crate::audio::segment::{self, Params};
 use crate::catalog;
@@ -273,11 +273,12 @@ pub(crate) fn commit(
     txn.commit()
 }
 
-/// Normalizes the recordings `ids`.
+/// Normalizes the recordings `ids`; a recording longer than `max` fails.
 pub fn normalize(
     writer: &mut Writer,
     ids: &[String],
     settings: &Settings,
+    max: MaxDuration,
     progress: &dyn Progress,
 ) -> Result<NormalizeReport> {
     check_settings(settings)?;
@@ -296,12 +297,12 @@ pub fn normalize(
         staged.deletes = staged.rec.segments.drain(..).map(|s| s.path).collect();
         staged.rec.segmentation = None;
         let source = w.archive().path_of(&rec.source.stored_as)?;
-        match stage_normalized(w, &mut staged, &source, settings, false) {
+        match stage_normalized(w, &mut staged, &source, settings, max, false) {
             Ok(_) => {
                 let n = staged.rec.normalized.clone().expect("just normalized");
                 Ok(Outcome::Done(Box::new(staged), (n, cleared)))
             }
-            Err(e) => e.into_outcome(),
+            Err(e) => e.into_outcome(&rec.source.stored_as),
         }
     })?;
     let mut report = NormalizeReport::default();
@@ -320,12 +321,14 @@ pub fn normalize(
     Ok(report)
 }
 
-/// Segments the recordings `ids` (normalizing first those that are not).
+/// Segments the recordings `ids` (normalizing first those that are not); a recording
+/// longer than `max` fails.
 pub fn segment(
     writer: &mut Writer,
     ids: &[String],
     params: &Params,
     at_marks: bool,
+    max: MaxDuration,
     progress: &dyn Progress,
 ) -> Result<SegmentReport> {
     check_params(params)?;
@@ -338,13 +341,18 @@ pub fn segment(
     let statuses = run(writer, ids, progress, ("segment", details), |w, rec| {
         let mut staged = Staged::new(rec.clone());
         let normalized_first = rec.normalized.is_none();
-        let (wav, scores) = match &rec.normalized {
-            Some(n) => (w.archive().path_of(&n.path)?, None),
+        let (wav, scores, wav_rel) = match &rec.normalized {
+            Some(n) => (w.archive().path_of(&n.path)?, None, n.path.clone()),
             None => {
                 let source = w.archive().path_of(&rec.source.stored_as)?;
-                match stage_normalized(w, &mut staged, &source, &Settings::default(), true) {
-                    Ok(r) => (staged.puts.last().expect("staged").0.clone(), r.vad_scores),
-                    Err(e) => return e.into_outcome(),
+                let settings = Settings::default();
+                match stage_normalized(w, &mut staged, &source, &settings, max, true) {
+                    Ok(r) => {
+                        let wav = staged.puts.last().expect("staged").0.clone();
+                        let rel = record::payload_path(&rec.id, NORMALIZED_WAV);
+                        (wav, r.vad_scores, rel)
+                    }
+                    Err(e) => return e.into_outcome(&rec.source.stored_as),
                 }
             }
         };
@@ -352,12 +360,12 @@ pub fn segment(
         if !normalized_first && rec.segmentation.as_ref() == Some(&wanted) {
             return Ok(Outcome::Unchanged);
         }
-        match stage_segments(w, &mut staged, &wav, scores, params, at_marks) {
+        match stage_segments(w, &mut staged, &wav, scores, params, at_marks, max) {
             Ok(()) => {
                 let segs = staged.rec.segments.clone();
                 Ok(Outcome::Done(Box::new(staged), (segs, normalized_first)))
             }
-            Err(e) => e.into_outcome(),
+            Err(e) => e.into_outcome(&wav_rel),
         }
     })?;
     let mut report = SegmentReport::default();
@@ -397,11 +405,11 @@ pub(crate) enum StageError {
 }
 
 impl StageError {
-    /// A recording-level failure becomes that recording's outcome; an archive error stays
-    /// fatal.
-    fn into_outcome<T>(self) -> Result<Outcome<T>> {
+    /// A recording-level failure becomes that recording's outcome (an audio error names
+    /// `file`, the payload file that was being read); an archive error stays fatal.
+    fn into_outcome<T>(self, file: &str) -> Result<Outcome<T>> {
         match self {
-            StageError::Audio(e) => Ok(Outcome::Failed(e.to_string())),
+            StageError::Audio(e) => Ok(Outcome::Failed(format!("{file}: {e}"))),
             StageError::Invalid(why) => Ok(Outcome::Failed(why)),
             StageError::Archive(e) => Err(e),
         }
@@ -432,19 +440,25 @@ impl From<Error> for StageError {
     }
 }
 
-/// Renders `source` into a normalized WAV in staging and records it in `staged.rec`.
-/// Returns the render's details (source facts; VAD scores when `vad`).
+/// Renders `source` (refused when longer than `max`) into a normalized WAV in staging and
+/// records it in `staged.rec`. Returns the render's details (source facts; VAD scores when
+/// `vad`).
 pub(crate) fn stage_normalized(
     w: &Writer,
     staged: &mut Staged,
     source: &std::path::Path,
     settings: &Settings,
+    max: MaxDuration,
     vad: bool,
 ) -> std::result::Result<normalize::Rendered, StageError> {
     let slot = w.new_staging_slot()?;
     let out = slot.join(NORMALIZED_WAV);
-    let r = normalize::render(source, settings, &out, &slot.join("scratch.f32"), vad)
-        .map_err(|e| StageError::from_audio(e, &out))?;
+    let scratch = slot.join("scratch.f32");
+    let r = normalize::render(source, settings, max, &out, &scratch, vad).map_err(|e| {
+        // Nothing of a refused rendition is kept, not even in staging.
+        let _ = std::fs::remove_dir_all(&slot);
+        StageError::from_audio(e, &out)
+    })?;
     let rel = record::payload_path(&staged.rec.id, NORMALIZED_WAV);
     staged.rec.normalized = Some(Normalized {
         path: rel.clone(),
@@ -483,7 +497,8 @@ fn segmentation_for(rec: &Recording, params: &Params, at_marks: bool) -> Segment
 }
 
 /// Segments the normalized audio `wav` of `staged.rec` (using VAD `scores` already
-/// computed from it, when given), cuts the segment WAVs into staging, and records them.
+/// computed from it, when given; else refusing a `wav` longer than `max`), cuts the
+/// segment WAVs into staging, and records them.
 pub(crate) fn stage_segments(
     w: &Writer,
     staged: &mut Staged,
@@ -491,6 +506,7 @@ pub(crate) fn stage_segments(
     scores: Option<Vec<f32>>,
     params: &Params,
     at_marks: bool,
+    max: MaxDuration,
 ) -> std::result::Result<(), StageError> {
     let norm = staged
         .rec
@@ -500,7 +516,7 @@ pub(crate) fn stage_segments(
     let duration = norm.frames as f64 / f64::from(norm.sample_rate);
     let scores = match scores {
         Some(s) => s,
-        None => segment::score_wav(wav).map_err(StageError::Audio)?.0,
+        None => segment::score_wav(wav, max).map_err(StageError::Audio)?.0,
     };
     let spans = segment::spans_from_scores(&scores, params, duration);
     let wanted = segmentation_for(&staged.rec, params, at_marks);

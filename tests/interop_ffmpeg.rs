@@ -275,7 +275,8 @@ fn amr_nb_decodes_like_ffmpeg() {
             .chunks_exact(2)
             .map(|b| i16::from_le_bytes([b[0], b[1]]) as f64)
             .collect();
-        let mut stream = visitrec::audio::decode::AudioStream::open(&path).unwrap();
+        let mut stream =
+            visitrec::audio::decode::AudioStream::open(&path, Default::default()).unwrap();
         assert_eq!(stream.info().codec, "amr_nb");
         let mut ours = Vec::new();
         while let Some(chunk) = stream.next_chunk().unwrap() {

@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
+use std::time::Duration;
 
 use symphonia::core::codecs::audio::{
     AudioCodecId, AudioDecoder, AudioDecoderOptions, well_known as codec,
@@ -15,8 +16,12 @@ use symphonia::core::meta::MetadataOptions;
 
 use super::mp4::{AudioEdit, Mp4Facts};
 
-/// Highest sample rate accepted (anything above is a corrupt or hostile header).
-pub const MAX_SAMPLE_RATE: u32 = 768_000;
+/// Lowest sample rate accepted, in Hz (below it is a corrupt or hostile header: no speech
+/// recorder goes under 8 kHz, and a 1 Hz "recording" would make the resampler's blocks
+/// enormous).
+pub const MIN_SAMPLE_RATE: u32 = 4_000;
+/// Highest sample rate accepted, in Hz (twice the fastest studio rate, 192 kHz).
+pub const MAX_SAMPLE_RATE: u32 = 384_000;
 /// Highest channel count accepted.
 pub const MAX_CHANNELS: usize = 32;
 
@@ -32,9 +37,91 @@ pub enum AudioError {
     /// The file is damaged or truncated.
     #[error("damaged or truncated audio: {0}")]
     Corrupt(String),
+    /// The sample rate is outside [`MIN_SAMPLE_RATE`]..=[`MAX_SAMPLE_RATE`].
+    #[error(
+        "implausible sample rate {0} Hz (supported: {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz)"
+    )]
+    ImplausibleRate(u32),
+    /// The recording is longer than the [`MaxDuration`] allowed: by what its header declares
+    /// (found before anything is decoded), or by what decoding found (it stops there).
+    #[error("{}", too_long(*.declared_s, *.limit_s))]
+    TooLong {
+        /// The length the header declares, in seconds; `None` when decoding found it.
+        declared_s: Option<f64>,
+        /// The limit, in seconds.
+        limit_s: f64,
+    },
     /// Reading the file failed.
     #[error("{}", crate::error::describe_io(.0))]
     Io(#[from] std::io::Error),
+}
+
+fn too_long(declared_s: Option<f64>, limit_s: f64) -> String {
+    let limit = hms(limit_s);
+    match declared_s {
+        Some(s) => format!(
+            "declares {} of audio, more than the {limit} limit (--max-hours raises it)",
+            hms(s)
+        ),
+        None => format!(
+            "holds more than the {limit} limit of audio, found while decoding (--max-hours \
+             raises it)"
+        ),
+    }
+}
+
+/// `H:MM:SS`, rounded to the second (at least 1 s, so no limit reads as zero).
+fn hms(seconds: f64) -> String {
+    let t = (seconds.round() as u64).max(1);
+    format!("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
+}
+
+/// The most audio one recording may hold. Every decode is bounded by one: what the header
+/// declares is checked when the file is opened, and decoding stops as soon as it passes the
+/// limit, so a header that lies cannot make a command write more than the limit's worth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MaxDuration(Duration);
+
+impl MaxDuration {
+    /// The default: 12 hours (a long clinic day).
+    pub const DEFAULT: MaxDuration = MaxDuration(Duration::from_secs(12 * 3600));
+    /// The highest limit that can be set: 1000 hours (about six weeks).
+    pub const CEILING_HOURS: f64 = 1000.0;
+
+    /// A limit of `hours` (fractions allowed); `None` unless it is more than 0 and at most
+    /// [`Self::CEILING_HOURS`].
+    pub fn from_hours(hours: f64) -> Option<MaxDuration> {
+        if !(hours > 0.0 && hours <= Self::CEILING_HOURS) {
+            return None;
+        }
+        Duration::try_from_secs_f64(hours * 3600.0)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .map(MaxDuration)
+    }
+
+    /// The limit in frames at `rate` Hz (rounded down).
+    pub fn frames_at(self, rate: u32) -> u64 {
+        (self.0.as_nanos() * u128::from(rate) / 1_000_000_000) as u64
+    }
+
+    /// Refuses a length of `frames` at `rate` Hz that passes the limit (`declared`: what a
+    /// header says, rather than what was decoded).
+    pub fn check(self, frames: u64, rate: u32, declared: bool) -> Result<(), AudioError> {
+        if frames <= self.frames_at(rate) {
+            return Ok(());
+        }
+        Err(AudioError::TooLong {
+            declared_s: declared.then(|| frames as f64 / f64::from(rate)),
+            limit_s: self.0.as_secs_f64(),
+        })
+    }
+}
+
+impl Default for MaxDuration {
+    fn default() -> Self {
+        MaxDuration::DEFAULT
+    }
 }
 
 impl From<crate::Error> for AudioError {
@@ -136,6 +223,9 @@ pub struct AudioStream {
     tags: ContainerTags,
     info: StreamInfo,
     buf: Vec<f32>,
+    /// The limit, and the frames handed out so far.
+    max: MaxDuration,
+    decoded: u64,
 }
 
 /// Where decoded audio comes from: symphonia for most formats; opus-pure (pure Rust,
@@ -203,8 +293,19 @@ impl std::fmt::Debug for AudioStream {
 const OPUS_RATE: u32 = 48_000;
 
 impl AudioStream {
-    /// Opens `path`, recognising the container by its content (never by the file name).
-    pub fn open(path: &Path) -> Result<AudioStream, AudioError> {
+    /// Opens `path`, recognising the container by its content (never by the file name), to
+    /// decode at most `max` of audio: a longer length declared by the header is refused
+    /// here, and [`Self::next_chunk`] fails as soon as decoding passes the limit.
+    pub fn open(path: &Path, max: MaxDuration) -> Result<AudioStream, AudioError> {
+        let mut stream = Self::open_any(path)?;
+        if let Some(declared) = stream.info.declared_frames {
+            max.check(declared, stream.info.sample_rate, true)?;
+        }
+        stream.max = max;
+        Ok(stream)
+    }
+
+    fn open_any(path: &Path) -> Result<AudioStream, AudioError> {
         match sniff(path)? {
             Sniffed::OggOpus => return Self::open_opus(path),
             Sniffed::AmrNb => return Self::open_amr_storage(path),
@@ -302,6 +403,8 @@ impl AudioStream {
                 declared_frames,
             },
             buf: Vec::new(),
+            max: MaxDuration::DEFAULT,
+            decoded: 0,
         })
     }
 
@@ -333,6 +436,8 @@ impl AudioStream {
                 declared_frames: None,
             },
             buf: Vec::new(),
+            max: MaxDuration::DEFAULT,
+            decoded: 0,
         })
     }
 
@@ -405,6 +510,8 @@ impl AudioStream {
                 declared_frames: None,
             },
             buf: Vec::new(),
+            max: MaxDuration::DEFAULT,
+            decoded: 0,
         })
     }
 
@@ -443,6 +550,8 @@ impl AudioStream {
                 *keep -= end - start;
             }
             if end > start {
+                self.decoded += end - start;
+                self.max.check(self.decoded, self.info.sample_rate, false)?;
                 let (s, e) = (start as usize * channels, end as usize * channels);
                 return Ok(Some(&self.buf[s..e]));
             }
@@ -547,12 +656,14 @@ impl AudioStream {
     }
 }
 
-fn check_rate(rate: Option<u32>) -> Result<u32, AudioError> {
-    rate.filter(|r| (1..=MAX_SAMPLE_RATE).contains(r))
-        .ok_or_else(|| match rate {
-            Some(r) => AudioError::Corrupt(format!("implausible sample rate {r} Hz")),
-            None => AudioError::Corrupt("no sample rate".into()),
-        })
+/// Refuses a sample rate outside [`MIN_SAMPLE_RATE`]..=[`MAX_SAMPLE_RATE`]: everything
+/// sized from a rate (resampler blocks, meters) stays bounded because of it.
+pub fn check_rate(rate: Option<u32>) -> Result<u32, AudioError> {
+    match rate {
+        Some(r) if (MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&r) => Ok(r),
+        Some(r) => Err(AudioError::ImplausibleRate(r)),
+        None => Err(AudioError::Corrupt("no sample rate".into())),
+    }
 }
 
 fn check_channels(n: Option<usize>) -> Result<u16, AudioError> {
@@ -675,4 +786,123 @@ pub fn codec_name(id: AudioCodecId) -> String {
         _ => return format!("{id}"),
     };
     name.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(rel: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(rel)
+    }
+
+    fn seconds(s: f64) -> MaxDuration {
+        MaxDuration::from_hours(s / 3600.0).unwrap()
+    }
+
+    #[test]
+    fn max_duration_takes_positive_hours_up_to_the_ceiling() {
+        for bad in [0.0, -1.0, -0.0, f64::NAN, f64::INFINITY, 1000.001, 1e300] {
+            assert_eq!(MaxDuration::from_hours(bad), None, "{bad}");
+        }
+        assert_eq!(MaxDuration::from_hours(12.0), Some(MaxDuration::DEFAULT));
+        assert_eq!(MaxDuration::default(), MaxDuration::DEFAULT);
+        assert!(MaxDuration::from_hours(1000.0).is_some());
+        assert_eq!(MaxDuration::DEFAULT.frames_at(16_000), 691_200_000);
+        assert_eq!(seconds(1.5).frames_at(8_000), 12_000);
+        assert!(seconds(1.5).check(12_000, 8_000, true).is_ok());
+        let e = seconds(1.5).check(12_001, 8_000, true).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "declares 0:00:02 of audio, more than the 0:00:02 limit (--max-hours raises it)"
+        );
+        let e = MaxDuration::DEFAULT
+            .check(13 * 3600 * 8_000, 8_000, true)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("declares 13:00:00 of audio, more than the 12:00:00")
+        );
+        let e = MaxDuration::DEFAULT
+            .check(u64::MAX, 8_000, false)
+            .unwrap_err();
+        assert!(e.to_string().contains("found while decoding"), "{e}");
+    }
+
+    #[test]
+    fn a_declared_length_past_the_limit_is_refused_before_decoding() {
+        // About 13.34 s declared by the MP4 (with its priming) and by the FLAC STREAMINFO.
+        for f in ["phone/voice-memo.m4a", "phone/archive-copy.flac"] {
+            match AudioStream::open(&fixture(f), seconds(10.0)) {
+                Err(AudioError::TooLong {
+                    declared_s: Some(s),
+                    limit_s,
+                }) => assert!((s - 13.34).abs() < 0.03 && limit_s == 10.0, "{f}: {s}"),
+                other => panic!("{f}: {other:?}"),
+            }
+            assert!(AudioStream::open(&fixture(f), seconds(14.0)).is_ok());
+        }
+    }
+
+    #[test]
+    fn decoding_stops_as_soon_as_it_passes_the_limit() {
+        // Ogg Opus declares no length: the limit is found by decoding.
+        let path = fixture("phone/whatsapp-note.opus");
+        let mut s = AudioStream::open(&path, seconds(10.0)).unwrap();
+        assert_eq!(s.info().declared_frames, None);
+        let mut frames = 0;
+        let err = loop {
+            match s.next_chunk() {
+                Ok(Some(c)) => frames += c.len(),
+                Ok(None) => panic!("decoded all {frames} frames past the limit"),
+                Err(e) => break e,
+            }
+        };
+        assert!(
+            matches!(
+                err,
+                AudioError::TooLong {
+                    declared_s: None,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // Everything up to the limit was handed out, nothing past it.
+        assert!((480_000 - 5_760..=480_000).contains(&frames), "{frames}");
+        let mut s = AudioStream::open(&path, seconds(14.0)).unwrap();
+        while s.next_chunk().unwrap().is_some() {}
+    }
+
+    #[test]
+    fn sample_rates_outside_the_range_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for (rate, ok) in [
+            (1, false),
+            (3_999, false),
+            (4_000, true),
+            (384_000, true),
+            (384_001, false),
+        ] {
+            let path = dir.path().join(format!("{rate}.wav"));
+            let spec = hound::WavSpec {
+                channels: 1,
+                sample_rate: rate,
+                bits_per_sample: 16,
+                sample_format: hound::SampleFormat::Int,
+            };
+            let mut w = hound::WavWriter::create(&path, spec).unwrap();
+            for i in 0..2000 {
+                w.write_sample((i % 100) as i16 * 100).unwrap();
+            }
+            w.finalize().unwrap();
+            match AudioStream::open(&path, MaxDuration::DEFAULT) {
+                Ok(_) => assert!(ok, "{rate} Hz accepted"),
+                Err(AudioError::ImplausibleRate(r)) => assert!(!ok && r == rate, "{rate}"),
+                Err(e) => panic!("{rate}: {e}"),
+            }
+        }
+    }
 }

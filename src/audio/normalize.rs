@@ -13,7 +13,7 @@ use std::path::Path;
 
 use ebur128::{EbuR128, Mode};
 
-use super::decode::{AudioError, AudioStream};
+use super::decode::{AudioError, AudioStream, MaxDuration};
 use super::probe::AudioFacts;
 use super::resample::MonoResampler;
 use super::segment::VadScorer;
@@ -125,14 +125,18 @@ fn io_err(e: std::io::Error) -> AudioError {
 /// Normalizes `input` into the new 16-bit mono WAV `out_wav`, using `scratch` (a new file
 /// path in the same staging folder, removed afterwards) between the passes. With `vad`,
 /// also scores the output for voice activity on the way out (saving `segment` a pass).
+/// An input longer than `max` is refused: before anything is written when its header says
+/// so, else as soon as decoding passes the limit (the scratch file then holds at most
+/// `max` of audio, and is removed).
 pub fn render(
     input: &Path,
     settings: &Settings,
+    max: MaxDuration,
     out_wav: &Path,
     scratch: &Path,
     vad: bool,
 ) -> Result<Rendered, AudioError> {
-    let result = render_inner(input, settings, out_wav, scratch, vad);
+    let result = render_inner(input, settings, max, out_wav, scratch, vad);
     let _ = std::fs::remove_file(scratch);
     result
 }
@@ -140,11 +144,12 @@ pub fn render(
 fn render_inner(
     input: &Path,
     settings: &Settings,
+    max: MaxDuration,
     out_wav: &Path,
     scratch: &Path,
     vad: bool,
 ) -> Result<Rendered, AudioError> {
-    let stream = AudioStream::open(input)?;
+    let stream = AudioStream::open(input, max)?;
     let mut resampler = MonoResampler::new(stream.info().sample_rate, settings.rate)?;
     let mut dc = DcBlocker::new(settings.rate);
     let mut before = meter(settings.rate)?;
@@ -380,10 +385,19 @@ mod tests {
             rate: 22_050,
             ..Settings::default()
         };
-        let r = render(&input, &settings, &out, &dir.path().join("s.f32"), true).unwrap();
+        let scratch = dir.path().join("s.f32");
+        let r = render(
+            &input,
+            &settings,
+            MaxDuration::DEFAULT,
+            &out,
+            &scratch,
+            true,
+        )
+        .unwrap();
         assert_eq!(r.source.frames, 640_175);
         assert_eq!(r.frames, 294_080); // round(640175 · 22050 / 48000)
-        let (from_file, _) = crate::audio::segment::score_wav(&out).unwrap();
+        let (from_file, _) = crate::audio::segment::score_wav(&out, MaxDuration::DEFAULT).unwrap();
         assert_eq!(r.vad_scores.unwrap(), from_file);
         assert!(!dir.path().join("s.f32").exists(), "scratch removed");
     }

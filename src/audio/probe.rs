@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::decode::{AudioError, AudioStream, StreamInfo};
+use super::decode::{AudioError, AudioStream, MaxDuration, StreamInfo};
 
 /// Everything ingest learns from a recording's content.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,9 +26,10 @@ impl AudioFacts {
     }
 }
 
-/// Decodes `path` completely and gathers its facts. Truncated or damaged files are errors.
-pub fn examine(path: &Path) -> Result<AudioFacts, AudioError> {
-    let mut stream = AudioStream::open(path)?;
+/// Decodes `path` completely and gathers its facts. Truncated or damaged files, and files
+/// longer than `max`, are errors.
+pub fn examine(path: &Path, max: MaxDuration) -> Result<AudioFacts, AudioError> {
+    let mut stream = AudioStream::open(path, max)?;
     let mut samples = 0u64;
     while let Some(chunk) = stream.next_chunk()? {
         samples += chunk.len() as u64;

@@ -1,11 +1,15 @@
 //! Streaming mono resampling with rubato's band-limited FFT resampler, exact in length:
 //! `n` input frames at `from` Hz become `round(n · to / from)` frames at `to` Hz, with the
 //! resampler's delay removed, so times in the output line up with times in the source.
+//!
+//! Memory is bounded by the accepted rate range (`decode::check_rate`), whatever the ratio:
+//! a block is at most 384 000 input and about 393 000 output frames (see [`chunk_for`]), a
+//! few MB of FFT state. A 1 Hz source once asked for 32 million-frame FFTs (1.4 GB).
 
 use audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Resampler, WindowFunction};
 
-use super::decode::AudioError;
+use super::decode::{AudioError, check_rate};
 
 /// Input frames per resampler call aim for about this many.
 const TARGET_CHUNK: usize = 2048;
@@ -13,6 +17,11 @@ const TARGET_CHUNK: usize = 2048;
 /// A chunk size whose FFT lengths are smooth numbers: the smallest whole block of the rate
 /// ratio (`from / gcd`) times a power of two. (rubato's default of ~256-frame sub-chunks
 /// gave FFT lengths with large prime factors, e.g. 516 = 4·3·43, and ran 3x slower.)
+///
+/// The input chunk is `from / gcd` (at most `from`) when that reaches [`TARGET_CHUNK`], else
+/// under `2 · TARGET_CHUNK`; the output block is `chunk · to / from`: at most `to / gcd` in
+/// the first case, under `2 · TARGET_CHUNK · to / from` in the second, so both are bounded
+/// once `from` and `to` are within the accepted range.
 fn chunk_for(from: u32, to: u32) -> usize {
     let g = gcd(from, to);
     let block = (from / g) as usize;
@@ -50,8 +59,11 @@ impl std::fmt::Debug for MonoResampler {
 }
 
 impl MonoResampler {
-    /// A resampler from `from` Hz to `to` Hz (a pass-through when they are equal).
+    /// A resampler from `from` Hz to `to` Hz (a pass-through when they are equal). Both
+    /// rates must be within the range `decode::check_rate` accepts, which bounds its memory.
     pub fn new(from: u32, to: u32) -> Result<MonoResampler, AudioError> {
+        check_rate(Some(from))?;
+        check_rate(Some(to))?;
         let chunk = chunk_for(from, to);
         let inner = if from == to {
             None
@@ -217,6 +229,44 @@ mod tests {
             let out = run(from, to, &input, 777);
             let want = ((n as u64 * to as u64 * 2 + from as u64) / (2 * from as u64)) as usize;
             assert_eq!(out.len(), want, "{from} → {to}, {n} frames");
+        }
+    }
+
+    #[test]
+    fn rates_outside_the_range_are_refused() {
+        for (from, to) in [(1, 16_000), (3_999, 16_000), (384_001, 16_000), (16_000, 1)] {
+            let bad = if (4_000..=384_000).contains(&from) {
+                to
+            } else {
+                from
+            };
+            let e = MonoResampler::new(from, to).unwrap_err();
+            assert!(
+                matches!(e, AudioError::ImplausibleRate(r) if r == bad),
+                "{from} → {to}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn blocks_stay_small_whatever_the_ratio() {
+        // The ends of the range, rates sharing no factor with the other (4 001 and 383 987
+        // are prime: the whole rate is one block), and a block just under the target chunk.
+        let mut pairs = vec![(383_987, 192_000), (4_001, 192_000), (4_094, 384_000)];
+        for from in [4_000, 8_000, 44_100, 384_000] {
+            for to in [4_000, 16_000, 192_000, 384_000] {
+                pairs.push((from, to));
+            }
+        }
+        for (from, to) in pairs {
+            let r = MonoResampler::new(from, to).unwrap();
+            let Some(inner) = &r.inner else { continue };
+            let (i, o) = (inner.input_frames_max(), inner.output_frames_max());
+            assert!(
+                i <= 400_000 && o <= 400_000,
+                "{from} → {to}: {i} in, {o} out"
+            );
+            assert!(r.chunk <= 400_000 && r.out.len() <= 400_000);
         }
     }
 

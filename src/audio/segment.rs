@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read};
 use std::path::{Path, PathBuf};
 
-use super::decode::AudioError;
+use super::decode::{AudioError, MaxDuration};
 use super::resample::MonoResampler;
 
 /// The VAD's rate and frame size (16 ms at 16 kHz).
@@ -54,10 +54,10 @@ pub struct Span {
     pub label: Option<String>,
 }
 
-/// Finds speech in a mono 16-bit WAV (the normalized rendition) and shapes it into
-/// segments. Returns the segments and the file's duration in seconds.
-pub fn detect(wav: &Path, p: &Params) -> Result<(Vec<Span>, f64), AudioError> {
-    let (scores, duration) = score_wav(wav)?;
+/// Finds speech in a mono 16-bit WAV (the normalized rendition) no longer than `max` and
+/// shapes it into segments. Returns the segments and the file's duration in seconds.
+pub fn detect(wav: &Path, p: &Params, max: MaxDuration) -> Result<(Vec<Span>, f64), AudioError> {
+    let (scores, duration) = score_wav(wav, max)?;
     Ok((spans_from_scores(&scores, p, duration), duration))
 }
 
@@ -67,9 +67,11 @@ pub fn spans_from_scores(scores: &[f32], p: &Params, duration: f64) -> Vec<Span>
     shape(&raw_spans(scores, frame_s), p, duration)
 }
 
-/// VAD frame scores of a mono 16-bit WAV, and its duration in seconds.
-pub fn score_wav(wav: &Path) -> Result<(Vec<f32>, f64), AudioError> {
+/// VAD frame scores of a mono 16-bit WAV, and its duration in seconds. A WAV whose header
+/// declares more than `max` is refused before it is read.
+pub fn score_wav(wav: &Path, max: MaxDuration) -> Result<(Vec<f32>, f64), AudioError> {
     let mut pcm = Pcm16::open(wav)?;
+    max.check(u64::from(pcm.frames), pcm.rate, true)?;
     let duration = f64::from(pcm.frames) / f64::from(pcm.rate);
     let mut scorer = VadScorer::new(pcm.rate)?;
     let mut buf = Vec::new();
@@ -152,6 +154,7 @@ impl Pcm16 {
                 wav.display()
             )));
         }
+        crate::audio::decode::check_rate(Some(spec.sample_rate))?;
         let frames = r.duration();
         Ok(Pcm16 {
             rate: spec.sample_rate,

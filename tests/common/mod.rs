@@ -288,3 +288,27 @@ pub fn bagit_valid(bag: &Path, fast: bool) -> bool {
     });
     out.status.success()
 }
+
+/// A PCM WAV whose header says what we like, followed by `samples` real samples.
+pub fn crafted_wav(
+    path: &std::path::Path,
+    rate: u32,
+    channels: u16,
+    claimed_data: u32,
+    samples: usize,
+) {
+    let mut v = b"RIFF".to_vec();
+    v.extend_from_slice(&(36 + claimed_data).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&channels.to_le_bytes());
+    v.extend_from_slice(&rate.to_le_bytes());
+    v.extend_from_slice(&(rate.wrapping_mul(2 * u32::from(channels))).to_le_bytes());
+    v.extend_from_slice(&(2 * channels).to_le_bytes());
+    v.extend_from_slice(&16u16.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&claimed_data.to_le_bytes());
+    v.extend((0..samples).flat_map(|i| ((i % 200) as i16 * 50).to_le_bytes()));
+    std::fs::write(path, v).unwrap();
+}
