@@ -475,7 +475,7 @@ fn day_of(at: &Option<String>) -> visitrec::Result<jiff::civil::Date> {
 /// Identities from files, or a passphrase; `None` when neither is given.
 fn identities_from(files: &[PathBuf], passphrase: bool) -> anyhow::Result<Option<Identities>> {
     Ok(if passphrase {
-        Some(Identities::Passphrase(read_passphrase(false)?))
+        Some(Identities::passphrase(read_passphrase(false)?))
     } else if files.is_empty() {
         None
     } else {
