@@ -72,6 +72,15 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A recipient given to `encrypt` is refused. `given` names it (quoted, or by file and
+    /// line) and never holds private key material.
+    #[error("{given} {reason}")]
+    Recipient {
+        /// `recipient "age1…"`, `the recipient given`, or `FILE: line N`.
+        given: String,
+        /// Why.
+        reason: crate::crypto::RecipientError,
+    },
     /// A value given on the command line is not acceptable.
     #[error("{0}")]
     Invalid(String),

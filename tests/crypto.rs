@@ -557,7 +557,8 @@ fn recipients_files_ssh_keys_passphrases_and_include() {
         .arg("--out")
         .arg(d.path().join("p5"))
         .assert()
-        .code(2);
+        .code(2)
+        .stderr(predicate::str::contains("wrong passphrase"));
     // --include of something a recording lacks is an error, not a smaller export.
     let (_d2, archive2) = new_archive();
     let r = ingest_json(
@@ -709,4 +710,55 @@ fn stock_age_opens_a_passphrase_export() {
         fs::read(&plain).unwrap(),
         fs::read(archive.join(format!("data/{a}/original.m4a"))).unwrap()
     );
+}
+
+#[test]
+fn encrypt_never_prints_a_private_key_given_as_recipient() {
+    let (d, archive, a, _) = archive_with_consent();
+    let key_text = fs::read_to_string(key()).unwrap();
+    let secret = key_text
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .unwrap()
+        .to_string();
+    let out = d.path().join("e");
+    let run = |args: &[&str]| {
+        let o = encrypt(
+            &archive,
+            &[&[a.as_str()], args, &["--out", out.to_str().unwrap()]].concat(),
+        );
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(!out.exists());
+        let err = String::from_utf8(o.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(!err.contains(&secret[16..]), "the key leaked: {err}");
+        assert!(
+            !err.contains("b3BlbnNzaC1rZXktdjE"),
+            "the SSH key leaked: {err}"
+        );
+        err
+    };
+    // age-keygen's file given to -R: line 3 is the key.
+    let err = run(&["-R", key().to_str().unwrap()]);
+    assert!(
+        err.contains(
+            "test-age-key.txt: line 3 is a private key: give the public key (age1…) instead"
+        ),
+        "{err}"
+    );
+    // An SSH private key given to -R.
+    let err = run(&["-R", fixture("keys/test_ed25519").to_str().unwrap()]);
+    assert!(
+        err.contains("test_ed25519: line 1 is a private key"),
+        "{err}"
+    );
+    // The key itself given to -r.
+    let err = run(&["-r", &secret]);
+    assert!(
+        err.contains("the recipient given is a private key"),
+        "{err}"
+    );
+    // What age-keygen prints, pasted whole: a hint, not a silent fix.
+    let err = run(&["-r", &format!("Public key: {}", public(&key()))]);
+    assert!(err.contains("drop that prefix"), "{err}");
 }

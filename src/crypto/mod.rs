@@ -33,7 +33,7 @@ pub const MAX_ARMOR_LINE: usize = 4096;
 /// Who an export is encrypted to.
 pub enum Recipients {
     /// age X25519 and SSH public keys, each with its text form.
-    Keys(Vec<(String, Box<dyn age::Recipient + Send + Sync>)>),
+    Keys(Vec<Recipient>),
     /// A passphrase (scrypt); it cannot be mixed with keys.
     Passphrase(SecretString),
 }
@@ -61,19 +61,81 @@ impl Recipients {
     }
 }
 
-/// Parses one recipient: `age1…` (X25519), `ssh-ed25519 …` or `ssh-rsa …`.
-pub fn parse_recipient(s: &str) -> Result<(String, Box<dyn age::Recipient + Send + Sync>)> {
+/// A parsed recipient: its text, and the key.
+pub type Recipient = (String, Box<dyn age::Recipient + Send + Sync>);
+
+/// Why a recipient was refused. It never holds the text given: that may be a private key.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RecipientError {
+    /// An age or SSH private key where a public key belongs.
+    #[error("is a private key: give the public key (age1…) instead")]
+    PrivateKey,
+    /// `Public key: age1…`, as `age-keygen` prints it.
+    #[error("starts with \"Public key:\": drop that prefix and give only the key")]
+    Prefixed,
+    /// `age1<plugin>1…`: plugins would make age run a program.
+    #[error("is an age plugin recipient; plugins are not supported")]
+    Plugin,
+    /// Looks like an age key but does not decode.
+    #[error("is not a valid age public key ({0})")]
+    BadAge(&'static str),
+    /// Looks like an SSH key but is not a usable one.
+    #[error("is not a usable SSH public key ({0})")]
+    BadSsh(String),
+    /// Neither.
+    #[error("is not a public key: expected an age1… or ssh-ed25519/ssh-rsa public key")]
+    Unknown,
+}
+
+/// Whether `s` is, or holds, private key material (age, age plugin, or SSH), whatever the
+/// case: such text must never be printed.
+pub fn is_private_key(s: &str) -> bool {
+    let upper = s.to_ascii_uppercase();
+    upper.contains("AGE-SECRET-KEY-")
+        || upper.contains("AGE-PLUGIN-")
+        || upper.contains("PRIVATE KEY")
+        // The base64 of "openssh-key-v1\0", how an OpenSSH private key's body begins.
+        || s.contains("b3BlbnNzaC1rZXktdjE")
+}
+
+/// Parses one recipient: `age1…` (X25519), `ssh-ed25519 …` or `ssh-rsa …`. The error says
+/// what is wrong without repeating the text.
+pub fn check_recipient(s: &str) -> std::result::Result<Recipient, RecipientError> {
     let s = s.trim();
-    let bad = |why: &str| Error::Invalid(format!("recipient {s:?} is not valid: {why}"));
+    if is_private_key(s) {
+        return Err(RecipientError::PrivateKey);
+    }
+    if let Some(rest) = s
+        .get(..11)
+        .filter(|p| p.eq_ignore_ascii_case("public key:"))
+        .map(|_| &s[11..])
+    {
+        return Err(match check_recipient(rest) {
+            Ok(_) => RecipientError::Prefixed,
+            Err(e) => e,
+        });
+    }
     if s.starts_with("ssh-") {
         return match s.parse::<age::ssh::Recipient>() {
             Ok(r) => Ok((s.to_string(), Box::new(r))),
-            Err(e) => Err(bad(&format!("{e:?}"))),
+            Err(e) => Err(RecipientError::BadSsh(match e {
+                age::ssh::ParseRecipientKeyError::Invalid(why) => why.to_string(),
+                age::ssh::ParseRecipientKeyError::RsaModulusTooLarge => {
+                    "RSA modulus too large".into()
+                }
+                age::ssh::ParseRecipientKeyError::RsaModulusTooSmall => {
+                    "RSA keys under 2048 bits are weak".into()
+                }
+                age::ssh::ParseRecipientKeyError::Unsupported(kind) => {
+                    format!("{kind} keys are not supported")
+                }
+                _ => "unsupported key type".into(),
+            })),
         };
     }
     if s.starts_with("age1") {
         if plugin_hrp(s) {
-            return Err(bad("age plugin recipients are not supported"));
+            return Err(RecipientError::Plugin);
         }
         return s
             .parse::<age::x25519::Recipient>()
@@ -83,9 +145,25 @@ pub fn parse_recipient(s: &str) -> Result<(String, Box<dyn age::Recipient + Send
                     Box::new(r) as Box<dyn age::Recipient + Send + Sync>,
                 )
             })
-            .map_err(bad);
+            .map_err(RecipientError::BadAge);
     }
-    Err(bad("expected an age1… or ssh-ed25519/ssh-rsa public key"))
+    Err(RecipientError::Unknown)
+}
+
+/// Parses a recipient given on the command line (`-r`). The error repeats the text only
+/// when it holds no private key material, and then at most 80 characters of it.
+pub fn parse_recipient(s: &str) -> Result<Recipient> {
+    check_recipient(s).map_err(|reason| {
+        let s = s.trim();
+        let given = if reason == RecipientError::PrivateKey {
+            "the recipient given".to_string()
+        } else if s.chars().count() > 80 {
+            format!("recipient {:?}…", s.chars().take(80).collect::<String>())
+        } else {
+            format!("recipient {s:?}")
+        };
+        Error::Recipient { given, reason }
+    })
 }
 
 /// Whether `s` is a Bech32 string whose human-readable part is `age1<name>` (a plugin).
@@ -96,20 +174,25 @@ fn plugin_hrp(s: &str) -> bool {
 }
 
 /// Reads an age recipients file: one recipient per line; blank lines and `#` comments are
-/// ignored. Errors name the file and line.
-pub fn read_recipients_file(
-    path: &Path,
-) -> Result<Vec<(String, Box<dyn age::Recipient + Send + Sync>)>> {
-    let text = std::fs::read_to_string(path).at(path)?;
+/// ignored. Errors name the file and line, never the line's text (like stock age: the
+/// file may be an identity file given by mistake).
+pub fn read_recipients_file(path: &Path) -> Result<Vec<Recipient>> {
+    let bytes = zeroize::Zeroizing::new(std::fs::read(path).at(path)?);
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return Err(Error::BadFile {
+            path: path.to_path_buf(),
+            reason: "not a recipients file (not UTF-8 text)".into(),
+        });
+    };
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        out.push(parse_recipient(line).map_err(|e| Error::BadFile {
-            path: path.to_path_buf(),
-            reason: format!("line {}: {e}", i + 1),
+        out.push(check_recipient(line).map_err(|reason| Error::Recipient {
+            given: format!("{}: line {}", path.display(), i + 1),
+            reason,
         })?);
     }
     if out.is_empty() {
@@ -539,6 +622,70 @@ mod tests {
         long.resize(long.len() + MAX_ARMOR_LINE + 10, b'Q');
         let e = decrypt_stream(&ids, &long[..], Vec::new()).unwrap_err();
         assert!(e.to_string().contains("longer than 4096"), "{e}");
+    }
+
+    #[test]
+    fn private_keys_are_never_echoed() {
+        let id = age::x25519::Identity::generate();
+        let secret = age::secrecy::ExposeSecret::expose_secret(&id.to_string()).to_string();
+        let public = id.to_public().to_string();
+        for given in [
+            secret.clone(),
+            secret.to_lowercase(),
+            format!("  {secret}  "),
+            format!("key={secret}"),
+            "AGE-PLUGIN-YUBIKEY-1QQQQQQ".to_string(),
+            "-----BEGIN OPENSSH PRIVATE KEY-----".to_string(),
+            "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ".to_string(),
+        ] {
+            assert_eq!(
+                check_recipient(&given).err(),
+                Some(RecipientError::PrivateKey)
+            );
+            let msg = parse_recipient(&given).err().unwrap().to_string();
+            assert_eq!(
+                msg,
+                "the recipient given is a private key: give the public key (age1…) instead"
+            );
+        }
+        // `age-keygen` output, and an SSH private key, given as recipients files.
+        let dir = tempfile::tempdir().unwrap();
+        let keygen = dir.path().join("key.txt");
+        std::fs::write(
+            &keygen,
+            format!("# created: 2026-01-01T00:00:00Z\n# public key: {public}\n{secret}\n"),
+        )
+        .unwrap();
+        let msg = read_recipients_file(&keygen).err().unwrap().to_string();
+        assert_eq!(
+            msg,
+            format!(
+                "{}: line 3 is a private key: give the public key (age1…) instead",
+                keygen.display()
+            )
+        );
+        let ssh = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keys/test_ed25519");
+        let msg = read_recipients_file(&ssh).err().unwrap().to_string();
+        assert!(msg.ends_with("line 1 is a private key: give the public key (age1…) instead"));
+        // A malformed line is named by number only, never by its text.
+        let bad = dir.path().join("bad.txt");
+        std::fs::write(&bad, format!("{public}\nage1{}\n", "q".repeat(58))).unwrap();
+        let msg = read_recipients_file(&bad).err().unwrap().to_string();
+        assert!(msg.contains("line 2 is not a valid age public key") && !msg.contains("qqqq"));
+        // `age-keygen`'s "Public key: " prefix gets a hint.
+        for given in [
+            format!("Public key: {public}"),
+            format!("public key:{public}"),
+        ] {
+            assert_eq!(
+                check_recipient(&given).err(),
+                Some(RecipientError::Prefixed)
+            );
+        }
+        let msg = parse_recipient(&format!("Public key: {public}"))
+            .err()
+            .unwrap();
+        assert!(msg.to_string().contains("drop that prefix"), "{msg}");
     }
 
     #[test]
