@@ -272,21 +272,30 @@ pub struct DecryptReport {
 }
 
 /// Decrypts the export at `export` into a new plaintext BagIt bag at `out`, checking every
-/// file against the encrypted plaintext manifest. On any failure nothing is left behind.
+/// file against the encrypted plaintext manifest, and each recording's contents against its
+/// id (see [`plan`]). On any failure nothing is left behind.
 pub fn decrypt(export: &Path, identities: &Identities, out: &Path) -> Result<DecryptReport> {
     if fs::read_dir(out).is_ok_and(|mut d| d.next().is_some()) || (out.exists() && !out.is_dir()) {
         return Err(Error::AlreadyExists(out.to_path_buf()));
     }
     let bag = Archive::open(export)?;
-    let (expected, files) = plaintext_manifest(&bag, identities)?;
+    let plan = plan(&bag, identities)?;
+    if let Some((rel, reason)) = plan.problems.first() {
+        return Err(Error::BadFile {
+            path: export.join(rel),
+            reason: reason.clone(),
+        });
+    }
+    let expected = &plan.expected;
     let staging = Staging::new(out)?;
-    let results: Vec<Result<Fixity>> = files
+    let results: Vec<Result<Fixity>> = plan
+        .files
         .par_iter()
         .map(|(cipher_rel, plain_rel)| {
             let target = staging.dir.join(plain_rel);
             fsutil::create_dirs(target.parent().expect("payload path has a parent"))?;
             let source = bag.path_of(cipher_rel);
-            let input = File::open(&source).at(&source)?;
+            let input = open_regular(&source)?;
             let mut output = fsutil::create_new(&target)?;
             let fixity = crypto::decrypt_stream(identities, BufReader::new(input), &mut output)
                 .map_err(|failure| Error::Decrypt {
@@ -310,17 +319,26 @@ pub fn decrypt(export: &Path, identities: &Identities, out: &Path) -> Result<Dec
         oxum.octets += f.size;
         oxum.streams += 1;
     }
-    if oxum.streams as usize != expected.entries.len() {
-        return Err(Error::BadFile {
-            path: export.join(PLAINTEXT_MANIFEST),
-            reason: "lists files the export does not contain".into(),
-        });
+    // Each recording.json must describe the files beside it (read back, size-capped).
+    for (cipher_rel, plain_rel) in &plan.files {
+        if let Some(id) = metadata_of(plain_rel) {
+            let path = staging.dir.join(plain_rel);
+            let mut json = Capped::new(MAX_SMALL_PLAINTEXT);
+            std::io::copy(&mut open_regular(&path)?, &mut json).map_err(|e| Error::BadFile {
+                path: export.join(cipher_rel),
+                reason: crate::error::describe_io(&e),
+            })?;
+            check_metadata(id, &json.buf, expected).map_err(|reason| Error::BadFile {
+                path: export.join(cipher_rel),
+                reason,
+            })?;
+        }
     }
     let mut info = BagInfo::default();
     info.set("Bagging-Date", consent::today().to_string());
     info.set("Payload-Oxum", oxum.to_string());
     info.set("Bag-Software-Agent", crate::archive::software_agent());
-    write_tag_files(&staging.dir, &info, &expected)?;
+    write_tag_files(&staging.dir, &info, expected)?;
     staging.sync()?;
     staging.finish()?;
     Ok(DecryptReport {
@@ -330,75 +348,299 @@ pub fn decrypt(export: &Path, identities: &Identities, out: &Path) -> Result<Dec
     })
 }
 
-/// Decrypt-checks every file of an export without writing any plaintext: problems as
-/// `(export path, reason)`.
+/// Decrypt-checks every file of an export without writing any plaintext (`recording.json`
+/// is decrypted into memory, at most [`MAX_SMALL_PLAINTEXT`] bytes, to be checked):
+/// problems as `(export path, reason)`.
 pub fn check_decryption(export: &Path, identities: &Identities) -> Result<Vec<(String, String)>> {
     let bag = Archive::open(export)?;
-    let (expected, files) = match plaintext_manifest(&bag, identities) {
-        Ok(x) => x,
+    let plan = match plan(&bag, identities) {
+        Ok(p) => p,
         Err(e) => return Ok(vec![(PLAINTEXT_MANIFEST.into(), e.to_string())]),
     };
-    let problems: Vec<Option<(String, String)>> = files
+    let expected = &plan.expected;
+    let problems: Vec<Option<(String, String)>> = plan
+        .files
         .par_iter()
+        .filter(|(cipher_rel, _)| !plan.problems.iter().any(|(p, _)| p == cipher_rel))
         .map(|(cipher_rel, plain_rel)| {
             let source = bag.path_of(cipher_rel);
-            let result = File::open(&source)
-                .map_err(|e| crate::error::describe_io(&e))
+            let metadata = metadata_of(plain_rel);
+            let mut json = Capped::new(if metadata.is_some() {
+                MAX_SMALL_PLAINTEXT
+            } else {
+                0
+            });
+            let result = open_regular(&source)
+                .map_err(|e| match e {
+                    Error::Io { source, .. } => crate::error::describe_io(&source),
+                    other => other.to_string(),
+                })
                 .and_then(|f| {
-                    crypto::decrypt_stream(identities, BufReader::new(f), std::io::sink())
+                    let out: &mut dyn std::io::Write = match metadata {
+                        Some(_) => &mut json,
+                        None => &mut std::io::sink(),
+                    };
+                    crypto::decrypt_stream(identities, BufReader::new(f), out)
                         .map_err(|e| e.to_string())
                 });
             match result {
-                Ok(f) if expected.entries.get(plain_rel) == Some(&f.sha256) => None,
-                Ok(_) => Some((
+                Ok(f) if expected.entries.get(plain_rel) != Some(&f.sha256) => Some((
                     cipher_rel.clone(),
                     "decrypts to bytes that do not match the plaintext manifest".into(),
                 )),
+                Ok(_) => metadata
+                    .and_then(|id| check_metadata(id, &json.buf, expected).err())
+                    .map(|why| (cipher_rel.clone(), why)),
                 Err(why) => Some((cipher_rel.clone(), why)),
             }
         })
         .collect();
-    Ok(problems.into_iter().flatten().collect())
+    let mut all = plan.problems;
+    all.extend(problems.into_iter().flatten());
+    Ok(all)
 }
 
-/// Decrypts the plaintext manifest and pairs each `.age` payload file with its plain path.
-fn plaintext_manifest(
-    bag: &Archive,
-    identities: &Identities,
-) -> Result<(Manifest, Vec<(String, String)>)> {
+/// The largest plaintext manifest or `recording.json` read into memory (16 MiB: a
+/// manifest line is about 100 bytes, so some 160 000 files).
+pub const MAX_SMALL_PLAINTEXT: usize = 16 << 20;
+
+/// What is in an export, from its manifests, with what is wrong with it.
+struct Plan {
+    /// The decrypted plaintext manifest.
+    expected: Manifest,
+    /// Each `.age` payload file and the plaintext path it decrypts to.
+    files: Vec<(String, String)>,
+    /// `(export path, reason)` for each file whose path or id cannot be right.
+    problems: Vec<(String, String)>,
+}
+
+/// Decrypts the plaintext manifest, pairs each `.age` payload file with its plain path,
+/// and checks what can be checked before decrypting anything else: every path has the
+/// form `data/<id>/<file>` of a recording's file ([`plain_file_kind`]), the two manifests
+/// list the same files, and each original's SHA-256 starts with its folder's id (the id
+/// is the content hash, so an original that does not is not that recording).
+fn plan(bag: &Archive, identities: &Identities) -> Result<Plan> {
     let cipher = bag.strict_manifest(MANIFEST)?;
     let pm = bag.path_of(PLAINTEXT_MANIFEST);
-    let input = File::open(&pm).map_err(|_| Error::NotArchive {
+    let input = open_regular(&pm).map_err(|_| Error::NotArchive {
         path: bag.root().to_path_buf(),
         reason: format!("no {PLAINTEXT_MANIFEST}: not a visitrec export"),
     })?;
-    let mut text = Vec::new();
+    let mut text = Capped::new(MAX_SMALL_PLAINTEXT);
     crypto::decrypt_stream(identities, BufReader::new(input), &mut text).map_err(|failure| {
         Error::Decrypt {
             path: bag.root().join(PLAINTEXT_MANIFEST),
             failure,
         }
     })?;
-    let (expected, issues) = Manifest::parse(&String::from_utf8_lossy(&text));
+    let (expected, issues) = Manifest::parse(&String::from_utf8_lossy(&text.buf));
     if let Some(i) = issues.first() {
         return Err(Error::BadFile {
             path: bag.root().join(PLAINTEXT_MANIFEST),
             reason: format!("line {}: {}", i.line, i.reason),
         });
     }
-    let files: Vec<(String, String)> = cipher
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    for k in cipher
         .entries
         .keys()
         .filter(|k| k.as_str() != PLAINTEXT_MANIFEST)
-        .map(|k| {
-            let plain = k.strip_suffix(".age").ok_or_else(|| Error::BadFile {
-                path: bag.root().join(k),
-                reason: "an export holds only .age files".into(),
-            })?;
-            Ok((k.clone(), plain.to_string()))
-        })
-        .collect::<Result<_>>()?;
-    Ok((expected, files))
+    {
+        let Some(plain) = k.strip_suffix(".age") else {
+            problems.push((k.clone(), "an export holds only .age files".into()));
+            continue;
+        };
+        match plain_file_kind(plain) {
+            Err(why) => problems.push((k.clone(), format!("would decrypt to {plain:?}, {why}"))),
+            Ok(_) if !expected.entries.contains_key(plain) => problems.push((
+                k.clone(),
+                "is not in the export's plaintext manifest".into(),
+            )),
+            Ok(_) => files.push((k.clone(), plain.to_string())),
+        }
+    }
+    for (plain, sha) in &expected.entries {
+        if let Err(why) = plain_file_kind(plain) {
+            problems.push((PLAINTEXT_MANIFEST.into(), format!("lists {plain:?}, {why}")));
+            continue;
+        }
+        if !cipher.entries.contains_key(&format!("{plain}.age")) {
+            problems.push((
+                PLAINTEXT_MANIFEST.into(),
+                format!("lists {plain}, which the export does not contain"),
+            ));
+        }
+        if let Ok((id, PlainKind::Original)) = plain_file_kind(plain) {
+            if !sha.starts_with(id) {
+                problems.push((
+                    format!("{plain}.age"),
+                    format!(
+                        "decrypts to an original whose SHA-256 ({}…) does not start with its \
+                         folder's id {id}: it is not that recording",
+                        &sha[..16]
+                    ),
+                ));
+            }
+            let others = expected.entries.keys().filter(|p| {
+                p.as_str() != plain
+                    && matches!(plain_file_kind(p), Ok((i, PlainKind::Original)) if i == id)
+            });
+            if others.count() > 0 {
+                problems.push((
+                    format!("{plain}.age"),
+                    format!("{id} has more than one original"),
+                ));
+            }
+        }
+    }
+    Ok(Plan {
+        expected,
+        files,
+        problems,
+    })
+}
+
+/// What a file of a recording's folder is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlainKind {
+    /// `original.<ext>`.
+    Original,
+    /// `normalized.wav`.
+    Normalized,
+    /// `segments/NNN.wav`.
+    Segment,
+    /// `recording.json`.
+    Metadata,
+}
+
+/// The recording id and kind of an export's plaintext path, which must be
+/// `data/<id>/original.<ext>` (`ext` 1–8 of `[a-z0-9]`), `data/<id>/normalized.wav`,
+/// `data/<id>/segments/<digits>.wav` or `data/<id>/recording.json`: nothing else can be
+/// written by `decrypt`, so no crafted path reaches outside `--out` or onto the bag's
+/// tag files.
+pub fn plain_file_kind(path: &str) -> std::result::Result<(&str, PlainKind), &'static str> {
+    let parts: Vec<&str> = path.split('/').collect();
+    let (id, rest) = match parts.as_slice() {
+        ["data", id, rest @ ..] if record::is_valid_id(id) => (*id, rest),
+        _ => return Err("which is not in a recording's folder data/<id>/"),
+    };
+    let kind = match rest {
+        ["recording.json"] => PlainKind::Metadata,
+        ["normalized.wav"] => PlainKind::Normalized,
+        [name] => match name.strip_prefix("original.") {
+            Some(ext)
+                if (1..=8).contains(&ext.len())
+                    && ext
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) =>
+            {
+                PlainKind::Original
+            }
+            _ => return Err("which is not a file a recording can have"),
+        },
+        ["segments", name] => match name.strip_suffix(".wav") {
+            Some(n) if (1..=6).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()) => {
+                PlainKind::Segment
+            }
+            _ => return Err("which is not a segment's name (segments/NNN.wav)"),
+        },
+        _ => return Err("which is not a file a recording can have"),
+    };
+    Ok((id, kind))
+}
+
+/// The id, if `plain` is a `recording.json`.
+fn metadata_of(plain: &str) -> Option<&str> {
+    match plain_file_kind(plain) {
+        Ok((id, PlainKind::Metadata)) => Some(id),
+        _ => None,
+    }
+}
+
+/// Checks a decrypted `recording.json` of folder `id`: it parses, names the same id, and
+/// names exactly the original the export holds (path and SHA-256), and every other file
+/// of the folder is one it lists.
+fn check_metadata(id: &str, json: &[u8], expected: &Manifest) -> std::result::Result<(), String> {
+    let rec = record::Recording::from_json(json)
+        .map_err(|e| format!("decrypts to a bad recording.json: {e}"))?;
+    if rec.id != id {
+        return Err(format!(
+            "decrypts to the recording.json of {}, but is in folder {id}",
+            rec.id
+        ));
+    }
+    let folder = format!("data/{id}/");
+    for (path, sha) in expected
+        .entries
+        .range(folder.clone()..)
+        .take_while(|(p, _)| p.starts_with(&folder))
+    {
+        let listed = *path == rec.source.stored_as
+            || path.ends_with(RECORDING_JSON)
+            || rec.normalized.as_ref().is_some_and(|n| n.path == *path)
+            || rec.segments.iter().any(|s| s.path == *path);
+        if !listed {
+            return Err(format!(
+                "recording.json does not list {path}, which the export holds"
+            ));
+        }
+        if *path == rec.source.stored_as && *sha != rec.source.sha256 {
+            return Err(format!(
+                "recording.json's source.sha256 does not match {path} in the export"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Opens `path` for reading only if it is a regular file (never a symlink, FIFO or
+/// device: a crafted export must not make `decrypt` block or read outside it).
+fn open_regular(path: &Path) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .at(path)?;
+    if !file.metadata().at(path)?.is_file() {
+        return Err(Error::BadFile {
+            path: path.to_path_buf(),
+            reason: "not a regular file".into(),
+        });
+    }
+    Ok(file)
+}
+
+/// A buffer that refuses to grow past its limit.
+struct Capped {
+    buf: Vec<u8>,
+    limit: usize,
+}
+
+impl Capped {
+    fn new(limit: usize) -> Capped {
+        Capped {
+            buf: Vec::new(),
+            limit,
+        }
+    }
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() + data.len() > self.limit {
+            return Err(std::io::Error::other(format!(
+                "larger than {} MiB",
+                self.limit >> 20
+            )));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Writes `bagit.txt`, `bag-info.txt`, the payload manifest and the tag manifest.
@@ -490,4 +732,68 @@ impl Drop for Staging {
 /// Whether the bag at `root` says it is an encrypted export.
 pub fn is_export(info: &BagInfo) -> bool {
     info.get(CONTENT_LABEL) == Some(CONTENT_EXPORT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn only_a_recordings_files_can_be_written() {
+        let id = "0123456789abcdef";
+        for (ok, kind) in [
+            (format!("data/{id}/original.m4a"), PlainKind::Original),
+            (format!("data/{id}/original.3gp"), PlainKind::Original),
+            (format!("data/{id}/normalized.wav"), PlainKind::Normalized),
+            (format!("data/{id}/segments/001.wav"), PlainKind::Segment),
+            (format!("data/{id}/recording.json"), PlainKind::Metadata),
+        ] {
+            assert_eq!(plain_file_kind(&ok), Ok((id, kind)), "{ok}");
+        }
+        for bad in [
+            "bagit.txt".to_string(),
+            "manifest-sha256.txt".into(),
+            "data/plaintext-manifest-sha256.txt".into(),
+            format!("data/{id}"),
+            format!("data/{id}/evil.sh"),
+            format!("data/{id}/original."),
+            format!("data/{id}/original.M4A"),
+            format!("data/{id}/original.m4a/x"),
+            format!("data/{id}/../{id}/recording.json"),
+            format!("data/{id}/segments/../../../etc/passwd"),
+            format!("data/{id}/segments/1.wav/x"),
+            format!("data/{id}/segments/abc.wav"),
+            format!("/data/{id}/recording.json"),
+            format!("data/{}/recording.json", id.to_uppercase()),
+            "data/0123/recording.json".into(),
+            format!("x/data/{id}/recording.json"),
+        ] {
+            assert!(plain_file_kind(&bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest! {
+        /// Whatever the path, an accepted one stays inside the bag's data/<id>/ folder.
+        #[test]
+        fn accepted_paths_stay_in_their_folder(path in "(data/|/|\\.\\./)?([0-9a-f]{16}|\\.\\.|\\.|[a-z]{1,4})(/([a-z0-9./]{0,20}|segments/[0-9]{1,4}\\.wav|original\\.[a-z0-9]{1,3}))*") {
+            if let Ok((id, _)) = plain_file_kind(&path) {
+                prop_assert!(crate::archive::bagit::unsafe_path_reason(&path).is_none());
+                let folder = format!("data/{id}/");
+                prop_assert!(path.starts_with(&folder));
+                let parts: Vec<&str> = path.split('/').collect();
+                prop_assert!(parts.len() <= 4);
+                prop_assert!(parts.iter().all(|p| !p.is_empty() && *p != "." && *p != ".."));
+            }
+        }
+    }
+
+    #[test]
+    fn capped_buffers_refuse_to_grow() {
+        use std::io::Write;
+        let mut c = Capped::new(10);
+        c.write_all(b"0123456789").unwrap();
+        assert!(c.write_all(b"x").is_err());
+        assert_eq!(c.buf.len(), 10);
+    }
 }

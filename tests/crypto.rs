@@ -762,3 +762,161 @@ fn encrypt_never_prints_a_private_key_given_as_recipient() {
     let err = run(&["-r", &format!("Public key: {}", public(&key()))]);
     assert!(err.contains("drop that prefix"), "{err}");
 }
+
+/// Replaces (or adds) `plain_rel` in the export at `out` as a forger holding only the
+/// recipient's public key can: the new bytes encrypted with the stock age, the plaintext
+/// manifest re-made with their hash and re-encrypted, every manifest recomputed. (The test
+/// reads the old plaintext manifest with the key for convenience; a forger would rebuild
+/// it from the archive's ids.) Only visitrec's content checks can tell.
+fn forge(out: &Path, plain_rel: &str, bytes: &[u8]) {
+    let pm_path = out.join("data/plaintext-manifest-sha256.txt.age");
+    let o = age_cli("age")
+        .args(["-d", "-i"])
+        .arg(key())
+        .arg(&pm_path)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let digest = |b: &[u8]| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(b))
+    };
+    let mut lines: Vec<String> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.ends_with(&format!("  {plain_rel}")))
+        .map(str::to_string)
+        .collect();
+    lines.push(format!("{}  {plain_rel}", digest(bytes)));
+    lines.sort_by(|a, b| a[66..].cmp(&b[66..]));
+    let encrypt_to = |plain: &[u8], dest: &Path| {
+        fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        let mut child = age_cli("age")
+            .args(["-r", &public(&key()), "-o"])
+            .arg(dest)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(plain).unwrap();
+        assert!(child.wait().unwrap().success());
+    };
+    encrypt_to(format!("{}\n", lines.join("\n")).as_bytes(), &pm_path);
+    let enc = out.join(format!("{plain_rel}.age"));
+    let new = !enc.exists();
+    encrypt_to(bytes, &enc);
+    if new {
+        let man = out.join("manifest-sha256.txt");
+        let mut text = fs::read_to_string(&man).unwrap();
+        text.push_str(&format!("{}  {plain_rel}.age\n", "0".repeat(64)));
+        fs::write(&man, text).unwrap();
+    }
+    rehash_export(out);
+}
+
+/// decrypt refuses `out` naming `file` and `why`, writing nothing; verify -i reports it.
+fn assert_refused(d: &Path, out: &Path, file: &str, why: &str) {
+    let plain = d.join("plain");
+    visitrec()
+        .arg("decrypt")
+        .arg(out)
+        .arg("-i")
+        .arg(key())
+        .arg("--out")
+        .arg(&plain)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(file).and(predicate::str::contains(why)));
+    assert!(!plain.exists());
+    assert!(
+        fs::read_dir(d).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains("partial"))
+    );
+    let (code, r) = verify_json(out, &["-i", key().to_str().unwrap()]);
+    assert_eq!(code, 1, "{r:#}");
+    let found = r["problems"].as_array().unwrap().iter().any(|p| {
+        p["path"].as_str().unwrap().contains(file) && p["detail"].as_str().unwrap().contains(why)
+    });
+    assert!(found, "verify -i does not report {file}: {r:#}");
+}
+
+#[test]
+fn forged_exports_are_refused_by_decrypt_and_reported_by_verify() {
+    let (d, archive, a, _) = archive_with_consent();
+    let fresh = |name: &str| {
+        let out = d.path().join(name);
+        let o = encrypt(
+            &archive,
+            &[&a, "-r", &public(&key()), "--out", out.to_str().unwrap()],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        out
+    };
+    let original = format!("data/{a}/original.m4a");
+    // Another recording's bytes in place of the original: its hash is not the id.
+    let out = fresh("forged-original");
+    forge(
+        &out,
+        &original,
+        &fs::read(fixture("phone/dictation.wav")).unwrap(),
+    );
+    assert_eq!(verify_json(&out, &[]).0, 0, "the bag itself is well-formed");
+    assert_refused(
+        d.path(),
+        &out,
+        "original.m4a.age",
+        "does not start with its folder's id",
+    );
+
+    // A recording.json that names another original (same id prefix, other hash).
+    let out = fresh("forged-metadata");
+    let json = fs::read_to_string(archive.join(format!("data/{a}/recording.json"))).unwrap();
+    let mut rec: Value = serde_json::from_str(&json).unwrap();
+    let sha = rec["source"]["sha256"].as_str().unwrap().to_string();
+    rec["source"]["sha256"] = Value::String(format!("{}{}", &sha[..16], "0".repeat(48)));
+    let forged = serde_json::to_vec_pretty(&rec).unwrap();
+    forge(&out, &format!("data/{a}/recording.json"), &forged);
+    assert_refused(
+        d.path(),
+        &out,
+        "recording.json.age",
+        "source.sha256 does not match",
+    );
+
+    // A recording.json of another recording, in this one's folder.
+    let out = fresh("forged-id");
+    let (_d2, other_archive, other_id) = {
+        let (d2, arch) = new_archive();
+        let r = ingest_json(&arch, &[fixture("phone/dictation.wav")], &[]);
+        let id = r["ingested"][0]["id"].as_str().unwrap().to_string();
+        (d2, arch, id)
+    };
+    let other = fs::read(other_archive.join(format!("data/{other_id}/recording.json"))).unwrap();
+    forge(&out, &format!("data/{a}/recording.json"), &other);
+    assert_refused(
+        d.path(),
+        &out,
+        "recording.json.age",
+        &format!("recording.json of {other_id}"),
+    );
+
+    // A file no recording can have: never written, whatever its name.
+    let out = fresh("forged-path");
+    forge(
+        &out,
+        &format!("data/{a}/run-me.sh"),
+        b"#!/bin/sh\necho hi\n",
+    );
+    assert_refused(
+        d.path(),
+        &out,
+        "run-me.sh.age",
+        "not a file a recording can have",
+    );
+    let (code, r) = verify_json(&out, &[]);
+    assert_eq!(code, 1, "visible without the key too: {r:#}");
+    assert_eq!(r["problems"][0]["kind"], "bad-metadata");
+}
