@@ -26,6 +26,7 @@ use crate::crypto::{self, Identities, Recipients};
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil;
 use crate::hash::{self, Fixity};
+use crate::interrupt;
 use crate::record::{self, RECORDING_JSON};
 
 /// The encrypted plaintext manifest inside an export.
@@ -184,7 +185,7 @@ pub fn encrypt(
         .map(|(src, dst)| {
             let target = staging.dir.join(dst);
             fsutil::create_dirs(target.parent().expect("payload path has a parent"))?;
-            let input = archive.open_file(src)?;
+            let input = interrupt::Stoppable(archive.open_file(src)?);
             let output = fsutil::create_new(&target)?;
             let source = archive.root().join(src);
             let (plain, cipher) =
@@ -199,6 +200,7 @@ pub fn encrypt(
             Ok((src.clone(), plain, cipher))
         })
         .collect();
+    stop_if_interrupted()?;
     let mut plain_manifest = Manifest::default();
     let mut cipher_manifest = Manifest::default();
     let mut oxum = Oxum::default();
@@ -238,6 +240,7 @@ pub fn encrypt(
     );
     write_tag_files(&staging.dir, &info, &cipher_manifest)?;
     staging.sync()?;
+    stop_if_interrupted()?;
 
     let mut txn = writer.begin();
     txn.audit(
@@ -296,13 +299,13 @@ pub fn decrypt(export: &Path, identities: &Identities, out: &Path) -> Result<Dec
             fsutil::create_dirs(target.parent().expect("payload path has a parent"))?;
             let source = bag.path_of(cipher_rel);
             let input = open_regular(&source)?;
-            let mut output = fsutil::create_new(&target)?;
+            let mut output = interrupt::Stoppable(fsutil::create_new(&target)?);
             let fixity = crypto::decrypt_stream(identities, BufReader::new(input), &mut output)
                 .map_err(|failure| Error::Decrypt {
                     path: export.join(cipher_rel),
                     failure,
                 })?;
-            output.sync_all().at(&target)?;
+            output.0.sync_all().at(&target)?;
             if expected.entries.get(plain_rel) != Some(&fixity.sha256) {
                 return Err(Error::BadFile {
                     path: export.join(cipher_rel),
@@ -313,6 +316,7 @@ pub fn decrypt(export: &Path, identities: &Identities, out: &Path) -> Result<Dec
             Ok(fixity)
         })
         .collect();
+    stop_if_interrupted()?;
     let mut oxum = Oxum::default();
     for r in results {
         let f = r?;
@@ -659,9 +663,110 @@ fn write_tag_files(dir: &Path, info: &BagInfo, manifest: &Manifest) -> Result<()
     fsutil::write_new(&dir.join(TAG_MANIFEST), tags.render().as_bytes())
 }
 
-/// A bag being built in a hidden sibling folder, renamed into place only when complete. A
-/// failure (or drop before `finish`) removes it; one left by a killed process is removed
-/// by the next run for the same destination.
+/// The marker file inside a staging folder, naming it visitrec's and the process that
+/// made it (`visitrec staging` and `pid N` lines). It is removed once the bag is in place.
+pub const STAGING_MARKER: &str = ".visitrec-staging";
+
+/// `Error::Interrupted` once SIGINT, SIGTERM or SIGHUP has been caught.
+fn stop_if_interrupted() -> Result<()> {
+    match interrupt::caught() {
+        Some(signal) => Err(Error::Interrupted { signal }),
+        None => Ok(()),
+    }
+}
+
+/// The folder staging for `dest` goes in, and the name prefix staging folders for `dest`
+/// have (`.NAME.partial-`).
+fn staging_prefix(dest: &Path) -> Result<(PathBuf, String)> {
+    let parent = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = dest
+        .file_name()
+        .ok_or_else(|| Error::Invalid(format!("{}: not a folder name", dest.display())))?
+        .to_string_lossy()
+        .into_owned();
+    Ok((parent, format!(".{name}.partial-")))
+}
+
+/// Removes the staging folders beside `dest` that an earlier `encrypt` or `decrypt` to
+/// `dest` left when it was killed (SIGKILL, a crash, a power cut), and says what it
+/// removed. Only folders of visitrec's making go: a real folder (not a symlink) owned by
+/// this user, holding [`STAGING_MARKER`] that names a process no longer running (or, from
+/// visitrec before the marker, named `.NAME.partial-PID` for such a process).
+pub fn remove_stale_staging(dest: &Path) -> Result<Vec<String>> {
+    use std::os::unix::fs::MetadataExt;
+    let (parent, prefix) = staging_prefix(dest)?;
+    let Ok(entries) = fs::read_dir(&parent) else {
+        return Ok(Vec::new());
+    };
+    // SAFETY: geteuid cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    let ours = |m: &fs::Metadata| m.uid() == uid;
+    let mut removed = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(suffix) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let path = e.path();
+        if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir() && ours(&m)) {
+            continue;
+        }
+        let marker = path.join(STAGING_MARKER);
+        let pid = if fs::symlink_metadata(&marker).is_ok_and(|m| m.is_file() && ours(&m)) {
+            fs::read_to_string(&marker).ok().and_then(|t| {
+                let mut lines = t.lines();
+                (lines.next() == Some("visitrec staging"))
+                    .then(|| lines.next()?.strip_prefix("pid ")?.parse::<u32>().ok())
+                    .flatten()
+            })
+        } else if !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_digit()) {
+            suffix.parse::<u32>().ok()
+        } else {
+            None
+        };
+        let Some(pid) = pid else {
+            continue;
+        };
+        if pid == std::process::id() || process_alive(pid) {
+            continue;
+        }
+        fsutil::remove_tree(&path)?;
+        removed.push(format!(
+            "removed {}, left by an interrupted run (pid {pid})",
+            dest.with_file_name(&name).display()
+        ));
+    }
+    Ok(removed)
+}
+
+/// Whether process `pid` exists (signal 0 checks without sending anything).
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill with signal 0 only checks the process exists.
+    unsafe { libc::kill(pid, 0) == 0 || *libc::__errno_location() == libc::EPERM }
+}
+
+/// A random folder-name suffix from the OS's random generator (16 hex digits), so no
+/// other user can guess the name and race a symlink into it.
+fn random_suffix() -> Result<String> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 8];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| Error::io(".", std::io::Error::other("the OS random generator failed")))?;
+    Ok(hex::encode(bytes))
+}
+
+/// A bag being built in a hidden sibling folder, `.NAME.partial-<random>`, created 0700
+/// and exclusively (it must not exist), holding [`STAGING_MARKER`], and renamed into place
+/// only when complete. A failure (or drop before `finish`) removes it, and so does SIGINT,
+/// SIGTERM or SIGHUP (see [`interrupt`]); one left by a killed process is removed by the
+/// next run for the same destination ([`remove_stale_staging`]).
 struct Staging {
     dir: PathBuf,
     dest: PathBuf,
@@ -670,30 +775,37 @@ struct Staging {
 
 impl Staging {
     fn new(dest: &Path) -> Result<Staging> {
-        let parent = match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = dest
-            .file_name()
-            .ok_or_else(|| Error::Invalid(format!("{}: not a folder name", dest.display())))?
-            .to_string_lossy()
-            .into_owned();
-        let prefix = format!(".{name}.partial-");
-        if let Ok(entries) = fs::read_dir(&parent) {
-            for e in entries.flatten() {
-                if e.file_name().to_string_lossy().starts_with(&prefix) {
-                    fsutil::remove_tree(&e.path())?;
+        use std::os::unix::fs::DirBuilderExt;
+        let (parent, prefix) = staging_prefix(dest)?;
+        fsutil::create_dirs(&parent)?;
+        let mut clash = None;
+        // A clash with an existing name means someone guessed 64 random bits: try anew.
+        for _ in 0..4 {
+            let dir = parent.join(format!("{prefix}{}", random_suffix()?));
+            // Guarded before it exists, so a signal between the two still removes it.
+            interrupt::guard(&dir).at(&dir)?;
+            match fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => {
+                    let staging = Staging {
+                        dir,
+                        dest: dest.to_path_buf(),
+                        done: false,
+                    };
+                    let marker = format!("visitrec staging\npid {}\n", std::process::id());
+                    fsutil::write_new(&staging.dir.join(STAGING_MARKER), marker.as_bytes())?;
+                    fsutil::create_dirs(&staging.dir.join(DATA))?;
+                    return Ok(staging);
+                }
+                Err(e) => {
+                    interrupt::release(&dir);
+                    if e.kind() != std::io::ErrorKind::AlreadyExists {
+                        return Err(Error::io(&dir, e));
+                    }
+                    clash = Some(Error::io(&dir, e));
                 }
             }
         }
-        let dir = parent.join(format!("{prefix}{}", std::process::id()));
-        fsutil::create_dirs(&dir.join(DATA))?;
-        Ok(Staging {
-            dir,
-            dest: dest.to_path_buf(),
-            done: false,
-        })
+        Err(clash.expect("the loop ran"))
     }
 
     /// fsyncs every folder of the bag (files were fsynced as they were written).
@@ -708,12 +820,18 @@ impl Staging {
     }
 
     fn finish(mut self) -> Result<()> {
+        stop_if_interrupted()?;
         // An empty destination folder is replaced; rename(2) refuses a non-empty one.
         if self.dest.is_dir() {
             fs::remove_dir(&self.dest).at(&self.dest)?;
         }
         fs::rename(&self.dir, &self.dest).at(&self.dest)?;
         self.done = true;
+        interrupt::release(&self.dir);
+        // The bag is complete and in place; a crash before this leaves only the marker.
+        let marker = self.dest.join(STAGING_MARKER);
+        fs::remove_file(&marker).at(&marker)?;
+        fsutil::sync_dir(&self.dest)?;
         if let Some(parent) = self.dest.parent().filter(|p| !p.as_os_str().is_empty()) {
             fsutil::sync_dir(parent)?;
         }
@@ -725,6 +843,7 @@ impl Drop for Staging {
     fn drop(&mut self) {
         if !self.done {
             let _ = fsutil::remove_tree(&self.dir);
+            interrupt::release(&self.dir);
         }
     }
 }

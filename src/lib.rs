@@ -19,6 +19,7 @@ pub mod fsutil;
 pub mod fuzzing;
 pub mod hash;
 pub mod ingest;
+pub mod interrupt;
 pub mod pipeline;
 pub mod record;
 pub mod tags;

@@ -328,6 +328,9 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             };
             let mut writer = Archive::open(archive)?.writer(&actor(cli)?)?;
             let ids = visitrec::pipeline::select(writer.archive(), ids, *all)?;
+            for removed in visitrec::export::remove_stale_staging(out)? {
+                eprintln!("visitrec: {removed}");
+            }
             let report = visitrec::export::encrypt(&mut writer, &ids, &to, &opts)?;
             for w in &report.warnings {
                 eprintln!("warning: {w}");
@@ -361,6 +364,9 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
         } => {
             let ids = identities_from(identities, *passphrase)?
                 .ok_or_else(|| anyhow::anyhow!("give --identity FILE or --passphrase"))?;
+            for removed in visitrec::export::remove_stale_staging(out)? {
+                eprintln!("visitrec: {removed}");
+            }
             let report = visitrec::export::decrypt(export, &ids, out)?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
