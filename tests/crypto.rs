@@ -920,3 +920,154 @@ fn forged_exports_are_refused_by_decrypt_and_reported_by_verify() {
     assert_eq!(code, 1, "visible without the key too: {r:#}");
     assert_eq!(r["problems"][0]["kind"], "bad-metadata");
 }
+
+/// `tests/fixtures/cctv-age/testdata.tar.xz` unpacked; returns the age file of vector
+/// `name` (after its header).
+fn cctv_vector(name: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = Std::new("tar")
+        .arg("-xJf")
+        .arg(fixture("cctv-age/testdata.tar.xz"))
+        .arg("-C")
+        .arg(dir.path())
+        .arg(format!("testdata/{name}"))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let bytes = fs::read(dir.path().join("testdata").join(name)).unwrap();
+    let split = bytes.windows(2).position(|w| w == b"\n\n").unwrap();
+    bytes[split + 2..].to_vec()
+}
+
+#[test]
+fn hostile_age_files_are_refused_and_armored_ones_open() {
+    // The CCTV vectors' X25519 key; its exports are forged with the vectors' files.
+    let (d, archive, a, _) = archive_with_consent();
+    let id_file = d.path().join("cctv-key.txt");
+    fs::write(
+        &id_file,
+        "AGE-SECRET-KEY-1EGTZVFFV20835NWYV6270LXYVK2VKNX2MMDKWYKLMGR48UAWX40Q2P2LM0\n",
+    )
+    .unwrap();
+    let out = d.path().join("export");
+    let o = encrypt(
+        &archive,
+        &[
+            &a,
+            "-r",
+            &public(&id_file),
+            "--include",
+            "original,metadata",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // An armored file from the stock age opens, as stock age opens it.
+    let orig = archive.join(format!("data/{a}/original.m4a"));
+    let victim = out.join(format!("data/{a}/original.m4a.age"));
+    let st = age_cli("age")
+        .args(["-a", "-r", &public(&id_file), "-o"])
+        .arg(&victim)
+        .arg(&orig)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(
+        fs::read(&victim)
+            .unwrap()
+            .starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----")
+    );
+    rehash_export(&out);
+    let plain = d.path().join("plain");
+    visitrec()
+        .arg("decrypt")
+        .arg(&out)
+        .arg("-i")
+        .arg(&id_file)
+        .arg("--out")
+        .arg(&plain)
+        .assert()
+        .success();
+    assert_eq!(
+        fs::read(plain.join(format!("data/{a}/original.m4a"))).unwrap(),
+        fs::read(&orig).unwrap()
+    );
+    // A header stock age refuses (a stanza without its final body line) is refused by
+    // decrypt and verify -i, naming the file.
+    fs::write(&victim, cctv_vector("stanza_missing_final_line")).unwrap();
+    rehash_export(&out);
+    let plain = d.path().join("plain2");
+    visitrec()
+        .arg("decrypt")
+        .arg(&out)
+        .arg("-i")
+        .arg(&id_file)
+        .arg("--out")
+        .arg(&plain)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains(
+                "original.m4a.age: not a valid age file: malformed age header",
+            )
+            .and(predicate::str::contains("does not end with a short line")),
+        );
+    assert!(!plain.exists());
+    let (code, r) = verify_json(&out, &["-i", id_file.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(r["problems"][0]["kind"], "decrypt", "{r:#}");
+}
+
+#[test]
+fn passphrase_work_is_capped_and_one_scrypt_runs_at_a_time() {
+    let (d, archive, a, _) = archive_with_consent();
+    let out = d.path().join("export");
+    visitrec()
+        .env("VISITREC_PASSPHRASE", "password")
+        .arg("encrypt")
+        .arg(&archive)
+        .args([a.as_str(), "--passphrase", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let files = fs::read_to_string(out.join("manifest-sha256.txt"))
+        .unwrap()
+        .lines()
+        .count();
+    assert!(files >= 6, "several files, each with its own scrypt");
+    // Every file costs a 2^18 scrypt (256 MiB); files are decrypted in parallel, but the
+    // scrypts one at a time, so memory stays that of one.
+    let bin = assert_cmd::cargo::cargo_bin("visitrec");
+    let (ok, kib) = peak_rss_kib(
+        Std::new(&bin)
+            .env("VISITREC_PASSPHRASE", "password")
+            .args(["verify", "--passphrase", "--json"])
+            .arg(&out)
+            .stdout(std::process::Stdio::null()),
+    );
+    assert!(ok, "verify --passphrase failed");
+    eprintln!("peak memory of verify --passphrase over {files} files: {kib} KiB");
+    assert!(kib < 400 * 1024, "{kib} KiB: scrypts ran side by side");
+    // A file asking for 2^23 (the CCTV vector, passphrase "password") is refused at once.
+    let victim = out.join(format!("data/{a}/recording.json.age"));
+    fs::write(&victim, cctv_vector("scrypt_work_factor_23")).unwrap();
+    rehash_export(&out);
+    let start = std::time::Instant::now();
+    visitrec()
+        .env("VISITREC_PASSPHRASE", "password")
+        .arg("decrypt")
+        .arg(&out)
+        .arg("--passphrase")
+        .arg("--out")
+        .arg(d.path().join("plain"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "recording.json.age: its passphrase needs scrypt work factor 2^23, above the limit of 2^22",
+        ));
+    assert!(
+        start.elapsed().as_secs() < 30,
+        "refused without running the scrypt"
+    );
+}

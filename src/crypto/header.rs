@@ -85,6 +85,13 @@ pub fn read(input: &mut impl BufRead) -> Result<Vec<u8>, ReadError> {
         let end = next_line(input, &mut header)?;
         let line = &header[start..end];
         if in_body {
+            if line.starts_with(b"-") {
+                // '-' is not base64: a stanza or the MAC where the body's last line belongs.
+                return Err(HeaderError::Malformed(
+                    "a stanza body does not end with a short line (even an empty one)",
+                )
+                .into());
+            }
             check_body_line(line)?;
             // A full line means more body follows; a short one (even empty) ends it.
             in_body = line.len() == COLUMNS;
