@@ -240,6 +240,7 @@ pub fn encrypt(
     );
     write_tag_files(&staging.dir, &info, &cipher_manifest)?;
     staging.sync()?;
+    // Past this point the export is logged, so it completes whatever signal comes.
     stop_if_interrupted()?;
 
     let mut txn = writer.begin();
@@ -344,6 +345,7 @@ pub fn decrypt(export: &Path, identities: &Identities, out: &Path) -> Result<Dec
     info.set("Bag-Software-Agent", crate::archive::software_agent());
     write_tag_files(&staging.dir, &info, expected)?;
     staging.sync()?;
+    stop_if_interrupted()?;
     staging.finish()?;
     Ok(DecryptReport {
         out: out.display().to_string(),
@@ -820,7 +822,6 @@ impl Staging {
     }
 
     fn finish(mut self) -> Result<()> {
-        stop_if_interrupted()?;
         // An empty destination folder is replaced; rename(2) refuses a non-empty one.
         if self.dest.is_dir() {
             fs::remove_dir(&self.dest).at(&self.dest)?;
