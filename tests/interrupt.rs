@@ -232,4 +232,24 @@ fn signals_during_decrypt_and_encrypt_leave_no_plaintext() {
     assert_eq!(code, Some(128 + libc::SIGTERM), "{err}");
     assert!(stagings(&out).is_empty() && !out.exists(), "{err}");
     assert_eq!(snapshot(&archive), before, "the archive is as it was");
+    // And a stale one of encrypt's (the killed decrypt's pid is gone) goes the same way.
+    let stale = d
+        .path()
+        .join(".export-interrupted.partial-00112233aabbccdd");
+    fs::create_dir(&stale).unwrap();
+    fs::write(
+        stale.join(".visitrec-staging"),
+        format!("visitrec staging\npid {pid}\n"),
+    )
+    .unwrap();
+    let o = visitrec()
+        .arg("encrypt")
+        .arg(&archive)
+        .args([small.as_str(), "-r", PUBLIC, "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("removed"));
+    assert!(!stale.exists() && out.join("bagit.txt").exists());
 }
