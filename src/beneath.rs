@@ -133,7 +133,9 @@ fn split(rel: &str) -> (&str, &str) {
     rel.rsplit_once('/').unwrap_or(("", rel))
 }
 
-/// Opens the file `rel` beneath `root` for reading, following no link on the way.
+/// Opens the regular file `rel` beneath `root` for reading, following no link on the way.
+/// It is opened without blocking, so a FIFO or device planted in its place is refused
+/// instead of hanging the reader.
 pub fn open(root: &Path, rel: &str) -> Result<File> {
     let (parent, name) = split(rel);
     let dir = Dir::walk(root, parent, false)?;
@@ -143,12 +145,23 @@ pub fn open(root: &Path, rel: &str) -> Result<File> {
         libc::openat(
             dir.fd.as_raw_fd(),
             c.as_ptr(),
-            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
         )
     })
     .map_err(|e| err_at(root, rel, e))?;
     // SAFETY: `openat` returned a fresh descriptor that nothing else owns.
-    Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+    let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let meta = file.metadata().map_err(|e| Error::io(root.join(rel), e))?;
+    if !meta.is_file() {
+        return Err(Error::BadFile {
+            path: root.join(rel),
+            reason: "not a regular file".into(),
+        });
+    }
+    // O_NONBLOCK means nothing for a regular file's reads; clear it all the same.
+    // SAFETY: valid descriptor; F_SETFL with plain flags.
+    unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFL, libc::O_RDONLY) };
+    Ok(file)
 }
 
 /// Fails with [`Error::Symlink`] if any existing component of `rel` beneath `root` is a

@@ -14,6 +14,9 @@ pub mod exit {
     pub const FATAL: i32 = 2;
     /// Refused: a recording's consent does not cover the purpose asked for.
     pub const CONSENT: i32 = 3;
+    /// Interrupted by a signal (SIGINT, SIGTERM, SIGHUP) after its cleanup: the code is
+    /// this plus the signal's number (130, 143, 129), as a shell reports a killed command.
+    pub const SIGNAL_BASE: i32 = 128;
 }
 
 /// Everything that can go wrong in the library. Each variant names the file it concerns.
@@ -93,6 +96,15 @@ pub enum Error {
         /// Its algorithm, as named in the file name.
         algorithm: String,
     },
+    /// A recipient given to `encrypt` is refused. `given` names it (quoted, or by file and
+    /// line) and never holds private key material.
+    #[error("{given} {reason}")]
+    Recipient {
+        /// `recipient "age1…"`, `the recipient given`, or `FILE: line N`.
+        given: String,
+        /// Why.
+        reason: crate::crypto::RecipientError,
+    },
     /// A value given on the command line is not acceptable.
     #[error("{0}")]
     Invalid(String),
@@ -105,6 +117,12 @@ pub enum Error {
         purpose: String,
         /// Each refused recording and why.
         refused: Vec<(String, String)>,
+    },
+    /// A signal stopped the command; what it had written was removed.
+    #[error("interrupted by {}; nothing was left behind", crate::interrupt::signal_name(*.signal))]
+    Interrupted {
+        /// The signal's number.
+        signal: i32,
     },
     /// An encrypted file could not be decrypted.
     #[error("{}: {failure}", .path.display())]
@@ -121,6 +139,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::ConsentRefused { .. } => exit::CONSENT,
+            Error::Interrupted { signal } => exit::SIGNAL_BASE + signal,
             _ => exit::FATAL,
         }
     }

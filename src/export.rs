@@ -26,6 +26,7 @@ use crate::crypto::{self, Identities, Recipients};
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil;
 use crate::hash::{self, Fixity};
+use crate::interrupt;
 use crate::record::{self, RECORDING_JSON};
 
 /// The encrypted plaintext manifest inside an export.
@@ -246,7 +247,7 @@ pub fn encrypt(
         .map(|(src, dst)| {
             let target = staging.dir.join(dst);
             fsutil::create_dirs(target.parent().expect("payload path has a parent"))?;
-            let input = archive.open_file(src)?;
+            let input = interrupt::Stoppable(archive.open_file(src)?);
             let output = fsutil::create_new(&target)?;
             let source = archive.root().join(src);
             let (plain, cipher) =
@@ -261,6 +262,7 @@ pub fn encrypt(
             Ok((src.clone(), plain, cipher))
         })
         .collect();
+    stop_if_interrupted()?;
     let mut plain_manifest = Manifest::default();
     let mut cipher_manifest = Manifest::default();
     let mut oxum = Oxum::default();
@@ -300,6 +302,8 @@ pub fn encrypt(
     );
     write_tag_files(&staging.dir, &info, &cipher_manifest)?;
     staging.sync()?;
+    // Past this point the export is logged, so it completes whatever signal comes.
+    stop_if_interrupted()?;
 
     // Put the export in place first, then log it: the log says only what was done. If
     // the log cannot be written, the export is taken back.
@@ -340,27 +344,36 @@ pub struct DecryptReport {
 }
 
 /// Decrypts the export at `export` into a new plaintext BagIt bag at `out`, checking every
-/// file against the encrypted plaintext manifest. On any failure nothing is left behind.
+/// file against the encrypted plaintext manifest, and each recording's contents against its
+/// id (see [`plan`]). On any failure nothing is left behind.
 pub fn decrypt(export: &Path, identities: &Identities, out: &Path) -> Result<DecryptReport> {
     if fs::read_dir(out).is_ok_and(|mut d| d.next().is_some()) || (out.exists() && !out.is_dir()) {
         return Err(Error::AlreadyExists(out.to_path_buf()));
     }
     let bag = Archive::open(export)?;
-    let (expected, files) = plaintext_manifest(&bag, identities)?;
+    let plan = plan(&bag, identities)?;
+    if let Some((rel, reason)) = plan.problems.first() {
+        return Err(Error::BadFile {
+            path: export.join(rel),
+            reason: reason.clone(),
+        });
+    }
+    let expected = &plan.expected;
     let staging = Staging::new(out)?;
-    let results: Vec<Result<Fixity>> = files
+    let results: Vec<Result<Fixity>> = plan
+        .files
         .par_iter()
         .map(|(cipher_rel, plain_rel)| {
             let target = staging.dir.join(plain_rel);
             fsutil::create_dirs(target.parent().expect("payload path has a parent"))?;
             let input = bag.open_file(cipher_rel)?;
-            let mut output = fsutil::create_new(&target)?;
+            let mut output = interrupt::Stoppable(fsutil::create_new(&target)?);
             let fixity = crypto::decrypt_stream(identities, BufReader::new(input), &mut output)
                 .map_err(|failure| Error::Decrypt {
                     path: export.join(cipher_rel),
                     failure,
                 })?;
-            output.sync_all().at(&target)?;
+            output.0.sync_all().at(&target)?;
             if expected.entries.get(plain_rel) != Some(&fixity.sha256) {
                 return Err(Error::BadFile {
                     path: export.join(cipher_rel),
@@ -371,24 +384,34 @@ pub fn decrypt(export: &Path, identities: &Identities, out: &Path) -> Result<Dec
             Ok(fixity)
         })
         .collect();
+    stop_if_interrupted()?;
     let mut oxum = Oxum::default();
     for r in results {
         let f = r?;
         oxum.octets += f.size;
         oxum.streams += 1;
     }
-    if oxum.streams as usize != expected.entries.len() {
-        return Err(Error::BadFile {
-            path: export.join(PLAINTEXT_MANIFEST),
-            reason: "lists files the export does not contain".into(),
-        });
+    // Each recording.json must describe the files beside it (read back, size-capped).
+    for (cipher_rel, plain_rel) in &plan.files {
+        if let Some(id) = metadata_of(plain_rel) {
+            let mut json = Capped::new(MAX_SMALL_PLAINTEXT);
+            std::io::copy(&mut crate::beneath::open(&staging.dir, plain_rel)?, &mut json).map_err(|e| Error::BadFile {
+                path: export.join(cipher_rel),
+                reason: crate::error::describe_io(&e),
+            })?;
+            check_metadata(id, &json.buf, expected).map_err(|reason| Error::BadFile {
+                path: export.join(cipher_rel),
+                reason,
+            })?;
+        }
     }
     let mut info = BagInfo::default();
     info.set("Bagging-Date", consent::today().to_string());
     info.set("Payload-Oxum", oxum.to_string());
     info.set("Bag-Software-Agent", crate::archive::software_agent());
-    write_tag_files(&staging.dir, &info, &expected)?;
+    write_tag_files(&staging.dir, &info, expected)?;
     staging.sync()?;
+    stop_if_interrupted()?;
     staging.finish()?;
     Ok(DecryptReport {
         out: out.display().to_string(),
@@ -397,42 +420,78 @@ pub fn decrypt(export: &Path, identities: &Identities, out: &Path) -> Result<Dec
     })
 }
 
-/// Decrypt-checks every file of an export without writing any plaintext: problems as
-/// `(export path, reason)`.
+/// Decrypt-checks every file of an export without writing any plaintext (`recording.json`
+/// is decrypted into memory, at most [`MAX_SMALL_PLAINTEXT`] bytes, to be checked):
+/// problems as `(export path, reason)`.
 pub fn check_decryption(export: &Path, identities: &Identities) -> Result<Vec<(String, String)>> {
     let bag = Archive::open(export)?;
-    let (expected, files) = match plaintext_manifest(&bag, identities) {
-        Ok(x) => x,
+    let plan = match plan(&bag, identities) {
+        Ok(p) => p,
         Err(e) => return Ok(vec![(PLAINTEXT_MANIFEST.into(), e.to_string())]),
     };
-    let problems: Vec<Option<(String, String)>> = files
+    let expected = &plan.expected;
+    let problems: Vec<Option<(String, String)>> = plan
+        .files
         .par_iter()
+        .filter(|(cipher_rel, _)| !plan.problems.iter().any(|(p, _)| p == cipher_rel))
         .map(|(cipher_rel, plain_rel)| {
+            let metadata = metadata_of(plain_rel);
+            let mut json = Capped::new(if metadata.is_some() {
+                MAX_SMALL_PLAINTEXT
+            } else {
+                0
+            });
             let result = bag
                 .open_file(cipher_rel)
-                .map_err(|e| e.to_string())
+                .map_err(|e| match e {
+                    Error::Io { source, .. } => crate::error::describe_io(&source),
+                    other => other.to_string(),
+                })
                 .and_then(|f| {
-                    crypto::decrypt_stream(identities, BufReader::new(f), std::io::sink())
+                    let out: &mut dyn std::io::Write = match metadata {
+                        Some(_) => &mut json,
+                        None => &mut std::io::sink(),
+                    };
+                    crypto::decrypt_stream(identities, BufReader::new(f), out)
                         .map_err(|e| e.to_string())
                 });
             match result {
-                Ok(f) if expected.entries.get(plain_rel) == Some(&f.sha256) => None,
-                Ok(_) => Some((
+                Ok(f) if expected.entries.get(plain_rel) != Some(&f.sha256) => Some((
                     cipher_rel.clone(),
                     "decrypts to bytes that do not match the plaintext manifest".into(),
                 )),
+                Ok(_) => metadata
+                    .and_then(|id| check_metadata(id, &json.buf, expected).err())
+                    .map(|why| (cipher_rel.clone(), why)),
                 Err(why) => Some((cipher_rel.clone(), why)),
             }
         })
         .collect();
-    Ok(problems.into_iter().flatten().collect())
+    let mut all = plan.problems;
+    all.extend(problems.into_iter().flatten());
+    Ok(all)
 }
 
-/// Decrypts the plaintext manifest and pairs each `.age` payload file with its plain path.
-fn plaintext_manifest(
-    bag: &Archive,
-    identities: &Identities,
-) -> Result<(Manifest, Vec<(String, String)>)> {
+/// The largest plaintext manifest or `recording.json` read into memory (16 MiB: a
+/// manifest line is about 100 bytes, so some 160 000 files).
+pub const MAX_SMALL_PLAINTEXT: usize = 16 << 20;
+
+/// What is in an export, from its manifests, with what is wrong with it.
+struct Plan {
+    /// The decrypted plaintext manifest.
+    expected: Manifest,
+    /// Each `.age` payload file and the plaintext path it decrypts to.
+    files: Vec<(String, String)>,
+    /// `(export path, reason)` for each file whose path or id cannot be right.
+    problems: Vec<(String, String)>,
+}
+
+/// Decrypts the plaintext manifest, pairs each `.age` payload file with its plain path,
+/// and checks what can be checked before decrypting anything else: every path has the
+/// form `data/<id>/<file>` of a recording's file ([`plain_file_kind`]), the two manifests
+/// list the same files, and each original's SHA-256 starts with its folder's id (the id
+/// is the content hash, so an original that does not is not that recording).
+fn plan(bag: &Archive, identities: &Identities) -> Result<Plan> {
     let cipher = bag.strict_manifest(MANIFEST)?;
     let input = bag
         .open_file(PLAINTEXT_MANIFEST)
@@ -440,33 +499,203 @@ fn plaintext_manifest(
             path: bag.root().to_path_buf(),
             reason: format!("no {PLAINTEXT_MANIFEST}: not a visitrec export"),
         })?;
-    let mut text = Vec::new();
+    let mut text = Capped::new(MAX_SMALL_PLAINTEXT);
     crypto::decrypt_stream(identities, BufReader::new(input), &mut text).map_err(|failure| {
         Error::Decrypt {
             path: bag.root().join(PLAINTEXT_MANIFEST),
             failure,
         }
     })?;
-    let (expected, issues) = Manifest::parse(&String::from_utf8_lossy(&text));
+    let (expected, issues) = Manifest::parse(&String::from_utf8_lossy(&text.buf));
     if let Some(i) = issues.first() {
         return Err(Error::BadFile {
             path: bag.root().join(PLAINTEXT_MANIFEST),
             reason: format!("line {}: {}", i.line, i.reason),
         });
     }
-    let files: Vec<(String, String)> = cipher
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    for k in cipher
         .entries
         .keys()
         .filter(|k| k.as_str() != PLAINTEXT_MANIFEST)
-        .map(|k| {
-            let plain = k.strip_suffix(".age").ok_or_else(|| Error::BadFile {
-                path: bag.root().join(k),
-                reason: "an export holds only .age files".into(),
-            })?;
-            Ok((k.clone(), plain.to_string()))
-        })
-        .collect::<Result<_>>()?;
-    Ok((expected, files))
+    {
+        let Some(plain) = k.strip_suffix(".age") else {
+            problems.push((k.clone(), "an export holds only .age files".into()));
+            continue;
+        };
+        match plain_file_kind(plain) {
+            Err(why) => problems.push((k.clone(), format!("would decrypt to {plain:?}, {why}"))),
+            Ok(_) if !expected.entries.contains_key(plain) => problems.push((
+                k.clone(),
+                "is not in the export's plaintext manifest".into(),
+            )),
+            Ok(_) => files.push((k.clone(), plain.to_string())),
+        }
+    }
+    for (plain, sha) in &expected.entries {
+        if let Err(why) = plain_file_kind(plain) {
+            problems.push((PLAINTEXT_MANIFEST.into(), format!("lists {plain:?}, {why}")));
+            continue;
+        }
+        if !cipher.entries.contains_key(&format!("{plain}.age")) {
+            problems.push((
+                PLAINTEXT_MANIFEST.into(),
+                format!("lists {plain}, which the export does not contain"),
+            ));
+        }
+        if let Ok((id, PlainKind::Original)) = plain_file_kind(plain) {
+            if !sha.starts_with(id) {
+                problems.push((
+                    format!("{plain}.age"),
+                    format!(
+                        "decrypts to an original whose SHA-256 ({}…) does not start with its \
+                         folder's id {id}: it is not that recording",
+                        &sha[..16]
+                    ),
+                ));
+            }
+            let others = expected.entries.keys().filter(|p| {
+                p.as_str() != plain
+                    && matches!(plain_file_kind(p), Ok((i, PlainKind::Original)) if i == id)
+            });
+            if others.count() > 0 {
+                problems.push((
+                    format!("{plain}.age"),
+                    format!("{id} has more than one original"),
+                ));
+            }
+        }
+    }
+    Ok(Plan {
+        expected,
+        files,
+        problems,
+    })
+}
+
+/// What a file of a recording's folder is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlainKind {
+    /// `original.<ext>`.
+    Original,
+    /// `normalized.wav`.
+    Normalized,
+    /// `segments/NNN.wav`.
+    Segment,
+    /// `recording.json`.
+    Metadata,
+}
+
+/// The recording id and kind of an export's plaintext path, which must be
+/// `data/<id>/original.<ext>` (`ext` 1–8 of `[a-z0-9]`), `data/<id>/normalized.wav`,
+/// `data/<id>/segments/<digits>.wav` or `data/<id>/recording.json`: nothing else can be
+/// written by `decrypt`, so no crafted path reaches outside `--out` or onto the bag's
+/// tag files.
+pub fn plain_file_kind(path: &str) -> std::result::Result<(&str, PlainKind), &'static str> {
+    let parts: Vec<&str> = path.split('/').collect();
+    let (id, rest) = match parts.as_slice() {
+        ["data", id, rest @ ..] if record::is_valid_id(id) => (*id, rest),
+        _ => return Err("which is not in a recording's folder data/<id>/"),
+    };
+    let kind = match rest {
+        ["recording.json"] => PlainKind::Metadata,
+        ["normalized.wav"] => PlainKind::Normalized,
+        [name] => match name.strip_prefix("original.") {
+            Some(ext)
+                if (1..=8).contains(&ext.len())
+                    && ext
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) =>
+            {
+                PlainKind::Original
+            }
+            _ => return Err("which is not a file a recording can have"),
+        },
+        ["segments", name] => match name.strip_suffix(".wav") {
+            Some(n) if (1..=6).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()) => {
+                PlainKind::Segment
+            }
+            _ => return Err("which is not a segment's name (segments/NNN.wav)"),
+        },
+        _ => return Err("which is not a file a recording can have"),
+    };
+    Ok((id, kind))
+}
+
+/// The id, if `plain` is a `recording.json`.
+fn metadata_of(plain: &str) -> Option<&str> {
+    match plain_file_kind(plain) {
+        Ok((id, PlainKind::Metadata)) => Some(id),
+        _ => None,
+    }
+}
+
+/// Checks a decrypted `recording.json` of folder `id`: it parses, names the same id, and
+/// names exactly the original the export holds (path and SHA-256), and every other file
+/// of the folder is one it lists.
+fn check_metadata(id: &str, json: &[u8], expected: &Manifest) -> std::result::Result<(), String> {
+    let rec = record::Recording::from_json(json)
+        .map_err(|e| format!("decrypts to a bad recording.json: {e}"))?;
+    if rec.id != id {
+        return Err(format!(
+            "decrypts to the recording.json of {}, but is in folder {id}",
+            rec.id
+        ));
+    }
+    let folder = format!("data/{id}/");
+    for (path, sha) in expected
+        .entries
+        .range(folder.clone()..)
+        .take_while(|(p, _)| p.starts_with(&folder))
+    {
+        let listed = *path == rec.source.stored_as
+            || path.ends_with(RECORDING_JSON)
+            || rec.normalized.as_ref().is_some_and(|n| n.path == *path)
+            || rec.segments.iter().any(|s| s.path == *path);
+        if !listed {
+            return Err(format!(
+                "recording.json does not list {path}, which the export holds"
+            ));
+        }
+        if *path == rec.source.stored_as && *sha != rec.source.sha256 {
+            return Err(format!(
+                "recording.json's source.sha256 does not match {path} in the export"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A buffer that refuses to grow past its limit.
+struct Capped {
+    buf: Vec<u8>,
+    limit: usize,
+}
+
+impl Capped {
+    fn new(limit: usize) -> Capped {
+        Capped {
+            buf: Vec::new(),
+            limit,
+        }
+    }
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() + data.len() > self.limit {
+            return Err(std::io::Error::other(format!(
+                "larger than {} MiB",
+                self.limit >> 20
+            )));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Writes `bagit.txt`, `bag-info.txt`, the payload manifest and the tag manifest.
@@ -485,9 +714,110 @@ fn write_tag_files(dir: &Path, info: &BagInfo, manifest: &Manifest) -> Result<()
     fsutil::write_new(&dir.join(TAG_MANIFEST), tags.render().as_bytes())
 }
 
-/// A bag being built in a hidden sibling folder, renamed into place only when complete. A
-/// failure (or drop before `finish`) removes it; one left by a killed process is removed
-/// by the next run for the same destination.
+/// The marker file inside a staging folder, naming it visitrec's and the process that
+/// made it (`visitrec staging` and `pid N` lines). It is removed once the bag is in place.
+pub const STAGING_MARKER: &str = ".visitrec-staging";
+
+/// `Error::Interrupted` once SIGINT, SIGTERM or SIGHUP has been caught.
+fn stop_if_interrupted() -> Result<()> {
+    match interrupt::caught() {
+        Some(signal) => Err(Error::Interrupted { signal }),
+        None => Ok(()),
+    }
+}
+
+/// The folder staging for `dest` goes in, and the name prefix staging folders for `dest`
+/// have (`.NAME.partial-`).
+fn staging_prefix(dest: &Path) -> Result<(PathBuf, String)> {
+    let parent = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = dest
+        .file_name()
+        .ok_or_else(|| Error::Invalid(format!("{}: not a folder name", dest.display())))?
+        .to_string_lossy()
+        .into_owned();
+    Ok((parent, format!(".{name}.partial-")))
+}
+
+/// Removes the staging folders beside `dest` that an earlier `encrypt` or `decrypt` to
+/// `dest` left when it was killed (SIGKILL, a crash, a power cut), and says what it
+/// removed. Only folders of visitrec's making go: a real folder (not a symlink) owned by
+/// this user, holding [`STAGING_MARKER`] that names a process no longer running (or, from
+/// visitrec before the marker, named `.NAME.partial-PID` for such a process).
+pub fn remove_stale_staging(dest: &Path) -> Result<Vec<String>> {
+    use std::os::unix::fs::MetadataExt;
+    let (parent, prefix) = staging_prefix(dest)?;
+    let Ok(entries) = fs::read_dir(&parent) else {
+        return Ok(Vec::new());
+    };
+    // SAFETY: geteuid cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    let ours = |m: &fs::Metadata| m.uid() == uid;
+    let mut removed = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(suffix) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let path = e.path();
+        if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir() && ours(&m)) {
+            continue;
+        }
+        let marker = path.join(STAGING_MARKER);
+        let pid = if fs::symlink_metadata(&marker).is_ok_and(|m| m.is_file() && ours(&m)) {
+            fs::read_to_string(&marker).ok().and_then(|t| {
+                let mut lines = t.lines();
+                (lines.next() == Some("visitrec staging"))
+                    .then(|| lines.next()?.strip_prefix("pid ")?.parse::<u32>().ok())
+                    .flatten()
+            })
+        } else if !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_digit()) {
+            suffix.parse::<u32>().ok()
+        } else {
+            None
+        };
+        let Some(pid) = pid else {
+            continue;
+        };
+        if pid == std::process::id() || process_alive(pid) {
+            continue;
+        }
+        fsutil::remove_tree(&path)?;
+        removed.push(format!(
+            "removed {}, left by an interrupted run (pid {pid})",
+            dest.with_file_name(&name).display()
+        ));
+    }
+    Ok(removed)
+}
+
+/// Whether process `pid` exists (signal 0 checks without sending anything).
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill with signal 0 only checks the process exists.
+    unsafe { libc::kill(pid, 0) == 0 || *libc::__errno_location() == libc::EPERM }
+}
+
+/// A random folder-name suffix from the OS's random generator (16 hex digits), so no
+/// other user can guess the name and race a symlink into it.
+fn random_suffix() -> Result<String> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 8];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| Error::io(".", std::io::Error::other("the OS random generator failed")))?;
+    Ok(hex::encode(bytes))
+}
+
+/// A bag being built in a hidden sibling folder, `.NAME.partial-<random>`, created 0700
+/// and exclusively (it must not exist), holding [`STAGING_MARKER`], and renamed into place
+/// only when complete. A failure (or drop before `finish`) removes it, and so does SIGINT,
+/// SIGTERM or SIGHUP (see [`interrupt`]); one left by a killed process is removed by the
+/// next run for the same destination ([`remove_stale_staging`]).
 struct Staging {
     dir: PathBuf,
     dest: PathBuf,
@@ -496,30 +826,37 @@ struct Staging {
 
 impl Staging {
     fn new(dest: &Path) -> Result<Staging> {
-        let parent = match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = dest
-            .file_name()
-            .ok_or_else(|| Error::Invalid(format!("{}: not a folder name", dest.display())))?
-            .to_string_lossy()
-            .into_owned();
-        let prefix = format!(".{name}.partial-");
-        if let Ok(entries) = fs::read_dir(&parent) {
-            for e in entries.flatten() {
-                if e.file_name().to_string_lossy().starts_with(&prefix) {
-                    fsutil::remove_tree(&e.path())?;
+        use std::os::unix::fs::DirBuilderExt;
+        let (parent, prefix) = staging_prefix(dest)?;
+        fsutil::create_dirs(&parent)?;
+        let mut clash = None;
+        // A clash with an existing name means someone guessed 64 random bits: try anew.
+        for _ in 0..4 {
+            let dir = parent.join(format!("{prefix}{}", random_suffix()?));
+            // Guarded before it exists, so a signal between the two still removes it.
+            interrupt::guard(&dir).at(&dir)?;
+            match fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => {
+                    let staging = Staging {
+                        dir,
+                        dest: dest.to_path_buf(),
+                        done: false,
+                    };
+                    let marker = format!("visitrec staging\npid {}\n", std::process::id());
+                    fsutil::write_new(&staging.dir.join(STAGING_MARKER), marker.as_bytes())?;
+                    fsutil::create_dirs(&staging.dir.join(DATA))?;
+                    return Ok(staging);
+                }
+                Err(e) => {
+                    interrupt::release(&dir);
+                    if e.kind() != std::io::ErrorKind::AlreadyExists {
+                        return Err(Error::io(&dir, e));
+                    }
+                    clash = Some(Error::io(&dir, e));
                 }
             }
         }
-        let dir = parent.join(format!("{prefix}{}", std::process::id()));
-        fsutil::create_dirs(&dir.join(DATA))?;
-        Ok(Staging {
-            dir,
-            dest: dest.to_path_buf(),
-            done: false,
-        })
+        Err(clash.expect("the loop ran"))
     }
 
     /// fsyncs every folder of the bag (files were fsynced as they were written).
@@ -541,6 +878,11 @@ impl Staging {
         }
         fs::rename(&self.dir, &self.dest).at(&self.dest)?;
         self.done = true;
+        interrupt::release(&self.dir);
+        // The bag is complete and in place; a crash before this leaves only the marker.
+        let marker = self.dest.join(STAGING_MARKER);
+        fs::remove_file(&marker).at(&marker)?;
+        fsutil::sync_dir(&self.dest)?;
         if let Some(parent) = self.dest.parent().filter(|p| !p.as_os_str().is_empty()) {
             fsutil::sync_dir(parent)?;
         }
@@ -552,6 +894,7 @@ impl Drop for Staging {
     fn drop(&mut self) {
         if !self.done {
             let _ = fsutil::remove_tree(&self.dir);
+            interrupt::release(&self.dir);
         }
     }
 }
@@ -559,4 +902,68 @@ impl Drop for Staging {
 /// Whether the bag at `root` says it is an encrypted export.
 pub fn is_export(info: &BagInfo) -> bool {
     info.get(CONTENT_LABEL) == Some(CONTENT_EXPORT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn only_a_recordings_files_can_be_written() {
+        let id = "0123456789abcdef";
+        for (ok, kind) in [
+            (format!("data/{id}/original.m4a"), PlainKind::Original),
+            (format!("data/{id}/original.3gp"), PlainKind::Original),
+            (format!("data/{id}/normalized.wav"), PlainKind::Normalized),
+            (format!("data/{id}/segments/001.wav"), PlainKind::Segment),
+            (format!("data/{id}/recording.json"), PlainKind::Metadata),
+        ] {
+            assert_eq!(plain_file_kind(&ok), Ok((id, kind)), "{ok}");
+        }
+        for bad in [
+            "bagit.txt".to_string(),
+            "manifest-sha256.txt".into(),
+            "data/plaintext-manifest-sha256.txt".into(),
+            format!("data/{id}"),
+            format!("data/{id}/evil.sh"),
+            format!("data/{id}/original."),
+            format!("data/{id}/original.M4A"),
+            format!("data/{id}/original.m4a/x"),
+            format!("data/{id}/../{id}/recording.json"),
+            format!("data/{id}/segments/../../../etc/passwd"),
+            format!("data/{id}/segments/1.wav/x"),
+            format!("data/{id}/segments/abc.wav"),
+            format!("/data/{id}/recording.json"),
+            format!("data/{}/recording.json", id.to_uppercase()),
+            "data/0123/recording.json".into(),
+            format!("x/data/{id}/recording.json"),
+        ] {
+            assert!(plain_file_kind(&bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest! {
+        /// Whatever the path, an accepted one stays inside the bag's data/<id>/ folder.
+        #[test]
+        fn accepted_paths_stay_in_their_folder(path in "(data/|/|\\.\\./)?([0-9a-f]{16}|\\.\\.|\\.|[a-z]{1,4})(/([a-z0-9./]{0,20}|segments/[0-9]{1,4}\\.wav|original\\.[a-z0-9]{1,3}))*") {
+            if let Ok((id, _)) = plain_file_kind(&path) {
+                prop_assert!(crate::archive::bagit::unsafe_path_reason(&path).is_none());
+                let folder = format!("data/{id}/");
+                prop_assert!(path.starts_with(&folder));
+                let parts: Vec<&str> = path.split('/').collect();
+                prop_assert!(parts.len() <= 4);
+                prop_assert!(parts.iter().all(|p| !p.is_empty() && *p != "." && *p != ".."));
+            }
+        }
+    }
+
+    #[test]
+    fn capped_buffers_refuse_to_grow() {
+        use std::io::Write;
+        let mut c = Capped::new(10);
+        c.write_all(b"0123456789").unwrap();
+        assert!(c.write_all(b"x").is_err());
+        assert_eq!(c.buf.len(), 10);
+    }
 }

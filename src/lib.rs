@@ -20,6 +20,7 @@ pub mod fsutil;
 pub mod fuzzing;
 pub mod hash;
 pub mod ingest;
+pub mod interrupt;
 pub mod pipeline;
 pub mod record;
 pub mod replay;

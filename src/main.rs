@@ -347,6 +347,9 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             };
             let mut writer = open_writer(archive, cli)?;
             let ids = visitrec::pipeline::select(writer.archive(), ids, *all)?;
+            for removed in visitrec::export::remove_stale_staging(out)? {
+                eprintln!("visitrec: {removed}");
+            }
             let report = visitrec::export::encrypt(&mut writer, &ids, &to, &opts)?;
             for w in &report.warnings {
                 eprintln!("warning: {}", term(w));
@@ -380,6 +383,9 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
         } => {
             let ids = identities_from(identities, *passphrase)?
                 .ok_or_else(|| anyhow::anyhow!("give --identity FILE or --passphrase"))?;
+            for removed in visitrec::export::remove_stale_staging(out)? {
+                eprintln!("visitrec: {removed}");
+            }
             let report = visitrec::export::decrypt(export, &ids, out)?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -506,7 +512,7 @@ fn day_of(at: &Option<String>) -> visitrec::Result<jiff::civil::Date> {
 /// Identities from files, or a passphrase; `None` when neither is given.
 fn identities_from(files: &[PathBuf], passphrase: bool) -> anyhow::Result<Option<Identities>> {
     Ok(if passphrase {
-        Some(Identities::Passphrase(read_passphrase(false)?))
+        Some(Identities::passphrase(read_passphrase(false)?))
     } else if files.is_empty() {
         None
     } else {

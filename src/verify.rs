@@ -780,12 +780,19 @@ impl Verifier<'_> {
     /// An export holds only `.age` files.
     fn check_export_layout(&mut self, manifest: &Manifest) {
         for path in manifest.entries.keys() {
-            if !path.ends_with(".age") {
-                self.problem(
+            match path.strip_suffix(".age") {
+                None => self.problem(
                     path,
                     ProblemKind::BadMetadata,
                     "an export holds only .age files",
-                );
+                ),
+                Some(_) if path == crate::export::PLAINTEXT_MANIFEST => {}
+                Some(plain) => {
+                    if let Err(why) = crate::export::plain_file_kind(plain) {
+                        let why = format!("would decrypt to {plain:?}, {why}");
+                        self.problem(path, ProblemKind::BadMetadata, why);
+                    }
+                }
             }
         }
     }

@@ -557,7 +557,8 @@ fn recipients_files_ssh_keys_passphrases_and_include() {
         .arg("--out")
         .arg(d.path().join("p5"))
         .assert()
-        .code(2);
+        .code(2)
+        .stderr(predicate::str::contains("wrong passphrase"));
     // --include of something a recording lacks is an error, not a smaller export.
     let (_d2, archive2) = new_archive();
     let r = ingest_json(
@@ -708,5 +709,365 @@ fn stock_age_opens_a_passphrase_export() {
     assert_eq!(
         fs::read(&plain).unwrap(),
         fs::read(archive.join(format!("data/{a}/original.m4a"))).unwrap()
+    );
+}
+
+#[test]
+fn encrypt_never_prints_a_private_key_given_as_recipient() {
+    let (d, archive, a, _) = archive_with_consent();
+    let key_text = fs::read_to_string(key()).unwrap();
+    let secret = key_text
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .unwrap()
+        .to_string();
+    let out = d.path().join("e");
+    let run = |args: &[&str]| {
+        let o = encrypt(
+            &archive,
+            &[&[a.as_str()], args, &["--out", out.to_str().unwrap()]].concat(),
+        );
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(!out.exists());
+        let err = String::from_utf8(o.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(!err.contains(&secret[16..]), "the key leaked: {err}");
+        assert!(
+            !err.contains("b3BlbnNzaC1rZXktdjE"),
+            "the SSH key leaked: {err}"
+        );
+        err
+    };
+    // age-keygen's file given to -R: line 3 is the key.
+    let err = run(&["-R", key().to_str().unwrap()]);
+    assert!(
+        err.contains(
+            "test-age-key.txt: line 3 is a private key: give the public key (age1…) instead"
+        ),
+        "{err}"
+    );
+    // An SSH private key given to -R.
+    let err = run(&["-R", fixture("keys/test_ed25519").to_str().unwrap()]);
+    assert!(
+        err.contains("test_ed25519: line 1 is a private key"),
+        "{err}"
+    );
+    // The key itself given to -r.
+    let err = run(&["-r", &secret]);
+    assert!(
+        err.contains("the recipient given is a private key"),
+        "{err}"
+    );
+    // What age-keygen prints, pasted whole: a hint, not a silent fix.
+    let err = run(&["-r", &format!("Public key: {}", public(&key()))]);
+    assert!(err.contains("drop that prefix"), "{err}");
+}
+
+/// Replaces (or adds) `plain_rel` in the export at `out` as a forger holding only the
+/// recipient's public key can: the new bytes encrypted with the stock age, the plaintext
+/// manifest re-made with their hash and re-encrypted, every manifest recomputed. (The test
+/// reads the old plaintext manifest with the key for convenience; a forger would rebuild
+/// it from the archive's ids.) Only visitrec's content checks can tell.
+fn forge(out: &Path, plain_rel: &str, bytes: &[u8]) {
+    let pm_path = out.join("data/plaintext-manifest-sha256.txt.age");
+    let o = age_cli("age")
+        .args(["-d", "-i"])
+        .arg(key())
+        .arg(&pm_path)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let digest = |b: &[u8]| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(b))
+    };
+    let mut lines: Vec<String> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.ends_with(&format!("  {plain_rel}")))
+        .map(str::to_string)
+        .collect();
+    lines.push(format!("{}  {plain_rel}", digest(bytes)));
+    lines.sort_by(|a, b| a[66..].cmp(&b[66..]));
+    let encrypt_to = |plain: &[u8], dest: &Path| {
+        fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        let mut child = age_cli("age")
+            .args(["-r", &public(&key()), "-o"])
+            .arg(dest)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(plain).unwrap();
+        assert!(child.wait().unwrap().success());
+    };
+    encrypt_to(format!("{}\n", lines.join("\n")).as_bytes(), &pm_path);
+    let enc = out.join(format!("{plain_rel}.age"));
+    let new = !enc.exists();
+    encrypt_to(bytes, &enc);
+    if new {
+        let man = out.join("manifest-sha256.txt");
+        let mut text = fs::read_to_string(&man).unwrap();
+        text.push_str(&format!("{}  {plain_rel}.age\n", "0".repeat(64)));
+        fs::write(&man, text).unwrap();
+    }
+    rehash_export(out);
+}
+
+/// decrypt refuses `out` naming `file` and `why`, writing nothing; verify -i reports it.
+fn assert_refused(d: &Path, out: &Path, file: &str, why: &str) {
+    let plain = d.join("plain");
+    visitrec()
+        .arg("decrypt")
+        .arg(out)
+        .arg("-i")
+        .arg(key())
+        .arg("--out")
+        .arg(&plain)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(file).and(predicate::str::contains(why)));
+    assert!(!plain.exists());
+    assert!(
+        fs::read_dir(d).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains("partial"))
+    );
+    let (code, r) = verify_json(out, &["-i", key().to_str().unwrap()]);
+    assert_eq!(code, 1, "{r:#}");
+    let found = r["problems"].as_array().unwrap().iter().any(|p| {
+        p["path"].as_str().unwrap().contains(file) && p["detail"].as_str().unwrap().contains(why)
+    });
+    assert!(found, "verify -i does not report {file}: {r:#}");
+}
+
+#[test]
+fn forged_exports_are_refused_by_decrypt_and_reported_by_verify() {
+    let (d, archive, a, _) = archive_with_consent();
+    let fresh = |name: &str| {
+        let out = d.path().join(name);
+        let o = encrypt(
+            &archive,
+            &[&a, "-r", &public(&key()), "--out", out.to_str().unwrap()],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        out
+    };
+    let original = format!("data/{a}/original.m4a");
+    // Another recording's bytes in place of the original: its hash is not the id.
+    let out = fresh("forged-original");
+    forge(
+        &out,
+        &original,
+        &fs::read(fixture("phone/dictation.wav")).unwrap(),
+    );
+    assert_eq!(verify_json(&out, &[]).0, 0, "the bag itself is well-formed");
+    assert_refused(
+        d.path(),
+        &out,
+        "original.m4a.age",
+        "does not start with its folder's id",
+    );
+
+    // A recording.json that names another original (same id prefix, other hash).
+    let out = fresh("forged-metadata");
+    let json = fs::read_to_string(archive.join(format!("data/{a}/recording.json"))).unwrap();
+    let mut rec: Value = serde_json::from_str(&json).unwrap();
+    let sha = rec["source"]["sha256"].as_str().unwrap().to_string();
+    rec["source"]["sha256"] = Value::String(format!("{}{}", &sha[..16], "0".repeat(48)));
+    let forged = serde_json::to_vec_pretty(&rec).unwrap();
+    forge(&out, &format!("data/{a}/recording.json"), &forged);
+    assert_refused(
+        d.path(),
+        &out,
+        "recording.json.age",
+        "source.sha256 does not match",
+    );
+
+    // A recording.json of another recording, in this one's folder.
+    let out = fresh("forged-id");
+    let (_d2, other_archive, other_id) = {
+        let (d2, arch) = new_archive();
+        let r = ingest_json(&arch, &[fixture("phone/dictation.wav")], &[]);
+        let id = r["ingested"][0]["id"].as_str().unwrap().to_string();
+        (d2, arch, id)
+    };
+    let other = fs::read(other_archive.join(format!("data/{other_id}/recording.json"))).unwrap();
+    forge(&out, &format!("data/{a}/recording.json"), &other);
+    assert_refused(
+        d.path(),
+        &out,
+        "recording.json.age",
+        &format!("recording.json of {other_id}"),
+    );
+
+    // A file no recording can have: never written, whatever its name.
+    let out = fresh("forged-path");
+    forge(
+        &out,
+        &format!("data/{a}/run-me.sh"),
+        b"#!/bin/sh\necho hi\n",
+    );
+    assert_refused(
+        d.path(),
+        &out,
+        "run-me.sh.age",
+        "not a file a recording can have",
+    );
+    let (code, r) = verify_json(&out, &[]);
+    assert_eq!(code, 1, "visible without the key too: {r:#}");
+    assert_eq!(r["problems"][0]["kind"], "bad-metadata");
+}
+
+/// `tests/fixtures/cctv-age/testdata.tar.xz` unpacked; returns the age file of vector
+/// `name` (after its header).
+fn cctv_vector(name: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = Std::new("tar")
+        .arg("-xJf")
+        .arg(fixture("cctv-age/testdata.tar.xz"))
+        .arg("-C")
+        .arg(dir.path())
+        .arg(format!("testdata/{name}"))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let bytes = fs::read(dir.path().join("testdata").join(name)).unwrap();
+    let split = bytes.windows(2).position(|w| w == b"\n\n").unwrap();
+    bytes[split + 2..].to_vec()
+}
+
+#[test]
+fn hostile_age_files_are_refused_and_armored_ones_open() {
+    // The CCTV vectors' X25519 key; its exports are forged with the vectors' files.
+    let (d, archive, a, _) = archive_with_consent();
+    let id_file = d.path().join("cctv-key.txt");
+    fs::write(
+        &id_file,
+        "AGE-SECRET-KEY-1EGTZVFFV20835NWYV6270LXYVK2VKNX2MMDKWYKLMGR48UAWX40Q2P2LM0\n",
+    )
+    .unwrap();
+    let out = d.path().join("export");
+    let o = encrypt(
+        &archive,
+        &[
+            &a,
+            "-r",
+            &public(&id_file),
+            "--include",
+            "original,metadata",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // An armored file from the stock age opens, as stock age opens it.
+    let orig = archive.join(format!("data/{a}/original.m4a"));
+    let victim = out.join(format!("data/{a}/original.m4a.age"));
+    let st = age_cli("age")
+        .args(["-a", "-r", &public(&id_file), "-o"])
+        .arg(&victim)
+        .arg(&orig)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(
+        fs::read(&victim)
+            .unwrap()
+            .starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----")
+    );
+    rehash_export(&out);
+    let plain = d.path().join("plain");
+    visitrec()
+        .arg("decrypt")
+        .arg(&out)
+        .arg("-i")
+        .arg(&id_file)
+        .arg("--out")
+        .arg(&plain)
+        .assert()
+        .success();
+    assert_eq!(
+        fs::read(plain.join(format!("data/{a}/original.m4a"))).unwrap(),
+        fs::read(&orig).unwrap()
+    );
+    // A header stock age refuses (a stanza without its final body line) is refused by
+    // decrypt and verify -i, naming the file.
+    fs::write(&victim, cctv_vector("stanza_missing_final_line")).unwrap();
+    rehash_export(&out);
+    let plain = d.path().join("plain2");
+    visitrec()
+        .arg("decrypt")
+        .arg(&out)
+        .arg("-i")
+        .arg(&id_file)
+        .arg("--out")
+        .arg(&plain)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains(
+                "original.m4a.age: not a valid age file: malformed age header",
+            )
+            .and(predicate::str::contains("does not end with a short line")),
+        );
+    assert!(!plain.exists());
+    let (code, r) = verify_json(&out, &["-i", id_file.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(r["problems"][0]["kind"], "decrypt", "{r:#}");
+}
+
+#[test]
+fn passphrase_work_is_capped_and_one_scrypt_runs_at_a_time() {
+    let (d, archive, a, _) = archive_with_consent();
+    let out = d.path().join("export");
+    visitrec()
+        .env("VISITREC_PASSPHRASE", "password")
+        .arg("encrypt")
+        .arg(&archive)
+        .args([a.as_str(), "--passphrase", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let files = fs::read_to_string(out.join("manifest-sha256.txt"))
+        .unwrap()
+        .lines()
+        .count();
+    assert!(files >= 6, "several files, each with its own scrypt");
+    // Every file costs a 2^18 scrypt (256 MiB); files are decrypted in parallel, but the
+    // scrypts one at a time, so memory stays that of one.
+    let bin = assert_cmd::cargo::cargo_bin("visitrec");
+    let (ok, kib) = peak_rss_kib(
+        Std::new(&bin)
+            .env("VISITREC_PASSPHRASE", "password")
+            .args(["verify", "--passphrase", "--json"])
+            .arg(&out)
+            .stdout(std::process::Stdio::null()),
+    );
+    assert!(ok, "verify --passphrase failed");
+    eprintln!("peak memory of verify --passphrase over {files} files: {kib} KiB");
+    assert!(kib < 400 * 1024, "{kib} KiB: scrypts ran side by side");
+    // A file asking for 2^23 (the CCTV vector, passphrase "password") is refused at once.
+    let victim = out.join(format!("data/{a}/recording.json.age"));
+    fs::write(&victim, cctv_vector("scrypt_work_factor_23")).unwrap();
+    rehash_export(&out);
+    let start = std::time::Instant::now();
+    visitrec()
+        .env("VISITREC_PASSPHRASE", "password")
+        .arg("decrypt")
+        .arg(&out)
+        .arg("--passphrase")
+        .arg("--out")
+        .arg(d.path().join("plain"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "recording.json.age: its passphrase needs scrypt work factor 2^23, above the limit of 2^22",
+        ));
+    assert!(
+        start.elapsed().as_secs() < 30,
+        "refused without running the scrypt"
     );
 }

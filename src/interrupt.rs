@@ -1,0 +1,218 @@
+//! Leaving no plaintext behind on SIGINT, SIGTERM or SIGHUP.
+//!
+//! A folder being filled with plaintext (an export's or a decrypt's staging) is
+//! [`guard`]ed. The first guard installs handlers for the three signals (one left ignored
+//! by the caller, as `nohup` does with SIGHUP, stays ignored). A handler only writes the
+//! signal's number to a pipe, which is async-signal-safe; a watcher thread reads it and:
+//!
+//! - with nothing guarded, restores the default action and re-raises the signal, so the
+//!   process ends as it would have without visitrec's handler;
+//! - otherwise records the signal ([`caught`]), which makes every [`Stoppable`] reader or
+//!   writer fail, so the command unwinds, removes its folder and exits with
+//!   128 + the signal number; if that takes longer than [`GRACE`], or a second signal
+//!   comes, the watcher removes the guarded folders itself and exits.
+//!
+//! SIGKILL cannot be caught: its leftovers are found and removed by the next run (see
+//! `export::remove_stale_staging`).
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long the command gets to clean up after itself before the watcher does it.
+pub const GRACE: Duration = Duration::from_secs(5);
+
+/// The signals handled.
+const SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+/// The pipe's write end, for the handler.
+static PIPE: AtomicI32 = AtomicI32::new(-1);
+/// The first signal caught, or 0.
+static CAUGHT: AtomicI32 = AtomicI32::new(0);
+/// The guarded folders.
+static GUARDED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// Whether the handlers are installed (or failed to be).
+static INSTALLED: Mutex<bool> = Mutex::new(false);
+
+/// The signal's conventional name.
+pub fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGHUP => "SIGHUP",
+        _ => "a signal",
+    }
+}
+
+/// The signal caught since the handlers were installed, if any.
+pub fn caught() -> Option<i32> {
+    match CAUGHT.load(Ordering::SeqCst) {
+        0 => None,
+        s => Some(s),
+    }
+}
+
+/// Registers `dir` for removal on SIGINT, SIGTERM or SIGHUP (call it before creating
+/// `dir`), installing the handlers the first time.
+pub fn guard(dir: &Path) -> io::Result<()> {
+    install()?;
+    lock(&GUARDED).push(dir.to_path_buf());
+    Ok(())
+}
+
+/// Unregisters `dir` (it was completed or removed).
+pub fn release(dir: &Path) {
+    lock(&GUARDED).retain(|d| d != dir);
+}
+
+/// A reader or writer that fails once a signal has been caught, so long copies stop.
+pub struct Stoppable<T>(pub T);
+
+/// The error a [`Stoppable`] fails with.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted by {}", signal_name(*.0))]
+pub struct Stopped(pub i32);
+
+fn stopped() -> io::Result<()> {
+    match caught() {
+        Some(s) => Err(io::Error::other(Stopped(s))),
+        None => Ok(()),
+    }
+}
+
+impl<R: Read> Read for Stoppable<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        stopped()?;
+        self.0.read(buf)
+    }
+}
+
+impl<W: Write> Write for Stoppable<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        stopped()?;
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+extern "C" fn on_signal(signal: libc::c_int) {
+    // SAFETY: only async-signal-safe calls (write), and errno is preserved.
+    unsafe {
+        let errno = *libc::__errno_location();
+        let byte = signal as u8;
+        libc::write(PIPE.load(Ordering::SeqCst), (&byte as *const u8).cast(), 1);
+        *libc::__errno_location() = errno;
+    }
+}
+
+fn install() -> io::Result<()> {
+    let mut done = lock(&INSTALLED);
+    if *done {
+        return Ok(());
+    }
+    let mut fds = [0; 2];
+    // SAFETY: plain system calls on descriptors this function owns.
+    unsafe {
+        if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // The handler must never block: a full pipe just drops the byte.
+        libc::fcntl(fds[1], libc::F_SETFL, libc::O_NONBLOCK);
+    }
+    PIPE.store(fds[1], Ordering::SeqCst);
+    let read_end = fds[0];
+    std::thread::Builder::new()
+        .name("visitrec-signals".into())
+        .spawn(move || watch(read_end))?;
+    for signal in SIGNALS {
+        // SAFETY: sigaction with a zeroed struct filled in here; the handler is
+        // async-signal-safe.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(signal, std::ptr::null(), &mut old);
+            if old.sa_sigaction == libc::SIG_IGN {
+                continue;
+            }
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            if libc::sigaction(signal, &action, std::ptr::null_mut()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+    }
+    *done = true;
+    Ok(())
+}
+
+/// Reads one signal number from the pipe, waiting at most `timeout` (`None`: forever).
+fn next_signal(fd: libc::c_int, timeout: Option<Duration>) -> Option<i32> {
+    let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
+    let mut poll = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: poll and read on the pipe's read end, owned by the watcher.
+    unsafe {
+        if libc::poll(&mut poll, 1, ms) <= 0 {
+            return None;
+        }
+        let mut byte = 0u8;
+        (libc::read(fd, (&mut byte as *mut u8).cast(), 1) == 1).then_some(i32::from(byte))
+    }
+}
+
+fn watch(fd: libc::c_int) {
+    loop {
+        let Some(signal) = next_signal(fd, None) else {
+            continue;
+        };
+        if lock(&GUARDED).is_empty() {
+            // Nothing to protect: behave as if visitrec had no handler.
+            // SAFETY: restoring the default action and raising the signal.
+            unsafe {
+                libc::signal(signal, libc::SIG_DFL);
+                libc::raise(signal);
+            }
+            continue;
+        }
+        CAUGHT
+            .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
+            .ok();
+        let deadline = Instant::now() + GRACE;
+        loop {
+            if lock(&GUARDED).is_empty() {
+                break; // the command cleaned up; it exits with 128 + signal
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero()
+                || next_signal(fd, Some(left.min(Duration::from_millis(50)))).is_some()
+            {
+                remove_guarded_and_exit(signal);
+            }
+        }
+    }
+}
+
+fn remove_guarded_and_exit(signal: i32) -> ! {
+    for dir in lock(&GUARDED).iter() {
+        let _ = std::fs::remove_dir_all(dir);
+        eprintln!(
+            "visitrec: interrupted by {}; removed {}",
+            signal_name(signal),
+            dir.display()
+        );
+    }
+    // SAFETY: ends the process at once, as the signal would have.
+    unsafe { libc::_exit(128 + signal) }
+}

@@ -1,0 +1,255 @@
+//! SIGINT, SIGTERM, SIGHUP and SIGKILL during `decrypt` and `encrypt` of a long recording:
+//! no plaintext may stay behind (issue 11, item 5).
+
+mod common;
+
+use std::ffi::OsString;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Std, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn key() -> PathBuf {
+    fixture("keys/test-age-key.txt")
+}
+
+const PUBLIC: &str = "age159m0h4ttx05at4xct2lvrhjjhvnzt9u0x56qkf225jmps5knseqqxx89gr";
+
+/// A 60 MB WAV (sparse: silence), the size of about an hour of phone audio.
+fn long_wav(path: &Path) {
+    let data_len: u32 = 60_000_000;
+    let mut h = Vec::new();
+    h.extend_from_slice(b"RIFF");
+    h.extend_from_slice(&(36 + data_len).to_le_bytes());
+    h.extend_from_slice(b"WAVEfmt ");
+    h.extend_from_slice(&16u32.to_le_bytes());
+    h.extend_from_slice(&[1, 0, 1, 0]);
+    h.extend_from_slice(&8000u32.to_le_bytes());
+    h.extend_from_slice(&16000u32.to_le_bytes());
+    h.extend_from_slice(&[2, 0, 16, 0]);
+    h.extend_from_slice(b"data");
+    h.extend_from_slice(&data_len.to_le_bytes());
+    fs::write(path, &h).unwrap();
+    let f = fs::OpenOptions::new().append(true).open(path).unwrap();
+    f.set_len(h.len() as u64 + u64::from(data_len)).unwrap();
+}
+
+/// Staging folders for `out` (`.NAME.partial-*`) in its parent.
+fn stagings(out: &Path) -> Vec<PathBuf> {
+    let prefix = format!(".{}.partial-", out.file_name().unwrap().to_string_lossy());
+    fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&prefix)
+        })
+        .collect()
+}
+
+/// Bytes under `dir` (0 if it is gone).
+fn bytes_under(dir: &Path) -> u64 {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// Spawns `visitrec ARGS` and waits until its staging for `out` holds at least `bytes`
+/// of data (the command is mid-way).
+fn spawn_until_staging(args: &[OsString], out: &Path, bytes: u64) -> Child {
+    let mut child = Std::new(assert_cmd::cargo::cargo_bin("visitrec"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if stagings(out).iter().any(|s| bytes_under(s) >= bytes) {
+            return child;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("finished before it could be interrupted: {status}");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no staging appeared"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: sending a signal to our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+}
+
+fn finish(child: Child) -> (Option<i32>, String) {
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn signals_during_decrypt_and_encrypt_leave_no_plaintext() {
+    let (d, archive) = new_archive();
+    let wav = d.path().join("long-visit.wav");
+    long_wav(&wav);
+    let r = ingest_json(
+        &archive,
+        &[wav, fixture("phone/dictation.wav")],
+        &[
+            "--consent-scope",
+            "personal-use",
+            "--consent-by",
+            "patient:P1",
+        ],
+    );
+    let id = |i: usize| {
+        r["ingested"][i]["id"]
+            .as_str()
+            .expect("ingested")
+            .to_string()
+    };
+    let (large, small) = (id(0), id(1));
+    let export = |id: &str, out: &Path| {
+        visitrec()
+            .arg("encrypt")
+            .arg(&archive)
+            .args([id, "-r", PUBLIC, "--include", "original", "--out"])
+            .arg(out)
+            .assert()
+            .success();
+    };
+    let big = d.path().join("big-export");
+    export(&large, &big);
+    let little = d.path().join("small-export");
+    export(&small, &little);
+    let plain = d.path().join("plain");
+    let decrypt = |from: &Path| -> Vec<OsString> {
+        vec![
+            "decrypt".into(),
+            from.into(),
+            "-i".into(),
+            key().into(),
+            "--out".into(),
+            plain.clone().into(),
+        ]
+    };
+
+    // SIGINT, SIGTERM, SIGHUP mid-way: the plaintext goes, the exit code says why.
+    for (sig, name) in [
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGHUP, "SIGHUP"),
+    ] {
+        let child = spawn_until_staging(&decrypt(&big), &plain, 1 << 20);
+        signal(&child, sig);
+        let (code, err) = finish(child);
+        assert_eq!(code, Some(128 + sig), "{name}: {err}");
+        assert!(err.contains(&format!("interrupted by {name}")), "{err}");
+        assert!(stagings(&plain).is_empty(), "{name} left plaintext behind");
+        assert!(!plain.exists());
+    }
+
+    // SIGKILL cannot be caught: the staging stays, 0700, with an unpredictable name...
+    let child = spawn_until_staging(&decrypt(&big), &plain, 1 << 20);
+    let pid = child.id();
+    signal(&child, libc::SIGKILL);
+    let _ = finish(child);
+    let stale = stagings(&plain);
+    assert_eq!(stale.len(), 1);
+    let stale = stale[0].clone();
+    let suffix =
+        stale.file_name().unwrap().to_string_lossy()[".plain.partial-".len()..].to_string();
+    assert!(
+        suffix.len() == 16 && suffix.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{suffix}"
+    );
+    assert_ne!(suffix, pid.to_string());
+    assert_eq!(
+        fs::metadata(&stale).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    // ...beside look-alikes that are not visitrec's to remove: no marker, or a marker
+    // naming a process that is still running (this test).
+    let no_marker = d.path().join(".plain.partial-notours");
+    fs::create_dir(&no_marker).unwrap();
+    let running = d.path().join(".plain.partial-0123456789abcdef");
+    fs::create_dir(&running).unwrap();
+    fs::write(
+        running.join(".visitrec-staging"),
+        format!("visitrec staging\npid {}\n", std::process::id()),
+    )
+    .unwrap();
+    // The next decrypt to the same --out removes it and says so.
+    let o = visitrec().args(decrypt(&little)).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("removed {}", stale.display()))
+            && err.contains(&format!("left by an interrupted run (pid {pid})")),
+        "{err}"
+    );
+    assert!(!stale.exists());
+    assert!(
+        no_marker.exists() && running.exists(),
+        "only its own staging is removed"
+    );
+    assert!(
+        !plain.join(".visitrec-staging").exists(),
+        "the marker stays out of the bag"
+    );
+    fs::remove_dir_all(&no_marker).unwrap();
+    fs::remove_dir_all(&running).unwrap();
+
+    // encrypt's staging too: interrupted, it leaves neither ciphertext nor an audit entry.
+    let before = snapshot(&archive);
+    let out = d.path().join("export-interrupted");
+    let args: Vec<OsString> = vec![
+        "encrypt".into(),
+        archive.clone().into(),
+        large.clone().into(),
+        "-r".into(),
+        PUBLIC.into(),
+        "--out".into(),
+        out.clone().into(),
+    ];
+    let child = spawn_until_staging(&args, &out, 1);
+    signal(&child, libc::SIGTERM);
+    let (code, err) = finish(child);
+    assert_eq!(code, Some(128 + libc::SIGTERM), "{err}");
+    assert!(stagings(&out).is_empty() && !out.exists(), "{err}");
+    assert_eq!(snapshot(&archive), before, "the archive is as it was");
+    // And a stale one of encrypt's (the killed decrypt's pid is gone) goes the same way.
+    let stale = d
+        .path()
+        .join(".export-interrupted.partial-00112233aabbccdd");
+    fs::create_dir(&stale).unwrap();
+    fs::write(
+        stale.join(".visitrec-staging"),
+        format!("visitrec staging\npid {pid}\n"),
+    )
+    .unwrap();
+    let o = visitrec()
+        .arg("encrypt")
+        .arg(&archive)
+        .args([small.as_str(), "-r", PUBLIC, "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("removed"));
+    assert!(!stale.exists() && out.join("bagit.txt").exists());
+}
