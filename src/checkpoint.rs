@@ -23,6 +23,10 @@ pub const CHECKPOINTS: &str = "checkpoints.jsonl";
 /// The SSH signature namespace of checkpoints (`ssh-keygen -Y … -n visitrec-audit`).
 pub const NAMESPACE: &str = "visitrec-audit";
 
+/// Why a key of another kind is refused.
+const ED25519_ONLY: &str =
+    "visitrec signs with ed25519 keys only (make one with `ssh-keygen -t ed25519`)";
+
 /// A key file larger than this is not an SSH private key.
 const MAX_KEY_BYTES: u64 = 64 * 1024;
 
@@ -72,11 +76,14 @@ pub fn read_key(path: &Path) -> Result<PrivateKey> {
     if text.len() as u64 > MAX_KEY_BYTES {
         return Err(bad(format!("larger than {MAX_KEY_BYTES} bytes")));
     }
-    let key = PrivateKey::from_openssh(&*text).map_err(|e| {
-        bad(format!(
+    let key = PrivateKey::from_openssh(&*text).map_err(|e| match e {
+        ssh_key::Error::AlgorithmUnknown | ssh_key::Error::AlgorithmUnsupported { .. } => {
+            bad(ED25519_ONLY.into())
+        }
+        e => bad(format!(
             "not an OpenSSH private key ({e}); give the private key file, e.g. \
              ~/.ssh/id_ed25519, not the .pub"
-        ))
+        )),
     })?;
     if key.is_encrypted() {
         return Err(bad(
@@ -86,11 +93,7 @@ pub fn read_key(path: &Path) -> Result<PrivateKey> {
         ));
     }
     if key.algorithm() != Algorithm::Ed25519 {
-        return Err(bad(format!(
-            "it is {}; visitrec signs with ed25519 keys only (make one with `ssh-keygen -t \
-             ed25519`)",
-            key.algorithm()
-        )));
+        return Err(bad(format!("it is {}; {ED25519_ONLY}", key.algorithm())));
     }
     Ok(key)
 }

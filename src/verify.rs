@@ -668,16 +668,22 @@ impl Verifier<'_> {
                      line(s) is vouched for (sign one with `visitrec checkpoint`)"
                 ),
             ),
-            Some(s) if s < lines => self.warnings.push(Warning {
-                path: AUDIT_LOG.into(),
-                kind: WarningKind::UnsignedHistory,
-                detail: format!(
-                    "lines {}-{lines} come after the last checkpoint by an allowed signer \
-                     (seq {s}): they are unsigned history, which anyone able to write the \
-                     archive could have forged; sign them with `visitrec checkpoint`",
-                    s + 1
-                ),
-            }),
+            Some(s) if s < lines => {
+                let which = if s + 1 == lines {
+                    format!("line {lines} comes")
+                } else {
+                    format!("lines {}-{lines} come", s + 1)
+                };
+                self.warnings.push(Warning {
+                    path: AUDIT_LOG.into(),
+                    kind: WarningKind::UnsignedHistory,
+                    detail: format!(
+                        "{which} after the last checkpoint by an allowed signer (seq {s}): \
+                         unsigned history, which anyone able to write the archive could have \
+                         forged; sign it with `visitrec checkpoint`"
+                    ),
+                });
+            }
             _ => {}
         }
         Ok(())
