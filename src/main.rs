@@ -466,8 +466,8 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             Ok(report.exit_code())
         }
         Command::Checkpoint { archive, key, json } => {
-            let key = visitrec::checkpoint::read_key(key)?;
             let mut writer = open_writer(archive, cli)?;
+            let key = visitrec::checkpoint::read_key(key)?;
             let out = visitrec::checkpoint::sign(&mut writer, &key)?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&out)?);
