@@ -42,6 +42,7 @@ Register-ArgumentCompleter -Native -CommandName 'visitrec' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the recordings, one line each')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one recording in full; a unique id prefix is enough')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check an archive''s integrity (exit 0 intact, 1 problems, 2 could not run)')
+            [CompletionResult]::new('checkpoint', 'checkpoint', [CompletionResultType]::ParameterValue, 'Sign the head of the audit log with an SSH key (a checkpoint in checkpoints.jsonl)')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run the whole pipeline on the bundled sample recordings')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -193,6 +194,7 @@ Register-ArgumentCompleter -Native -CommandName 'visitrec' -ScriptBlock {
         }
         'visitrec;log' {
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is making the change, for the audit trail (default: $USER)')
+            [CompletionResult]::new('--head', '--head', [CompletionResultType]::ParameterName, 'Print only the head, SEQ:HASH (the last line''s number and SHA-256), for `verify --anchor`; refused when the chain is broken')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a JSON array')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
@@ -229,11 +231,26 @@ Register-ArgumentCompleter -Native -CommandName 'visitrec' -ScriptBlock {
         'visitrec;verify' {
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'For an encrypted export: also decrypt-check every file with this identity file (repeatable)')
             [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'For an encrypted export: also decrypt-check every file with this identity file (repeatable)')
+            [CompletionResult]::new('--anchor', '--anchor', [CompletionResultType]::ParameterName, 'Fail (kind anchor) unless audit line SEQ still hashes to HASH, as `visitrec log --head` printed it (repeatable)')
+            [CompletionResult]::new('--anchors', '--anchors', [CompletionResultType]::ParameterName, 'A file of anchors, one SEQ:HASH per line, # comments (repeatable)')
+            [CompletionResult]::new('--allowed-signers', '--allowed-signers', [CompletionResultType]::ParameterName, 'Check the signed checkpoints against these keys (ssh-keygen''s allowed_signers format); later audit lines are warned about as unsigned history')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is making the change, for the audit trail (default: $USER)')
             [CompletionResult]::new('--fast', '--fast', [CompletionResultType]::ParameterName, 'Check presence and Payload-Oxum only; read no content')
             [CompletionResult]::new('--require-consent', '--require-consent', [CompletionResultType]::ParameterName, 'Also report recordings with no active consent today (kind no-consent)')
             [CompletionResult]::new('--passphrase', '--passphrase', [CompletionResultType]::ParameterName, 'For an export made with a passphrase: decrypt-check with it (VISITREC_PASSPHRASE or a prompt)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the report as JSON')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail (skipped files, every check)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more detail (skipped files, every check)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'visitrec;checkpoint' {
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'The OpenSSH ed25519 private key to sign with (unencrypted)')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Who is making the change, for the audit trail (default: $USER)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the checkpoint as JSON')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail (skipped files, every check)')
@@ -265,6 +282,7 @@ Register-ArgumentCompleter -Native -CommandName 'visitrec' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the recordings, one line each')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one recording in full; a unique id prefix is enough')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check an archive''s integrity (exit 0 intact, 1 problems, 2 could not run)')
+            [CompletionResult]::new('checkpoint', 'checkpoint', [CompletionResultType]::ParameterValue, 'Sign the head of the audit log with an SSH key (a checkpoint in checkpoints.jsonl)')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run the whole pipeline on the bundled sample recordings')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -303,6 +321,9 @@ Register-ArgumentCompleter -Native -CommandName 'visitrec' -ScriptBlock {
             break
         }
         'visitrec;help;verify' {
+            break
+        }
+        'visitrec;help;checkpoint' {
             break
         }
         'visitrec;help;demo' {

@@ -16,6 +16,9 @@ _visitrec() {
             ",$1")
                 cmd="visitrec"
                 ;;
+            visitrec,checkpoint)
+                cmd="visitrec__subcmd__checkpoint"
+                ;;
             visitrec,consent)
                 cmd="visitrec__subcmd__consent"
                 ;;
@@ -57,6 +60,9 @@ _visitrec() {
                 ;;
             visitrec,verify)
                 cmd="visitrec__subcmd__verify"
+                ;;
+            visitrec__subcmd__help,checkpoint)
+                cmd="visitrec__subcmd__help__subcmd__checkpoint"
                 ;;
             visitrec__subcmd__help,consent)
                 cmd="visitrec__subcmd__help__subcmd__consent"
@@ -107,12 +113,34 @@ _visitrec() {
 
     case "${cmd}" in
         visitrec)
-            opts="-q -v -h -V --quiet --verbose --actor --help --version init ingest normalize segment tag consent encrypt decrypt log list show verify demo help"
+            opts="-q -v -h -V --quiet --verbose --actor --help --version init ingest normalize segment tag consent encrypt decrypt log list show verify checkpoint demo help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --actor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        visitrec__subcmd__checkpoint)
+            opts="-q -v -h --key --json --quiet --verbose --actor --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --actor)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -269,8 +297,22 @@ _visitrec() {
             return 0
             ;;
         visitrec__subcmd__help)
-            opts="init ingest normalize segment tag consent encrypt decrypt log list show verify demo help"
+            opts="init ingest normalize segment tag consent encrypt decrypt log list show verify checkpoint demo help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        visitrec__subcmd__help__subcmd__checkpoint)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -609,7 +651,7 @@ _visitrec() {
             return 0
             ;;
         visitrec__subcmd__log)
-            opts="-q -v -h --json --quiet --verbose --actor --help"
+            opts="-q -v -h --head --json --quiet --verbose --actor --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -747,7 +789,7 @@ _visitrec() {
             return 0
             ;;
         visitrec__subcmd__verify)
-            opts="-i -q -v -h --fast --require-consent --identity --passphrase --json --quiet --verbose --actor --help"
+            opts="-i -q -v -h --fast --require-consent --identity --passphrase --anchor --anchors --allowed-signers --json --quiet --verbose --actor --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -758,6 +800,18 @@ _visitrec() {
                     return 0
                     ;;
                 -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --anchor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --anchors)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allowed-signers)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

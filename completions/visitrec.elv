@@ -39,6 +39,7 @@ set edit:completion:arg-completer[visitrec] = {|@words|
             cand list 'List the recordings, one line each'
             cand show 'Show one recording in full; a unique id prefix is enough'
             cand verify 'Check an archive''s integrity (exit 0 intact, 1 problems, 2 could not run)'
+            cand checkpoint 'Sign the head of the audit log with an SSH key (a checkpoint in checkpoints.jsonl)'
             cand demo 'Run the whole pipeline on the bundled sample recordings'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -181,6 +182,7 @@ set edit:completion:arg-completer[visitrec] = {|@words|
         }
         &'visitrec;log'= {
             cand --actor 'Who is making the change, for the audit trail (default: $USER)'
+            cand --head 'Print only the head, SEQ:HASH (the last line''s number and SHA-256), for `verify --anchor`; refused when the chain is broken'
             cand --json 'Print a JSON array'
             cand -q 'Print only errors'
             cand --quiet 'Print only errors'
@@ -214,11 +216,25 @@ set edit:completion:arg-completer[visitrec] = {|@words|
         &'visitrec;verify'= {
             cand -i 'For an encrypted export: also decrypt-check every file with this identity file (repeatable)'
             cand --identity 'For an encrypted export: also decrypt-check every file with this identity file (repeatable)'
+            cand --anchor 'Fail (kind anchor) unless audit line SEQ still hashes to HASH, as `visitrec log --head` printed it (repeatable)'
+            cand --anchors 'A file of anchors, one SEQ:HASH per line, # comments (repeatable)'
+            cand --allowed-signers 'Check the signed checkpoints against these keys (ssh-keygen''s allowed_signers format); later audit lines are warned about as unsigned history'
             cand --actor 'Who is making the change, for the audit trail (default: $USER)'
             cand --fast 'Check presence and Payload-Oxum only; read no content'
             cand --require-consent 'Also report recordings with no active consent today (kind no-consent)'
             cand --passphrase 'For an export made with a passphrase: decrypt-check with it (VISITREC_PASSPHRASE or a prompt)'
             cand --json 'Print the report as JSON'
+            cand -q 'Print only errors'
+            cand --quiet 'Print only errors'
+            cand -v 'Print more detail (skipped files, every check)'
+            cand --verbose 'Print more detail (skipped files, every check)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'visitrec;checkpoint'= {
+            cand --key 'The OpenSSH ed25519 private key to sign with (unencrypted)'
+            cand --actor 'Who is making the change, for the audit trail (default: $USER)'
+            cand --json 'Print the checkpoint as JSON'
             cand -q 'Print only errors'
             cand --quiet 'Print only errors'
             cand -v 'Print more detail (skipped files, every check)'
@@ -248,6 +264,7 @@ set edit:completion:arg-completer[visitrec] = {|@words|
             cand list 'List the recordings, one line each'
             cand show 'Show one recording in full; a unique id prefix is enough'
             cand verify 'Check an archive''s integrity (exit 0 intact, 1 problems, 2 could not run)'
+            cand checkpoint 'Sign the head of the audit log with an SSH key (a checkpoint in checkpoints.jsonl)'
             cand demo 'Run the whole pipeline on the bundled sample recordings'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -274,6 +291,8 @@ set edit:completion:arg-completer[visitrec] = {|@words|
         &'visitrec;help;show'= {
         }
         &'visitrec;help;verify'= {
+        }
+        &'visitrec;help;checkpoint'= {
         }
         &'visitrec;help;demo'= {
         }

@@ -41,6 +41,7 @@ complete -c visitrec -n "__fish_visitrec_needs_command" -f -a "log" -d 'Print th
 complete -c visitrec -n "__fish_visitrec_needs_command" -f -a "list" -d 'List the recordings, one line each'
 complete -c visitrec -n "__fish_visitrec_needs_command" -f -a "show" -d 'Show one recording in full; a unique id prefix is enough'
 complete -c visitrec -n "__fish_visitrec_needs_command" -f -a "verify" -d 'Check an archive\'s integrity (exit 0 intact, 1 problems, 2 could not run)'
+complete -c visitrec -n "__fish_visitrec_needs_command" -f -a "checkpoint" -d 'Sign the head of the audit log with an SSH key (a checkpoint in checkpoints.jsonl)'
 complete -c visitrec -n "__fish_visitrec_needs_command" -f -a "demo" -d 'Run the whole pipeline on the bundled sample recordings'
 complete -c visitrec -n "__fish_visitrec_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c visitrec -n "__fish_visitrec_using_subcommand init" -l org -d 'The organisation responsible for the recordings (bag-info Source-Organization)' -r
@@ -138,6 +139,7 @@ complete -c visitrec -n "__fish_visitrec_using_subcommand decrypt" -s q -l quiet
 complete -c visitrec -n "__fish_visitrec_using_subcommand decrypt" -s v -l verbose -d 'Print more detail (skipped files, every check)'
 complete -c visitrec -n "__fish_visitrec_using_subcommand decrypt" -s h -l help -d 'Print help'
 complete -c visitrec -n "__fish_visitrec_using_subcommand log" -l actor -d 'Who is making the change, for the audit trail (default: $USER)' -r
+complete -c visitrec -n "__fish_visitrec_using_subcommand log" -l head -d 'Print only the head, SEQ:HASH (the last line\'s number and SHA-256), for `verify --anchor`; refused when the chain is broken'
 complete -c visitrec -n "__fish_visitrec_using_subcommand log" -l json -d 'Print a JSON array'
 complete -c visitrec -n "__fish_visitrec_using_subcommand log" -s q -l quiet -d 'Print only errors'
 complete -c visitrec -n "__fish_visitrec_using_subcommand log" -s v -l verbose -d 'Print more detail (skipped files, every check)'
@@ -155,6 +157,9 @@ complete -c visitrec -n "__fish_visitrec_using_subcommand show" -s q -l quiet -d
 complete -c visitrec -n "__fish_visitrec_using_subcommand show" -s v -l verbose -d 'Print more detail (skipped files, every check)'
 complete -c visitrec -n "__fish_visitrec_using_subcommand show" -s h -l help -d 'Print help'
 complete -c visitrec -n "__fish_visitrec_using_subcommand verify" -s i -l identity -d 'For an encrypted export: also decrypt-check every file with this identity file (repeatable)' -r -F
+complete -c visitrec -n "__fish_visitrec_using_subcommand verify" -l anchor -d 'Fail (kind anchor) unless audit line SEQ still hashes to HASH, as `visitrec log --head` printed it (repeatable)' -r
+complete -c visitrec -n "__fish_visitrec_using_subcommand verify" -l anchors -d 'A file of anchors, one SEQ:HASH per line, # comments (repeatable)' -r -F
+complete -c visitrec -n "__fish_visitrec_using_subcommand verify" -l allowed-signers -d 'Check the signed checkpoints against these keys (ssh-keygen\'s allowed_signers format); later audit lines are warned about as unsigned history' -r -F
 complete -c visitrec -n "__fish_visitrec_using_subcommand verify" -l actor -d 'Who is making the change, for the audit trail (default: $USER)' -r
 complete -c visitrec -n "__fish_visitrec_using_subcommand verify" -l fast -d 'Check presence and Payload-Oxum only; read no content'
 complete -c visitrec -n "__fish_visitrec_using_subcommand verify" -l require-consent -d 'Also report recordings with no active consent today (kind no-consent)'
@@ -163,21 +168,28 @@ complete -c visitrec -n "__fish_visitrec_using_subcommand verify" -l json -d 'Pr
 complete -c visitrec -n "__fish_visitrec_using_subcommand verify" -s q -l quiet -d 'Print only errors'
 complete -c visitrec -n "__fish_visitrec_using_subcommand verify" -s v -l verbose -d 'Print more detail (skipped files, every check)'
 complete -c visitrec -n "__fish_visitrec_using_subcommand verify" -s h -l help -d 'Print help'
+complete -c visitrec -n "__fish_visitrec_using_subcommand checkpoint" -l key -d 'The OpenSSH ed25519 private key to sign with (unencrypted)' -r -F
+complete -c visitrec -n "__fish_visitrec_using_subcommand checkpoint" -l actor -d 'Who is making the change, for the audit trail (default: $USER)' -r
+complete -c visitrec -n "__fish_visitrec_using_subcommand checkpoint" -l json -d 'Print the checkpoint as JSON'
+complete -c visitrec -n "__fish_visitrec_using_subcommand checkpoint" -s q -l quiet -d 'Print only errors'
+complete -c visitrec -n "__fish_visitrec_using_subcommand checkpoint" -s v -l verbose -d 'Print more detail (skipped files, every check)'
+complete -c visitrec -n "__fish_visitrec_using_subcommand checkpoint" -s h -l help -d 'Print help'
 complete -c visitrec -n "__fish_visitrec_using_subcommand demo" -l actor -d 'Who is making the change, for the audit trail (default: $USER)' -r
 complete -c visitrec -n "__fish_visitrec_using_subcommand demo" -s q -l quiet -d 'Print only errors'
 complete -c visitrec -n "__fish_visitrec_using_subcommand demo" -s v -l verbose -d 'Print more detail (skipped files, every check)'
 complete -c visitrec -n "__fish_visitrec_using_subcommand demo" -s h -l help -d 'Print help'
-complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify demo help" -f -a "init" -d 'Create a new, empty archive (a BagIt 1.0 bag)'
-complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify demo help" -f -a "ingest" -d 'Add recordings (files or whole folder trees), deduplicated by content'
-complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify demo help" -f -a "normalize" -d 'Make a loudness-normalized mono WAV of each recording (EBU R128, true peak)'
-complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify demo help" -f -a "segment" -d 'Split each recording into speech segments (voice activity, and marks with --at-marks)'
-complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify demo help" -f -a "tag" -d 'Set or remove tags and time-anchored marks of a recording'
-complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify demo help" -f -a "consent" -d 'Record a consent grant or withdrawal, or show a recording\'s consent'
-complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify demo help" -f -a "encrypt" -d 'Encrypt recordings with age into an export bag for a recipient (consent enforced)'
-complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify demo help" -f -a "decrypt" -d 'Decrypt an export into a plaintext BagIt bag, checking every file end to end'
-complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify demo help" -f -a "log" -d 'Print the audit trail (of one recording with ID)'
-complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify demo help" -f -a "list" -d 'List the recordings, one line each'
-complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify demo help" -f -a "show" -d 'Show one recording in full; a unique id prefix is enough'
-complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify demo help" -f -a "verify" -d 'Check an archive\'s integrity (exit 0 intact, 1 problems, 2 could not run)'
-complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify demo help" -f -a "demo" -d 'Run the whole pipeline on the bundled sample recordings'
-complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify demo help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify checkpoint demo help" -f -a "init" -d 'Create a new, empty archive (a BagIt 1.0 bag)'
+complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify checkpoint demo help" -f -a "ingest" -d 'Add recordings (files or whole folder trees), deduplicated by content'
+complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify checkpoint demo help" -f -a "normalize" -d 'Make a loudness-normalized mono WAV of each recording (EBU R128, true peak)'
+complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify checkpoint demo help" -f -a "segment" -d 'Split each recording into speech segments (voice activity, and marks with --at-marks)'
+complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify checkpoint demo help" -f -a "tag" -d 'Set or remove tags and time-anchored marks of a recording'
+complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify checkpoint demo help" -f -a "consent" -d 'Record a consent grant or withdrawal, or show a recording\'s consent'
+complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify checkpoint demo help" -f -a "encrypt" -d 'Encrypt recordings with age into an export bag for a recipient (consent enforced)'
+complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify checkpoint demo help" -f -a "decrypt" -d 'Decrypt an export into a plaintext BagIt bag, checking every file end to end'
+complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify checkpoint demo help" -f -a "log" -d 'Print the audit trail (of one recording with ID)'
+complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify checkpoint demo help" -f -a "list" -d 'List the recordings, one line each'
+complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify checkpoint demo help" -f -a "show" -d 'Show one recording in full; a unique id prefix is enough'
+complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify checkpoint demo help" -f -a "verify" -d 'Check an archive\'s integrity (exit 0 intact, 1 problems, 2 could not run)'
+complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify checkpoint demo help" -f -a "checkpoint" -d 'Sign the head of the audit log with an SSH key (a checkpoint in checkpoints.jsonl)'
+complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify checkpoint demo help" -f -a "demo" -d 'Run the whole pipeline on the bundled sample recordings'
+complete -c visitrec -n "__fish_visitrec_using_subcommand help; and not __fish_seen_subcommand_from init ingest normalize segment tag consent encrypt decrypt log list show verify checkpoint demo help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -264,13 +264,17 @@ pub enum Command {
     },
     /// Print the audit trail (of one recording with ID).
     #[command(
-        after_help = "Examples:\n  visitrec log study-archive\n  visitrec log study-archive 3f9a1c --json"
+        after_help = "Examples:\n  visitrec log study-archive\n  visitrec log study-archive 3f9a1c --json\n  visitrec log study-archive --head >> anchors.txt    # keep it outside the archive"
     )]
     Log {
         /// The archive.
         archive: PathBuf,
         /// Only entries about this recording (id or unique prefix).
         id: Option<String>,
+        /// Print only the head, SEQ:HASH (the last line's number and SHA-256), for
+        /// `verify --anchor`; refused when the chain is broken.
+        #[arg(long, conflicts_with = "id")]
+        head: bool,
         /// Print a JSON array.
         #[arg(long)]
         json: bool,
@@ -307,7 +311,7 @@ pub enum Command {
     },
     /// Check an archive's integrity (exit 0 intact, 1 problems, 2 could not run).
     #[command(
-        after_help = "Examples:\n  visitrec verify study-archive\n  visitrec verify study-archive --fast\n  visitrec verify study-archive --json > report.json"
+        after_help = "Examples:\n  visitrec verify study-archive\n  visitrec verify study-archive --fast\n  visitrec verify study-archive --json > report.json\n  visitrec verify study-archive --anchors anchors.txt --allowed-signers allowed_signers"
     )]
     Verify {
         /// The archive (or any BagIt bag).
@@ -326,7 +330,32 @@ pub enum Command {
         /// or a prompt).
         #[arg(long, conflicts_with = "identities")]
         passphrase: bool,
+        /// Fail (kind anchor) unless audit line SEQ still hashes to HASH, as `visitrec log
+        /// --head` printed it (repeatable).
+        #[arg(long = "anchor", value_name = "SEQ:HASH")]
+        anchors: Vec<String>,
+        /// A file of anchors, one SEQ:HASH per line, # comments (repeatable).
+        #[arg(long = "anchors", value_name = "FILE")]
+        anchors_files: Vec<PathBuf>,
+        /// Check the signed checkpoints against these keys (ssh-keygen's allowed_signers
+        /// format); later audit lines are warned about as unsigned history.
+        #[arg(long, value_name = "FILE")]
+        allowed_signers: Option<PathBuf>,
         /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign the head of the audit log with an SSH key (a checkpoint in checkpoints.jsonl).
+    #[command(
+        after_help = "Examples:\n  visitrec checkpoint study-archive --key ~/.ssh/id_ed25519\n  visitrec verify study-archive --allowed-signers allowed_signers\n\nThe signature is in the SSH signature format, namespace visitrec-audit, so\n`ssh-keygen -Y verify -n visitrec-audit` checks it too (docs/FORMAT.md has the message)."
+    )]
+    Checkpoint {
+        /// The archive.
+        archive: PathBuf,
+        /// The OpenSSH ed25519 private key to sign with (unencrypted).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Print the checkpoint as JSON.
         #[arg(long)]
         json: bool,
     },

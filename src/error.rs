@@ -124,6 +124,42 @@ pub enum Error {
         /// The signal's number.
         signal: i32,
     },
+    /// An `--anchor` value that is not `SEQ:HASH`.
+    #[error("--anchor {given}: {reason}")]
+    BadAnchor {
+        /// The value given.
+        given: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The audit log's hash chain is broken, so no head can be printed or signed.
+    #[error("{}: line {line}: {reason}; the chain is broken, so its head is not vouched for: run `visitrec verify`", .path.display())]
+    AuditBroken {
+        /// The audit log.
+        path: PathBuf,
+        /// The first line where the chain breaks.
+        line: usize,
+        /// What is wrong there.
+        reason: String,
+    },
+    /// A key that cannot sign checkpoints (unreadable, not an OpenSSH private key, not
+    /// ed25519, or passphrase-protected).
+    #[error("{}: cannot sign a checkpoint with this key: {reason}", .path.display())]
+    SigningKey {
+        /// The key file given.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A flag that checks an archive's audit history was given for a bag that has none
+    /// (an export).
+    #[error("{}: {flag} checks an archive's audit log, and this is an export, which has none", .path.display())]
+    NeedsArchive {
+        /// The bag given.
+        path: PathBuf,
+        /// The flag.
+        flag: &'static str,
+    },
     /// An encrypted file could not be decrypted.
     #[error("{}: {failure}", .path.display())]
     Decrypt {

@@ -395,7 +395,11 @@ pub fn decrypt(export: &Path, identities: &Identities, out: &Path) -> Result<Dec
     for (cipher_rel, plain_rel) in &plan.files {
         if let Some(id) = metadata_of(plain_rel) {
             let mut json = Capped::new(MAX_SMALL_PLAINTEXT);
-            std::io::copy(&mut crate::beneath::open(&staging.dir, plain_rel)?, &mut json).map_err(|e| Error::BadFile {
+            std::io::copy(
+                &mut crate::beneath::open(&staging.dir, plain_rel)?,
+                &mut json,
+            )
+            .map_err(|e| Error::BadFile {
                 path: export.join(cipher_rel),
                 reason: crate::error::describe_io(&e),
             })?;

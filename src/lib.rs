@@ -4,12 +4,14 @@
 //! `docs/FORMAT.md`. Every write goes through [`archive::Writer`] and
 //! [`archive::Transaction`]; readers use [`archive::Archive`].
 
+pub mod anchor;
 pub mod annotate;
 pub mod archive;
 pub mod audio;
 pub mod audit;
 pub mod beneath;
 pub mod catalog;
+pub mod checkpoint;
 pub mod cli;
 pub mod consent;
 pub mod crypto;

@@ -399,7 +399,23 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             }
             Ok(exit::OK)
         }
-        Command::Log { archive, id, json } => {
+        Command::Log {
+            archive,
+            head: true,
+            json,
+            ..
+        } => {
+            let head = visitrec::anchor::head(archive)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&head)?);
+            } else {
+                println!("{head}");
+            }
+            Ok(exit::OK)
+        }
+        Command::Log {
+            archive, id, json, ..
+        } => {
             let a = Archive::open(archive)?;
             let id = id.as_deref().map(|p| a.resolve_id(p)).transpose()?;
             let text = a.read_text(visitrec::audit::AUDIT_LOG)?.unwrap_or_default();
@@ -448,12 +464,27 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             require_consent,
             identities,
             passphrase,
+            anchors,
+            anchors_files,
+            allowed_signers,
             json,
         } => {
+            let mut anchor_list = anchors
+                .iter()
+                .map(|a| visitrec::anchor::parse_flag(a))
+                .collect::<Result<Vec<_>, _>>()?;
+            for f in anchors_files {
+                anchor_list.extend(visitrec::anchor::read_file(f)?);
+            }
             let opts = VerifyOptions {
                 fast: *fast,
                 require_consent: *require_consent,
                 identities: identities_from(identities, *passphrase)?,
+                anchors: anchor_list,
+                allowed_signers: allowed_signers
+                    .as_deref()
+                    .map(visitrec::checkpoint::AllowedSigners::read)
+                    .transpose()?,
             };
             let report = visitrec::verify::verify(archive, &opts)?;
             if *json {
@@ -462,6 +493,29 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                 print_verify(archive, &report, cli.quiet);
             }
             Ok(report.exit_code())
+        }
+        Command::Checkpoint { archive, key, json } => {
+            let mut writer = open_writer(archive, cli)?;
+            let key = visitrec::checkpoint::read_key(key)?;
+            let out = visitrec::checkpoint::sign(&mut writer, &key)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else if !cli.quiet {
+                let c = &out.checkpoint;
+                let verb = if out.already_signed {
+                    "already signed"
+                } else {
+                    "signed"
+                };
+                println!(
+                    "{verb} audit line {} (head {}) with {} into {}",
+                    c.seq,
+                    c.head,
+                    c.fingerprint,
+                    visitrec::checkpoint::CHECKPOINTS
+                );
+            }
+            Ok(exit::OK)
         }
         Command::Demo { dir } => {
             let dir = match dir {

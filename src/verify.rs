@@ -63,6 +63,11 @@ pub enum ProblemKind {
     /// The bag is not a visitrec archive (no `.visitrec/`, no visitrec software agent, no
     /// recording): a bag made by another tool.
     NotVisitrec,
+    /// An `--anchor` no longer holds: the audit line it names is gone or hashes otherwise.
+    Anchor,
+    /// A signed checkpoint that does not verify, is not by an allowed signer, or whose
+    /// audit line changed since it was signed.
+    Checkpoint,
 }
 
 /// What kind of warning was given (these do not make the archive fail verification).
@@ -73,6 +78,9 @@ pub enum WarningKind {
     PendingJournal,
     /// A folder of the archive is group- or world-writable: others can plant files in it.
     LoosePermissions,
+    /// Audit lines after the last checkpoint by an allowed signer (with
+    /// `--allowed-signers`): nothing outside the archive vouches for them.
+    UnsignedHistory,
 }
 
 /// A finding that does not make the archive fail verification, but that its keeper
@@ -131,6 +139,8 @@ impl ProblemKind {
             ProblemKind::ConsentMismatch => "consent-mismatch",
             ProblemKind::HistoryMismatch => "history-mismatch",
             ProblemKind::NotVisitrec => "not-visitrec",
+            ProblemKind::Anchor => "anchor",
+            ProblemKind::Checkpoint => "checkpoint",
         }
     }
 }
@@ -152,6 +162,11 @@ pub struct VerifyOptions {
     /// For an encrypted export: also decrypt every file (to nowhere) and check it against
     /// the export's plaintext manifest.
     pub identities: Option<crate::crypto::Identities>,
+    /// Audit lines noted outside the archive (`--anchor`): each must still hash as noted.
+    pub anchors: Vec<crate::anchor::Anchor>,
+    /// Keys trusted to sign checkpoints (`--allowed-signers`): at least one checkpoint by
+    /// one of them must hold, and later audit lines are warned about as unsigned.
+    pub allowed_signers: Option<crate::checkpoint::AllowedSigners>,
 }
 
 /// Verifies the bag at `path`. Errors only when it cannot run at all (not a bag).
@@ -207,6 +222,30 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
         .find(|m| m.payload && m.algorithm == Algorithm::Sha256)
         .map(|m| m.manifest.clone())
         .unwrap_or_default();
+    let tag_manifest = manifests
+        .iter()
+        .find(|m| !m.payload && m.algorithm == Algorithm::Sha256)
+        .map(|m| m.manifest.clone())
+        .unwrap_or_default();
+    if visitrec {
+        v.check_required(&tag_manifest, &manifest, export)?;
+    }
+    if export {
+        if !opts.anchors.is_empty() {
+            return Err(Error::NeedsArchive {
+                path: path.to_path_buf(),
+                flag: "--anchor",
+            });
+        }
+        if opts.allowed_signers.is_some() {
+            return Err(Error::NeedsArchive {
+                path: path.to_path_buf(),
+                flag: "--allowed-signers",
+            });
+        }
+    } else if visitrec {
+        v.check_history(opts)?;
+    }
     if !opts.fast {
         v.check_tag_files(&manifests);
         v.check_payload_hashes(&manifests, &listing);
@@ -816,6 +855,105 @@ impl Verifier<'_> {
                 ProblemKind::HistoryMismatch
             };
             self.problem(&record::payload_path(&m.id, RECORDING_JSON), kind, m.detail);
+        }
+        Ok(())
+    }
+
+    /// The tag manifest is required, and must list every tag file visitrec writes that is
+    /// there; an archive with recordings must have an audit log (every change is logged, so
+    /// a missing one was deleted). Exports have no audit log.
+    fn check_required(&mut self, tags: &Manifest, manifest: &Manifest, export: bool) -> Result<()> {
+        if self.archive.read_text(TAG_MANIFEST)?.is_none() {
+            self.problem(
+                TAG_MANIFEST,
+                ProblemKind::BadManifest,
+                "tag manifest is missing (visitrec requires one: it covers bag-info.txt, the \
+                 payload manifest and the audit log)",
+            );
+        } else {
+            for name in [
+                BAGIT_TXT,
+                BAG_INFO,
+                MANIFEST,
+                AUDIT_LOG,
+                crate::checkpoint::CHECKPOINTS,
+            ] {
+                if !tags.entries.contains_key(name) && self.archive.read_text(name)?.is_some() {
+                    self.problem(
+                        TAG_MANIFEST,
+                        ProblemKind::BadManifest,
+                        format!("does not list the tag file {name}"),
+                    );
+                }
+            }
+        }
+        let empty_log = self
+            .archive
+            .read_text(AUDIT_LOG)?
+            .is_none_or(|t| t.is_empty());
+        if !export && !manifest.entries.is_empty() && empty_log {
+            let n = crate::archive::ids_in(manifest).len();
+            self.problem(
+                AUDIT_LOG,
+                ProblemKind::AuditChain,
+                format!(
+                    "missing or empty, yet the archive holds {n} recording(s): every change \
+                     is logged, so the log was removed"
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// `--anchor`s must still hold; checkpoints, when there are any, must verify and match
+    /// the log; with `--allowed-signers`, one must be by an allowed signer, and the lines
+    /// after the last such one are warned about as unsigned history.
+    fn check_history(&mut self, opts: &VerifyOptions) -> Result<()> {
+        use crate::checkpoint::CHECKPOINTS;
+        let log = self.archive.read_text(AUDIT_LOG)?.unwrap_or_default();
+        for a in &opts.anchors {
+            if let Some(why) = crate::anchor::check(&log, a) {
+                self.problem(AUDIT_LOG, ProblemKind::Anchor, why);
+            }
+        }
+        let checkpoints = self.archive.read_text(CHECKPOINTS)?.unwrap_or_default();
+        if checkpoints.is_empty() && opts.allowed_signers.is_none() {
+            return Ok(());
+        }
+        let found = crate::checkpoint::check(&log, &checkpoints, opts.allowed_signers.as_ref());
+        for why in found.problems {
+            self.problem(CHECKPOINTS, ProblemKind::Checkpoint, why);
+        }
+        if opts.allowed_signers.is_none() {
+            return Ok(());
+        }
+        let lines = log.lines().count() as u64;
+        match found.signed_through {
+            None if lines > 0 => self.problem(
+                CHECKPOINTS,
+                ProblemKind::Checkpoint,
+                format!(
+                    "no checkpoint by an allowed signer holds: none of the {lines} audit \
+                     line(s) is vouched for (sign one with `visitrec checkpoint`)"
+                ),
+            ),
+            Some(s) if s < lines => {
+                let which = if s + 1 == lines {
+                    format!("line {lines} comes")
+                } else {
+                    format!("lines {}-{lines} come", s + 1)
+                };
+                self.warnings.push(Warning {
+                    path: AUDIT_LOG.into(),
+                    kind: WarningKind::UnsignedHistory,
+                    detail: format!(
+                        "{which} after the last checkpoint by an allowed signer (seq {s}): \
+                         unsigned history, which anyone able to write the archive could have \
+                         forged; sign it with `visitrec checkpoint`"
+                    ),
+                });
+            }
+            _ => {}
         }
         Ok(())
     }

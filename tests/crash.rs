@@ -162,6 +162,14 @@ fn kill_9_during_every_other_writer_never_breaks_the_archive() {
                 export.to_string_lossy().into_owned(),
             ],
         ),
+        (
+            "checkpoint",
+            vec![
+                "checkpoint".into(),
+                "--key".into(),
+                fixture("keys/test_ed25519").to_string_lossy().into_owned(),
+            ],
+        ),
     ];
     let mut seed = 0xDEAD_BEEF_1234_5678u64;
     let mut kills = 0;

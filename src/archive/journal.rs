@@ -179,11 +179,12 @@ const MAX_JOURNAL_BYTES: u64 = 64 << 20;
 const STAGING_PREFIX: &str = ".visitrec/staging/";
 
 /// The tag files a transaction rewrites.
-const TAG_TARGETS: [&str; 4] = [
+const TAG_TARGETS: [&str; 5] = [
     super::MANIFEST,
     super::BAG_INFO,
     super::TAG_MANIFEST,
     crate::audit::AUDIT_LOG,
+    crate::checkpoint::CHECKPOINTS,
 ];
 
 /// `data/<id>/…`: a file inside a recording folder.

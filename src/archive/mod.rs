@@ -363,10 +363,18 @@ impl Archive {
             .into_iter()
             .filter_entry(|e| e.depth() > 1 || e.file_name() != DATA || e.path_is_symlink());
         for entry in walk {
-            let entry = entry.map_err(|e| {
-                let path = e.path().unwrap_or(&self.root).to_path_buf();
-                Error::io(path, e.into())
-            })?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                // A writer empties its staging slots as it commits: what vanished while we
+                // walked was no link.
+                Err(e) if e.io_error().map(|e| e.kind()) == Some(std::io::ErrorKind::NotFound) => {
+                    continue;
+                }
+                Err(e) => {
+                    let path = e.path().unwrap_or(&self.root).to_path_buf();
+                    return Err(Error::io(path, e.into()));
+                }
+            };
             if entry.path_is_symlink() {
                 let rel = entry
                     .path()

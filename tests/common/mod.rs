@@ -58,7 +58,12 @@ pub fn archive_with_one(root: &Path) -> (PathBuf, String) {
 pub fn writer_commands(id: &str, export: &Path) -> Vec<Vec<String>> {
     let key = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
     let flac = fixture("phone/archive-copy.flac");
-    let (flac, export) = (flac.to_str().unwrap(), export.to_str().unwrap());
+    let ssh = fixture("keys/test_ed25519");
+    let (flac, export, ssh) = (
+        flac.to_str().unwrap(),
+        export.to_str().unwrap(),
+        ssh.to_str().unwrap(),
+    );
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     vec![
         s(&["ingest", flac]),
@@ -85,6 +90,7 @@ pub fn writer_commands(id: &str, export: &Path) -> Vec<Vec<String>> {
             "--by",
             "study:S1",
         ]),
+        s(&["checkpoint", "--key", ssh]),
     ]
 }
 
