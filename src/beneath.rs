@@ -71,9 +71,56 @@ impl Dir {
         })
     }
 
+    /// A path that names this very folder whatever is renamed or swapped in the archive
+    /// afterwards (`/proc/self/fd/N`): code that must work by path (decoders, staging
+    /// writes) stays inside the folder this descriptor was opened on.
+    pub fn pinned_path(&self) -> std::path::PathBuf {
+        std::path::PathBuf::from(format!("/proc/self/fd/{}", self.fd.as_raw_fd()))
+    }
+
+    /// Opens (creating, 0600) the file `name` here for reading and writing, following no
+    /// link, and refuses anything but a regular file with a single name: a hard link to a
+    /// file elsewhere must never be truncated or written.
+    pub fn open_private_rw(&self, name: &str, shown: &Path) -> Result<File> {
+        let c = cstr(name).map_err(|e| Error::io(shown, e))?;
+        // SAFETY: valid descriptor and NUL-terminated name for the duration of the call.
+        let fd = check(unsafe {
+            libc::openat(
+                self.fd.as_raw_fd(),
+                c.as_ptr(),
+                libc::O_RDWR
+                    | libc::O_CREAT
+                    | libc::O_NOFOLLOW
+                    | libc::O_NONBLOCK
+                    | libc::O_CLOEXEC,
+                0o600 as libc::c_uint,
+            )
+        })
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                Error::Symlink(shown.to_path_buf())
+            } else {
+                Error::io(shown, e)
+            }
+        })?;
+        // SAFETY: `openat` returned a fresh descriptor that nothing else owns.
+        let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        let meta = file.metadata().map_err(|e| Error::io(shown, e))?;
+        use std::os::unix::fs::MetadataExt;
+        if !meta.is_file() || meta.nlink() != 1 {
+            return Err(Error::BadFile {
+                path: shown.to_path_buf(),
+                reason: "is not a regular file of its own (a hard link or a special file): \
+                         visitrec will not write to it; remove it"
+                    .into(),
+            });
+        }
+        Ok(file)
+    }
+
     /// Opens the child folder `name` without following a link; with `create`, makes it
     /// (mode 0700) when it is missing.
-    fn child(&self, name: &str, create: bool) -> io::Result<Dir> {
+    pub fn child(&self, name: &str, create: bool) -> io::Result<Dir> {
         let c = cstr(name)?;
         let open = || {
             // SAFETY: valid descriptor and NUL-terminated name for the duration of the call.

@@ -1,7 +1,7 @@
 //! `ingest`: bring phone recordings into the archive — files and folder trees, deduplicated
 //! by content, each decoded completely once, committed in small crash-safe batches.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -216,6 +216,7 @@ pub fn ingest(
         "tag_keys": opts.tags.keys().collect::<Vec<_>>(),
     });
     let mut known: HashSet<String> = record_ids(writer);
+    let derived = derived_digests(writer);
     let mut batch: Vec<Staged> = Vec::new();
     let mut last_commit = Instant::now();
     let chunk = rayon::current_num_threads().max(1) * 2;
@@ -223,7 +224,7 @@ pub fn ingest(
         let outcomes: Vec<Result<Outcome>> = group
             .par_iter()
             .map(|c| {
-                let o = stage_one(writer, c, &known, opts, &consent, &ingested_at);
+                let o = stage_one(writer, c, (&known, &derived), opts, &consent, &ingested_at);
                 progress.advance(&c.path);
                 o
             })
@@ -272,7 +273,7 @@ pub fn ingest(
 fn stage_one(
     writer: &Writer,
     cand: &Candidate,
-    known: &HashSet<String>,
+    (known, derived): (&HashSet<String>, &HashMap<String, String>),
     opts: &IngestOptions,
     consent: &Option<ConsentEntry>,
     ingested_at: &str,
@@ -292,6 +293,14 @@ fn stage_one(
         }
         Err(e) => return Err(e),
     };
+    if let Some(path) = derived.get(&fixity.sha256) {
+        let _ = fs::remove_dir_all(&slot);
+        return Ok(Outcome::Rejected(format!(
+            "has the same content as the archive's {path}, which visitrec made from a recording \
+             already archived: ingesting it would make a copy that escapes that recording's \
+             consent"
+        )));
+    }
     let id = fixity.sha256[..ID_LEN].to_string();
     if known.contains(&id) && existing_sha(writer, &id).as_deref() == Some(&fixity.sha256) {
         let _ = fs::remove_dir_all(&slot);
@@ -622,6 +631,22 @@ fn collect(archive: &Path, inputs: &[PathBuf], report: &mut IngestReport) -> Vec
         }
     }
     out
+}
+
+/// Digest → path of every payload file that is not an original (renditions, segments,
+/// metadata): content the archive made itself, never to be ingested as a new recording.
+fn derived_digests(writer: &Writer) -> HashMap<String, String> {
+    writer
+        .manifest()
+        .entries
+        .iter()
+        .filter(|(p, _)| {
+            p.rsplit('/')
+                .next()
+                .is_some_and(|name| !name.starts_with("original."))
+        })
+        .map(|(p, d)| (d.clone(), p.clone()))
+        .collect()
 }
 
 /// Whether `dir` is the root of a visitrec archive (a bag with visitrec's `.visitrec/`).

@@ -401,3 +401,126 @@ fn names_cannot_talk_to_the_terminal() {
     );
     assert!(listed.contains("site=\\x1b]0;owned\\x07"), "{listed:?}");
 }
+
+#[test]
+fn a_hard_linked_lock_is_never_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id, victim) = setup(dir.path());
+    let lock = archive.join(".visitrec/lock");
+    let _ = fs::remove_file(&lock);
+    fs::hard_link(&victim, &lock).unwrap();
+    let out = visitrec()
+        .arg("tag")
+        .arg(&archive)
+        .args([&id, "--set", "x=y"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("lock") && err.contains("hard link"), "{err}");
+    assert_eq!(fs::read(&victim).unwrap(), b"root-owned, private");
+}
+
+#[test]
+fn a_planted_journal_cannot_delete_an_original_or_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id, _) = setup(dir.path());
+    let original = recording(&archive, &id)["source"]["stored_as"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = snapshot(&archive);
+    for journal in [
+        format!(r#"{{"moves":[],"deletes":["{original}"]}}"#),
+        format!(r#"{{"moves":[],"deletes":["data/{id}/recording.json"]}}"#),
+        r#"{"moves":[],"deletes":[],"anything":1}"#.to_string(),
+    ] {
+        plant_journal(&archive, &journal);
+        let (_, report) = verify_json(&archive, &[]);
+        assert!(
+            kinds(&report).contains(&"bad-journal".to_string()),
+            "{journal}: {report}"
+        );
+        visitrec()
+            .arg("tag")
+            .arg(&archive)
+            .args([&id, "--set", "x=y"])
+            .assert()
+            .code(2);
+        assert_eq!(snapshot(&archive), before, "{journal}");
+    }
+}
+
+#[test]
+fn fifos_in_the_archive_are_refused_not_waited_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, id, _) = setup(dir.path());
+    for rel in [
+        format!("data/{id}/recording.json"),
+        "audit.jsonl".to_string(),
+        ".visitrec/journal.json".to_string(),
+        "bag-info.txt".to_string(),
+    ] {
+        let archive = dir.path().join(rel.replace('/', "_"));
+        copy_tree(&base, &archive);
+        let _ = fs::remove_file(archive.join(&rel));
+        let status = std::process::Command::new("mkfifo")
+            .arg(archive.join(&rel))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        for args in [vec!["verify"], vec!["list"], vec!["log"]] {
+            let out = visitrec()
+                .arg(args[0])
+                .arg(&archive)
+                .timeout(std::time::Duration::from_secs(20))
+                .output()
+                .unwrap();
+            let code = out.status.code();
+            assert!(
+                matches!(code, Some(0..=2)),
+                "{rel}: {args:?} hung or crashed: {code:?} {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+#[test]
+fn copies_of_the_archives_own_renditions_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = archive_at(dir.path());
+    let r = ingest_json(
+        &archive,
+        &[fixture("phone/dictation.wav")],
+        &[
+            "--consent-scope",
+            "research",
+            "--consent-by",
+            "p",
+            "--segment",
+        ],
+    );
+    let id = r["ingested"][0]["id"].as_str().unwrap().to_string();
+    visitrec()
+        .arg("consent")
+        .arg(&archive)
+        .args([&id, "--withdraw"])
+        .assert()
+        .success();
+    let linked = dir.path().join("n.wav");
+    fs::hard_link(archive.join(format!("data/{id}/normalized.wav")), &linked).unwrap();
+    let copied = dir.path().join("s.wav");
+    fs::copy(archive.join(format!("data/{id}/segments/001.wav")), &copied).unwrap();
+    let r = ingest_json(
+        &archive,
+        &[linked, copied],
+        &["--consent-scope", "research", "--consent-by", "someone"],
+    );
+    assert_eq!(r["ingested"].as_array().unwrap().len(), 0, "{r}");
+    let rejected = r["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 2, "{r}");
+    for x in rejected {
+        assert!(x["reason"].as_str().unwrap().contains("escapes"), "{x}");
+    }
+}

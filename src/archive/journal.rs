@@ -17,6 +17,7 @@ use crate::fsutil;
 
 /// One rename, both paths relative to the archive root.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct Move {
     /// The staged file.
     pub from: String,
@@ -26,6 +27,7 @@ pub struct Move {
 
 /// The renames and removals a committed transaction still has to apply.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct Journal {
     /// Renames in the order they are applied.
     pub moves: Vec<Move>,
@@ -99,8 +101,10 @@ impl Journal {
         }
         for d in &self.deletes {
             check_rel(d).map_err(&bad)?;
-            if !is_payload_file(d) {
-                return Err(bad(format!("removes {d:?}, which is not a payload file")));
+            if !is_derived_file(d) {
+                return Err(bad(format!(
+                    "removes {d:?}; a transaction removes only derived files (normalized.wav, segments/NNN.wav), never an original or metadata"
+                )));
             }
         }
         for rel in self.paths() {
@@ -194,6 +198,19 @@ fn is_payload_file(rel: &str) -> bool {
         .is_some_and(|(id, file)| crate::record::is_valid_id(id) && !file.is_empty())
 }
 
+/// `data/<id>/normalized.wav` or `data/<id>/segments/<name>.wav`: the only files a
+/// transaction ever removes (an older rendition's segments, a rendition being replaced).
+fn is_derived_file(rel: &str) -> bool {
+    let Some((id, file)) = rel.strip_prefix("data/").and_then(|r| r.split_once('/')) else {
+        return false;
+    };
+    crate::record::is_valid_id(id)
+        && (file == "normalized.wav"
+            || file
+                .strip_prefix("segments/")
+                .is_some_and(|n| !n.contains('/') && n.ends_with(".wav") && n.len() > 4))
+}
+
 /// Where the journal lives.
 pub fn journal_path(root: &Path) -> PathBuf {
     root.join(super::META_DIR).join("journal.json")
@@ -217,7 +234,7 @@ mod tests {
     use super::*;
 
     const A: &str = "data/00112233445566aa/a";
-    const GONE: &str = "data/00112233445566bb/gone.wav";
+    const GONE: &str = "data/00112233445566bb/segments/001.wav";
 
     #[test]
     fn apply_is_idempotent_and_overlay_tracks_pending() {
@@ -239,7 +256,7 @@ mod tests {
             ],
             deletes: vec![GONE.into()],
         };
-        fs::create_dir_all(root.join("data/00112233445566bb")).unwrap();
+        fs::create_dir_all(root.join("data/00112233445566bb/segments")).unwrap();
         fs::write(root.join(GONE), b"x").unwrap();
         j.commit(root).unwrap();
         assert_eq!(j.overlay(root).len(), 3);
@@ -255,7 +272,7 @@ mod tests {
         assert_eq!(fs::read(root.join(A)).unwrap(), b"A");
         assert_eq!(fs::read(root.join("bag-info.txt")).unwrap(), b"B");
         assert!(
-            !root.join("data/00112233445566bb").exists(),
+            !root.join("data/00112233445566bb/segments").exists(),
             "emptied folder removed"
         );
         assert!(Journal::load(root).unwrap().is_none());
@@ -282,6 +299,10 @@ mod tests {
             r#"{"moves":[],"deletes":["/root/secret"]}"#,
             r#"{"moves":[],"deletes":["manifest-sha256.txt"]}"#,
             r#"{"moves":[],"deletes":["data/not-an-id/x"]}"#,
+            r#"{"moves":[],"deletes":["data/00112233445566aa/original.flac"]}"#,
+            r#"{"moves":[],"deletes":["data/00112233445566aa/recording.json"]}"#,
+            r#"{"moves":[],"deletes":[],"anything":1}"#,
+            r#"{"moves":[{"from":".visitrec/staging/s/a","to":"bag-info.txt","x":1}]}"#,
             r#"{"moves":[],"deletes":["data/00112233445566aa/../../x"]}"#,
             r#"not json"#,
         ] {
@@ -295,7 +316,8 @@ mod tests {
     #[test]
     fn a_journal_through_a_link_is_refused() {
         let outside = tempfile::tempdir().unwrap();
-        fs::write(outside.path().join("gone.wav"), b"keep").unwrap();
+        fs::create_dir_all(outside.path().join("segments")).unwrap();
+        fs::write(outside.path().join("segments/001.wav"), b"keep").unwrap();
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         fs::create_dir_all(root.join("data")).unwrap();
@@ -311,6 +333,9 @@ mod tests {
             deletes: vec![GONE.into()],
         };
         assert!(j.apply(root).is_err());
-        assert_eq!(fs::read(outside.path().join("gone.wav")).unwrap(), b"keep");
+        assert_eq!(
+            fs::read(outside.path().join("segments/001.wav")).unwrap(),
+            b"keep"
+        );
     }
 }

@@ -4,9 +4,8 @@
 //! stale: the next writer simply gets it. The holder writes its pid into the file so that a
 //! refused writer can say who holds it.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::error::{Error, IoContext, Result};
@@ -20,15 +19,13 @@ pub struct WriteLock {
 impl WriteLock {
     /// Takes the lock at `lock_path` without waiting; fails with [`Error::Locked`] if another
     /// process holds it.
-    pub fn acquire(archive: &Path, lock_path: &Path) -> Result<WriteLock> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(lock_path)
-            .at(lock_path)?;
+    /// The lock file is opened in `meta` (the archive's `.visitrec/`, opened without
+    /// following links) and must be a regular file with one name, so a link planted there
+    /// can never make the writer truncate a file outside the archive.
+    pub fn acquire(archive: &Path, meta: &crate::beneath::Dir) -> Result<WriteLock> {
+        let lock_path = archive.join(super::META_DIR).join("lock");
+        let lock_path = lock_path.as_path();
+        let mut file = meta.open_private_rw("lock", lock_path)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {

@@ -222,7 +222,15 @@ impl Archive {
         }
         let at = self.rel_of(rel);
         crate::beneath::check_no_link(&self.root, at)?;
-        Ok(self.root.join(at))
+        let path = self.root.join(at);
+        // A FIFO or device in a file's place would hang or flood the decoder.
+        match fs::symlink_metadata(&path) {
+            Ok(m) if !m.is_file() => Err(Error::BadFile {
+                path,
+                reason: "not a regular file".into(),
+            }),
+            _ => Ok(path),
+        }
     }
 
     /// Opens the committed content of `rel`, following no symbolic link on the way (see
@@ -465,19 +473,29 @@ impl Archive {
     pub fn writer(self, actor: &str) -> Result<Writer> {
         self.refuse_links()?;
         self.refuse_foreign_manifests()?;
-        let meta = self.root.join(META_DIR);
-        fsutil::create_dirs(&meta)?;
-        let lock = lock::WriteLock::acquire(&self.root, &meta.join("lock"))?;
+        // `.visitrec/` and its `staging/` are held open, and reached only through these
+        // descriptors afterwards: swapping either for a link mid-run changes nothing.
+        let meta = crate::beneath::Dir::walk(&self.root, META_DIR, true)?;
+        let lock = lock::WriteLock::acquire(&self.root, &meta)?;
         if let Some(j) = Journal::load(&self.root)? {
             j.apply(&self.root)?;
         }
-        fsutil::remove_tree(&meta.join("staging"))?;
-        fsutil::create_dirs(&meta.join("staging"))?;
+        let staging_shown = self.root.join(META_DIR).join("staging");
+        fsutil::remove_tree(&meta.pinned_path().join("staging"))?;
+        let staging = meta
+            .child("staging", true)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) | Some(libc::ENOTDIR) => Error::Symlink(staging_shown.clone()),
+                _ => Error::io(&staging_shown, e),
+            })?;
         let archive = Archive::open(&self.root)?;
         let manifest = archive.strict_manifest(MANIFEST)?;
         let tag_manifest = archive.strict_manifest(TAG_MANIFEST)?;
         let info = archive.bag_info()?;
         Ok(Writer {
+            staging_path: staging.pinned_path(),
+            _meta: meta,
+            _staging: staging,
             warnings: loose_permissions(&archive.root, false)
                 .into_iter()
                 .map(|(rel, why)| {
@@ -606,6 +624,11 @@ pub struct Writer {
     info: BagInfo,
     actor: String,
     warnings: Vec<String>,
+    /// `.visitrec/` and `.visitrec/staging/`, held open (see [`crate::beneath::Dir`]).
+    _meta: crate::beneath::Dir,
+    _staging: crate::beneath::Dir,
+    /// The staging folder as a pinned path (`/proc/self/fd/N`).
+    staging_path: PathBuf,
 }
 
 static SLOT: AtomicU64 = AtomicU64::new(0);
@@ -636,14 +659,17 @@ impl Writer {
     /// call from several threads.
     pub fn new_staging_slot(&self) -> Result<PathBuf> {
         let n = SLOT.fetch_add(1, Ordering::Relaxed);
-        let dir = self
-            .archive
-            .root
-            .join(META_DIR)
-            .join("staging")
-            .join(format!("s{n}"));
+        let dir = self.staging_path.join(format!("s{n}"));
         fsutil::create_dirs(&dir)?;
         Ok(dir)
+    }
+
+    /// The archive-relative path (`.visitrec/staging/…`) of a path inside a staging slot.
+    fn staged_rel(&self, staged: &Path) -> Result<String> {
+        let rest = staged
+            .strip_prefix(&self.staging_path)
+            .map_err(|_| Error::Invalid(format!("{}: not staged", staged.display())))?;
+        Ok(format!("{META_DIR}/staging/{}", rest.to_string_lossy()))
     }
 
     /// Starts a transaction.
@@ -661,8 +687,7 @@ impl Drop for Writer {
     /// Clears staging (slots of refused inputs, an aborted transaction) while still
     /// holding the lock; whatever a crash leaves is cleared by the next writer instead.
     fn drop(&mut self) {
-        let staging = self.archive.root.join(META_DIR).join("staging");
-        if let Ok(entries) = fs::read_dir(&staging) {
+        if let Ok(entries) = fs::read_dir(&self.staging_path) {
             for e in entries.flatten() {
                 let _ = fsutil::remove_tree(&e.path());
             }
@@ -748,11 +773,7 @@ impl Transaction<'_> {
             }
         }
         for (staged, rel, fixity) in &self.puts {
-            let from = staged
-                .strip_prefix(&root)
-                .map_err(|_| Error::Invalid(format!("{}: not staged", staged.display())))?
-                .to_string_lossy()
-                .into_owned();
+            let from = w.staged_rel(staged)?;
             if rel.starts_with("data/") {
                 if manifest.entries.contains_key(rel) {
                     let old = fs::metadata(root.join(rel)).at(root.join(rel))?.len();
@@ -774,11 +795,7 @@ impl Transaction<'_> {
         }
         info.set("Payload-Oxum", oxum.to_string());
         let slot = w.new_staging_slot()?;
-        let rel_slot = slot
-            .strip_prefix(&root)
-            .expect("slot under root")
-            .to_string_lossy()
-            .into_owned();
+        let rel_slot = w.staged_rel(&slot)?;
         let manifest_text = manifest.render();
         let info_text = info.render();
         for (name, text) in [(MANIFEST, &manifest_text), (BAG_INFO, &info_text)] {
