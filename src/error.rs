@@ -183,7 +183,8 @@ impl Error {
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl AsRef<Path>, source: io::Error) -> Self {
         Error::Io {
-            path: path.as_ref().to_path_buf(),
+            // A staging path pinned to a held folder is shown as where that folder is.
+            path: crate::beneath::unpinned(path.as_ref()),
             source,
         }
     }
