@@ -199,6 +199,9 @@ pub enum Lapse {
     Expired,
     /// Granted from a later date.
     NotYetValid,
+    /// The history does not match the audit log (edited by hand), so nothing in it is
+    /// believed.
+    Unverified,
 }
 
 impl Lapse {
@@ -209,6 +212,7 @@ impl Lapse {
             Lapse::Withdrawn => "withdrawn",
             Lapse::Expired => "expired",
             Lapse::NotYetValid => "not-yet-valid",
+            Lapse::Unverified => "unverified",
         }
     }
 }
@@ -257,6 +261,28 @@ impl ConsentState {
         self.lapsed.get(&scope).copied().unwrap_or(Lapse::Missing)
     }
 
+    /// The state of a recording whose history the audit log does not explain: nothing is
+    /// permitted, whatever the history says.
+    pub fn unverified(day: Date) -> ConsentState {
+        let st = ScopeState {
+            permitted: false,
+            since: None,
+            until: None,
+            lapse: Some(Lapse::Unverified),
+            entry: None,
+        };
+        ConsentState {
+            as_of: day.to_string(),
+            status: "unverified",
+            granted: BTreeMap::new(),
+            lapsed: Scope::ALL
+                .into_iter()
+                .map(|s| (s, Lapse::Unverified))
+                .collect(),
+            scopes: Scope::ALL.into_iter().map(|s| (s, st.clone())).collect(),
+        }
+    }
+
     /// Why `scope` is not permitted, in words with dates and the deciding entry, e.g.
     /// `withdrawn on 2026-11-23 (entry 3)`.
     pub fn why_not(&self, scope: Scope, history: &[ConsentEntry]) -> String {
@@ -270,6 +296,9 @@ impl ConsentState {
             ),
             (Lapse::NotYetValid, Some((n, e))) => {
                 format!("granted only from {} (entry {n})", e.date)
+            }
+            (Lapse::Unverified, _) => {
+                "its consent history does not match the audit log (run `visitrec verify`)".into()
             }
             _ if history.is_empty() => "no consent recorded".into(),
             _ => "never granted".into(),
@@ -429,6 +458,18 @@ pub fn today() -> Date {
     jiff::Timestamp::now()
         .to_zoned(jiff::tz::TimeZone::UTC)
         .date()
+}
+
+/// The day consent is judged on when none is asked for: today (UTC), but never earlier
+/// than the last day the audit log has seen, so a clock set back cannot bring a
+/// withdrawal recorded "tomorrow" back to "yesterday".
+pub fn judging_day(log: &[crate::audit::Entry]) -> Date {
+    let seen = log
+        .iter()
+        .filter_map(|e| e.at.parse::<jiff::Timestamp>().ok())
+        .max()
+        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date());
+    today().max(seen.unwrap_or(Date::MIN))
 }
 
 /// A grant to be recorded.

@@ -122,8 +122,8 @@ pub fn encrypt(
     {
         return Err(Error::AlreadyExists(opts.out.clone()));
     }
+    crate::archive::refuse_out_inside_archive(&opts.out)?;
     let archive = writer.archive();
-    let today = consent::today();
     let mut refused = Vec::new();
     let mut plan: Vec<(String, String)> = Vec::new(); // (archive rel, export rel)
     let mut recordings = Vec::new();
@@ -134,6 +134,7 @@ pub fn encrypt(
         .read_text(crate::audit::AUDIT_LOG)?
         .unwrap_or_default();
     let log = crate::audit::entries(&log);
+    let today = consent::judging_day(&log);
     for id in ids {
         // Consent that cannot be read is consent that is not there: fail closed.
         let rec = match catalog::load(archive, id) {
@@ -350,6 +351,7 @@ pub fn decrypt(export: &Path, identities: &Identities, out: &Path) -> Result<Dec
     if fs::read_dir(out).is_ok_and(|mut d| d.next().is_some()) || (out.exists() && !out.is_dir()) {
         return Err(Error::AlreadyExists(out.to_path_buf()));
     }
+    crate::archive::refuse_out_inside_archive(out)?;
     let bag = Archive::open(export)?;
     let plan = plan(&bag, identities)?;
     if let Some((rel, reason)) = plan.problems.first() {

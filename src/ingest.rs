@@ -560,7 +560,7 @@ fn collect(archive: &Path, inputs: &[PathBuf], report: &mut IngestReport) -> Vec
                 continue;
             }
         };
-        if let Some(inside) = enclosing_archive(input) {
+        if let Some(inside) = crate::archive::enclosing_archive(input) {
             report.rejected.push(Refusal {
                 path: input.display().to_string(),
                 reason: inside_archive_reason(&inside),
@@ -599,7 +599,7 @@ fn collect(archive: &Path, inputs: &[PathBuf], report: &mut IngestReport) -> Vec
             };
             let ft = entry.file_type();
             if ft.is_dir() {
-                if entry.depth() > 0 && is_visitrec_archive(entry.path()) {
+                if entry.depth() > 0 && crate::archive::is_visitrec_archive(entry.path()) {
                     report.skipped.push(Refusal {
                         path: entry.path().display().to_string(),
                         reason: inside_archive_reason(entry.path()),
@@ -647,21 +647,6 @@ fn derived_digests(writer: &Writer) -> HashMap<String, String> {
         })
         .map(|(p, d)| (d.clone(), p.clone()))
         .collect()
-}
-
-/// Whether `dir` is the root of a visitrec archive (a bag with visitrec's `.visitrec/`).
-fn is_visitrec_archive(dir: &Path) -> bool {
-    let meta = |rel: &str| fs::symlink_metadata(dir.join(rel));
-    meta(crate::archive::BAGIT_TXT).is_ok_and(|m| m.is_file())
-        && meta(crate::archive::META_DIR).is_ok_and(|m| m.is_dir())
-}
-
-/// The visitrec archive that `input` is, or lies inside, if any.
-fn enclosing_archive(input: &Path) -> Option<PathBuf> {
-    let real = fs::canonicalize(input).ok()?;
-    real.ancestors()
-        .find(|dir| is_visitrec_archive(dir))
-        .map(Path::to_path_buf)
 }
 
 /// Why an archive's own files are never ingested.

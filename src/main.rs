@@ -160,8 +160,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             let day = day_of(at)?;
             let scope: Option<Scope> = consent.as_deref().map(str::parse).transpose()?;
             let mut rows = Vec::new();
-            for r in visitrec::catalog::list(archive)? {
-                let state = visitrec::consent::state(&r.consent, day);
+            for (r, state) in visitrec::catalog::with_consent(archive, None, day)? {
                 if scope.is_none_or(|s| state.covers(s)) {
                     rows.push((r, state));
                 }
@@ -298,9 +297,10 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                     }
                 }
                 None => {
-                    let rec = visitrec::catalog::show(archive, id)?;
-                    let day = day_of(at)?;
-                    let state = visitrec::consent::state(&rec.consent, day);
+                    let (rec, state) =
+                        visitrec::catalog::with_consent(archive, Some(id), day_of(at)?)?
+                            .pop()
+                            .expect("one recording");
                     if *json {
                         let doc = serde_json::json!({
                             "id": rec.id, "state": state, "history": rec.consent,
@@ -555,12 +555,11 @@ fn read_passphrase(confirm: bool) -> anyhow::Result<SecretString> {
     Ok(SecretString::from(p))
 }
 
-/// The day consent is judged on: `--at DATE`, else today.
-fn day_of(at: &Option<String>) -> visitrec::Result<jiff::civil::Date> {
-    match at {
-        Some(d) => visitrec::consent::parse_date("--at", d),
-        None => Ok(visitrec::consent::today()),
-    }
+/// The day consent is judged on: `--at DATE`, else `None` (the library's judging day).
+fn day_of(at: &Option<String>) -> visitrec::Result<Option<jiff::civil::Date>> {
+    at.as_deref()
+        .map(|d| visitrec::consent::parse_date("--at", d))
+        .transpose()
 }
 
 /// Identities from files, or a passphrase; `None` when neither is given.

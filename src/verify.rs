@@ -78,6 +78,9 @@ pub enum WarningKind {
     PendingJournal,
     /// A folder of the archive is group- or world-writable: others can plant files in it.
     LoosePermissions,
+    /// An audit line is dated before the one above it: a writer's clock ran behind (set
+    /// back?). Consent is never judged on a day earlier than the log has seen.
+    ClockBackwards,
     /// Audit lines after the last checkpoint by an allowed signer (with
     /// `--allowed-signers`): nothing outside the archive vouches for them.
     UnsignedHistory,
@@ -446,14 +449,24 @@ impl Verifier<'_> {
     }
 
     /// `rel`'s committed bytes, or `None` when it does not exist.
+    /// A tag file that is a link or not a regular file is reported (as `symlink` or
+    /// `extra`) and otherwise treated as absent, never read through.
     fn read_opt(&self, rel: &str) -> Result<Option<Vec<u8>>> {
         match self.archive.read(rel) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                 Ok(None)
             }
+            Err(Error::Symlink(_) | Error::BadFile { .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// [`Verifier::read_opt`] as text.
+    fn text(&self, rel: &str) -> Result<Option<String>> {
+        Ok(self
+            .read_opt(rel)?
+            .map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
     /// `bagit.txt` must be exactly what RFC 8493 §2.1.1 describes.
@@ -840,7 +853,7 @@ impl Verifier<'_> {
     /// explain every recording's consent history, ingest and tag keys (see
     /// [`crate::replay`]).
     fn check_audit(&mut self, recordings: &[Recording]) -> Result<()> {
-        let text = self.archive.read_text(AUDIT_LOG)?.unwrap_or_default();
+        let text = self.text(AUDIT_LOG)?.unwrap_or_default();
         for b in audit::check(&text) {
             self.problem(
                 AUDIT_LOG,
@@ -848,7 +861,25 @@ impl Verifier<'_> {
                 format!("line {}: {}", b.line, b.reason),
             );
         }
-        for m in crate::replay::check(&audit::entries(&text), recordings) {
+        let entries = audit::entries(&text);
+        for pair in entries.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            if let (Ok(ta), Ok(tb)) = (
+                a.at.parse::<jiff::Timestamp>(),
+                b.at.parse::<jiff::Timestamp>(),
+            ) && tb < ta
+            {
+                self.warnings.push(Warning {
+                    path: AUDIT_LOG.into(),
+                    kind: WarningKind::ClockBackwards,
+                    detail: format!(
+                        "line {} ({}) is dated before line {} ({}): a writer's clock ran behind",
+                        b.seq, b.at, a.seq, a.at
+                    ),
+                });
+            }
+        }
+        for m in crate::replay::check(&entries, recordings) {
             let kind = if m.consent {
                 ProblemKind::ConsentMismatch
             } else {
@@ -863,7 +894,7 @@ impl Verifier<'_> {
     /// there; an archive with recordings must have an audit log (every change is logged, so
     /// a missing one was deleted). Exports have no audit log.
     fn check_required(&mut self, tags: &Manifest, manifest: &Manifest, export: bool) -> Result<()> {
-        if self.archive.read_text(TAG_MANIFEST)?.is_none() {
+        if self.text(TAG_MANIFEST)?.is_none() {
             self.problem(
                 TAG_MANIFEST,
                 ProblemKind::BadManifest,
@@ -878,7 +909,7 @@ impl Verifier<'_> {
                 AUDIT_LOG,
                 crate::checkpoint::CHECKPOINTS,
             ] {
-                if !tags.entries.contains_key(name) && self.archive.read_text(name)?.is_some() {
+                if !tags.entries.contains_key(name) && self.text(name)?.is_some() {
                     self.problem(
                         TAG_MANIFEST,
                         ProblemKind::BadManifest,
@@ -887,10 +918,7 @@ impl Verifier<'_> {
                 }
             }
         }
-        let empty_log = self
-            .archive
-            .read_text(AUDIT_LOG)?
-            .is_none_or(|t| t.is_empty());
+        let empty_log = self.text(AUDIT_LOG)?.is_none_or(|t| t.is_empty());
         if !export && !manifest.entries.is_empty() && empty_log {
             let n = crate::archive::ids_in(manifest).len();
             self.problem(
@@ -910,13 +938,13 @@ impl Verifier<'_> {
     /// after the last such one are warned about as unsigned history.
     fn check_history(&mut self, opts: &VerifyOptions) -> Result<()> {
         use crate::checkpoint::CHECKPOINTS;
-        let log = self.archive.read_text(AUDIT_LOG)?.unwrap_or_default();
+        let log = self.text(AUDIT_LOG)?.unwrap_or_default();
         for a in &opts.anchors {
             if let Some(why) = crate::anchor::check(&log, a) {
                 self.problem(AUDIT_LOG, ProblemKind::Anchor, why);
             }
         }
-        let checkpoints = self.archive.read_text(CHECKPOINTS)?.unwrap_or_default();
+        let checkpoints = self.text(CHECKPOINTS)?.unwrap_or_default();
         if checkpoints.is_empty() && opts.allowed_signers.is_none() {
             return Ok(());
         }
@@ -960,7 +988,8 @@ impl Verifier<'_> {
 
     /// Every recording must have some consent active today.
     fn check_consent(&mut self, manifest: &Manifest) {
-        let today = consent::today();
+        let log = self.text(AUDIT_LOG).ok().flatten().unwrap_or_default();
+        let today = consent::judging_day(&audit::entries(&log));
         for id in crate::archive::ids_in(manifest) {
             let path = record::payload_path(&id, RECORDING_JSON);
             let Ok(rec) = self

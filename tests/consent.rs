@@ -408,3 +408,87 @@ fn entries_name_the_os_user_whatever_the_environment_says() {
             .contains("\"unknown\"")
     );
 }
+
+#[test]
+fn list_and_consent_believe_only_what_the_log_explains() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = archive_at(dir.path());
+    let r = ingest_json(
+        &archive,
+        &[fixture("phone/dictation.wav")],
+        &["--consent-scope", "personal-use", "--consent-by", "p"],
+    );
+    let id = r["ingested"][0]["id"].as_str().unwrap().to_string();
+    consent(&archive, &[&id, "--withdraw"]).success();
+    forge(&archive, &id, |rec| {
+        rec["consent"].as_array_mut().unwrap().pop();
+    });
+    let listed = visitrec()
+        .arg("list")
+        .arg(&archive)
+        .args(["--consent", "personal-use"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&listed.stdout).contains(&id));
+    let (_, shown) = run_json(&["consent", &id], &archive);
+    assert_eq!(shown["state"]["status"], "unverified", "{shown}");
+    assert_eq!(shown["state"]["scopes"]["personal-use"]["permitted"], false);
+}
+
+#[test]
+fn a_clock_set_back_does_not_undo_a_withdrawal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id) = archive_with_one(dir.path());
+    let utc = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
+    let tomorrow = utc.date().tomorrow().unwrap().to_string();
+    // A withdrawal taking effect tomorrow, recorded by a writer whose clock said tomorrow.
+    consent(
+        &archive,
+        &[
+            &id,
+            "--withdraw",
+            "--scope",
+            "research",
+            "--date",
+            &tomorrow,
+        ],
+    )
+    .success();
+    let log = fs::read_to_string(archive.join("audit.jsonl")).unwrap();
+    let mut prev = visitrec::audit::GENESIS.to_string();
+    let mut out = String::new();
+    let n = log.lines().count();
+    for (i, line) in log.lines().enumerate() {
+        let mut e: serde_json::Value = serde_json::from_str(line).unwrap();
+        if i + 1 == n {
+            e["at"] = format!("{tomorrow}T09:00:00Z").into();
+        }
+        e["prev"] = prev.clone().into();
+        let text = serde_json::to_string(&e).unwrap();
+        prev = visitrec::hash::hash_bytes(text.as_bytes()).sha256;
+        out.push_str(&text);
+        out.push('\n');
+    }
+    fs::write(archive.join("audit.jsonl"), out).unwrap();
+    rehash_entry(&archive, "tagmanifest-sha256.txt", "audit.jsonl");
+    // Now (the clock "back" at today) the export must still be refused.
+    let export_dir = dir.path().join("export");
+    let o = export(&archive, &export_dir, &id, "UTC");
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!export_dir.exists());
+    // And verify points at the clock that ran behind.
+    let (_, report) = verify_json(&archive, &[]);
+    assert!(
+        report["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["kind"] == "clock-backwards"),
+        "{report}"
+    );
+}

@@ -524,3 +524,68 @@ fn copies_of_the_archives_own_renditions_are_refused() {
         assert!(x["reason"].as_str().unwrap().contains("escapes"), "{x}");
     }
 }
+
+#[test]
+fn exports_and_decrypted_bags_never_land_inside_an_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id, _) = setup(dir.path());
+    let key = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+    let before = snapshot(&archive);
+    for out in [
+        archive.join("exp"),
+        archive.join("data").join(&id).join("x"),
+    ] {
+        let o = visitrec()
+            .arg("encrypt")
+            .arg(&archive)
+            .args([&id, "--purpose", "research", "-r", key, "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("inside the visitrec archive"));
+        assert!(!out.exists());
+    }
+    let o = visitrec()
+        .arg("decrypt")
+        .arg(dir.path())
+        .args(["--passphrase", "--out"])
+        .arg(archive.join("data").join(&id).join("plain"))
+        .env("VISITREC_PASSPHRASE", "x")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("inside the visitrec archive"));
+    assert_eq!(snapshot(&archive), before);
+}
+
+#[test]
+fn a_linked_tag_file_is_reported_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, _, _) = setup(dir.path());
+    let copy = dir.path().join("audit.copy");
+    fs::copy(archive.join("audit.jsonl"), &copy).unwrap();
+    fs::remove_file(archive.join("audit.jsonl")).unwrap();
+    symlink(&copy, archive.join("audit.jsonl")).unwrap();
+    let (code, report) = verify_json(&archive, &[]);
+    assert_eq!(code, 1, "{report}");
+    assert!(kinds(&report).contains(&"symlink".to_string()), "{report}");
+}
+
+#[test]
+fn a_non_ascii_id_prefix_is_an_error_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, _, _) = setup(dir.path());
+    let out = visitrec()
+        .arg("show")
+        .arg(&archive)
+        .arg("é\x1b[31m")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no such recording") && !err.contains('\x1b'),
+        "{err}"
+    );
+}

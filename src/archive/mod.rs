@@ -517,6 +517,40 @@ impl Archive {
     }
 }
 
+/// Whether `dir` is the root of a visitrec archive (a bag with visitrec's `.visitrec/`).
+pub fn is_visitrec_archive(dir: &Path) -> bool {
+    let meta = |rel: &str| fs::symlink_metadata(dir.join(rel));
+    meta(BAGIT_TXT).is_ok_and(|m| m.is_file()) && meta(META_DIR).is_ok_and(|m| m.is_dir())
+}
+
+/// The visitrec archive that `path` is, or lies inside, if any (`path` need not exist:
+/// its nearest existing ancestor is looked at).
+pub fn enclosing_archive(path: &Path) -> Option<PathBuf> {
+    let existing = path.ancestors().find(|p| fs::symlink_metadata(p).is_ok())?;
+    let existing = if existing.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        existing
+    };
+    let real = fs::canonicalize(existing).ok()?;
+    real.ancestors()
+        .find(|dir| is_visitrec_archive(dir))
+        .map(Path::to_path_buf)
+}
+
+/// Refuses an `--out` that lies inside a visitrec archive: an export or a decrypted bag
+/// written there would sit in (or beside) the archive's own payload.
+pub fn refuse_out_inside_archive(out: &Path) -> Result<()> {
+    match enclosing_archive(out) {
+        Some(archive) => Err(Error::Invalid(format!(
+            "--out {}: inside the visitrec archive {}; write exports and decrypted bags outside any archive",
+            out.display(),
+            archive.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Folders of the archive at `root` that others may write to (group- or world-writable),
 /// as (relative path, what to do). Without `deep`, only the root, `data/` and
 /// `.visitrec/` (what every writer passes through); with it, every folder (for `verify`).
@@ -568,6 +602,11 @@ pub fn loose_permissions(root: &Path, deep: bool) -> Vec<(String, String)> {
 /// Ids that look like a mistyped `prefix`: those differing from it in one character (or
 /// missing one), else those sharing its longest start of at least two characters; at most 3.
 fn suggest(prefix: &str, ids: &[String]) -> Vec<String> {
+    // Ids are hex digits: a prefix with anything else is close to none (and is sliced
+    // by bytes below).
+    if !prefix.is_ascii() {
+        return Vec::new();
+    }
     let close = |id: &str| {
         let cand = &id[..prefix.len().min(id.len())];
         let diff = cand
@@ -579,7 +618,7 @@ fn suggest(prefix: &str, ids: &[String]) -> Vec<String> {
             let shorter = format!("{}{}", &prefix[..i], &prefix[i + 1..]);
             !shorter.is_empty() && id.starts_with(&shorter)
         });
-        diff == 1 || (prefix.is_ascii() && dropped)
+        diff == 1 || dropped
     };
     let mut out: Vec<String> = ids.iter().filter(|id| close(id)).take(3).cloned().collect();
     if out.is_empty() {
@@ -853,5 +892,7 @@ mod tests {
         );
         assert_eq!(suggest("109cx", &ids), ["109c505b3d4ac2d2"]);
         assert!(suggest("zz", &ids).is_empty());
+        assert!(suggest("é", &ids).is_empty());
+        assert!(suggest("e7\u{1b}[31m\u{9b}", &ids).is_empty());
     }
 }
