@@ -178,7 +178,40 @@ impl Recording {
             return Err("id does not match source.sha256".into());
         }
         r.check_paths()?;
+        r.check_text()?;
         Ok(r)
+    }
+
+    /// Free-text fields hold what visitrec's own writers accept (no control characters, no
+    /// empty values, bounded length), so a hand edit cannot slip in what no command would
+    /// have written. (The original's file name is exempt: it is kept exactly as it was.)
+    fn check_text(&self) -> Result<(), String> {
+        let value =
+            |what: &str, v: &str| crate::tags::check_value(what, v).map_err(|e| e.to_string());
+        if let Some(p) = &self.participant {
+            value("participant", p)?;
+        }
+        for (k, v) in &self.tags {
+            crate::tags::check_key(k).map_err(|e| e.to_string())?;
+            value(&format!("value of tag {k}"), v)?;
+        }
+        for m in &self.marks {
+            value("mark label", &m.label)?;
+        }
+        for e in &self.consent {
+            for (what, v) in [
+                ("consent by", &e.by),
+                ("consent method", &e.method),
+                ("consent witness", &e.witness),
+                ("consent note", &e.note),
+            ] {
+                if let Some(v) = v {
+                    value(what, v)?;
+                }
+            }
+            value("consent recorded_by", &e.recorded_by)?;
+        }
+        Ok(())
     }
 
     /// Every payload path the metadata names, with what it is for.
