@@ -672,6 +672,17 @@ pub struct Writer {
 
 static SLOT: AtomicU64 = AtomicU64::new(0);
 
+/// A tag unique to this writer process: its pid and start time in nanoseconds, in hex.
+fn writer_tag() -> &'static str {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("{:x}{:x}", std::process::id(), nanos)
+    })
+}
+
 impl Writer {
     /// The archive being written.
     pub fn archive(&self) -> &Archive {
@@ -697,8 +708,10 @@ impl Writer {
     /// A new, empty, private folder under `.visitrec/staging/` to stage files in. Safe to
     /// call from several threads.
     pub fn new_staging_slot(&self) -> Result<PathBuf> {
+        // Slot names are never reused by a later writer: a reader that saw a pending
+        // journal may still be reading a staged path, which must not get new content.
         let n = SLOT.fetch_add(1, Ordering::Relaxed);
-        let dir = self.staging_path.join(format!("s{n}"));
+        let dir = self.staging_path.join(format!("s{}-{n}", writer_tag()));
         fsutil::create_dirs(&dir)?;
         Ok(dir)
     }
