@@ -200,20 +200,88 @@ fn split(rel: &str) -> (&str, &str) {
 /// It is opened without blocking, so a FIFO or device planted in its place is refused
 /// instead of hanging the reader.
 pub fn open(root: &Path, rel: &str) -> Result<File> {
+    open_in(&Dir::root(root)?, root, rel)
+}
+
+/// [`open`] from an already open root folder `dir` (shown in messages as `root`): one
+/// `openat2` call that resolves no link and stays beneath `dir`, or, where the kernel
+/// lacks `openat2`, a walk one component at a time.
+pub fn open_in(dir: &Dir, root: &Path, rel: &str) -> Result<File> {
+    const FLAGS: libc::c_int =
+        libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+    let c = cstr(rel).map_err(|e| Error::io(root.join(rel), e))?;
+    // SAFETY: `open_how` is plain integers; all-zero is a valid value.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = FLAGS as u64;
+    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: valid descriptor, NUL-terminated path and a live `open_how` of the size
+    // passed, for the duration of the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.fd.as_raw_fd(),
+            c.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    let fd = if ret >= 0 {
+        ret as libc::c_int
+    } else {
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            // No openat2 here (old kernel, or a sandbox that forbids it): walk instead.
+            Some(libc::ENOSYS) | Some(libc::EPERM) | Some(libc::E2BIG) => {
+                return open_walking(dir, root, rel);
+            }
+            Some(libc::EXDEV) => {
+                return Err(Error::BadFile {
+                    path: root.join(rel),
+                    reason: "path leads outside the archive".into(),
+                });
+            }
+            // ELOOP names the link only roughly; say which component it is.
+            Some(libc::ELOOP) => return open_walking(dir, root, rel),
+            _ => return Err(err_at(root, rel, e)),
+        }
+    };
+    // SAFETY: `openat2` returned a fresh descriptor that nothing else owns.
+    regular(File::from(unsafe { OwnedFd::from_raw_fd(fd) }), root, rel)
+}
+
+/// [`open_in`] by walking one component at a time with `O_NOFOLLOW`.
+fn open_walking(dir: &Dir, root: &Path, rel: &str) -> Result<File> {
     let (parent, name) = split(rel);
-    let dir = Dir::walk(root, parent, false)?;
+    let mut here: Option<Dir> = None;
+    let mut shown = String::new();
+    for part in parent.split('/').filter(|p| !p.is_empty()) {
+        if !shown.is_empty() {
+            shown.push('/');
+        }
+        shown.push_str(part);
+        let next = here
+            .as_ref()
+            .unwrap_or(dir)
+            .child(part, false)
+            .map_err(|e| err_at(root, &shown, e))?;
+        here = Some(next);
+    }
     let c = cstr(name).map_err(|e| Error::io(root.join(rel), e))?;
     // SAFETY: valid descriptor and NUL-terminated name for the duration of the call.
     let fd = check(unsafe {
         libc::openat(
-            dir.fd.as_raw_fd(),
+            here.as_ref().unwrap_or(dir).fd.as_raw_fd(),
             c.as_ptr(),
             libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
         )
     })
     .map_err(|e| err_at(root, rel, e))?;
     // SAFETY: `openat` returned a fresh descriptor that nothing else owns.
-    let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    regular(File::from(unsafe { OwnedFd::from_raw_fd(fd) }), root, rel)
+}
+
+/// `file` if it is a regular file (O_NONBLOCK changes nothing for its reads).
+fn regular(file: File, root: &Path, rel: &str) -> Result<File> {
     let meta = file.metadata().map_err(|e| Error::io(root.join(rel), e))?;
     if !meta.is_file() {
         return Err(Error::BadFile {
@@ -221,9 +289,6 @@ pub fn open(root: &Path, rel: &str) -> Result<File> {
             reason: "not a regular file".into(),
         });
     }
-    // O_NONBLOCK means nothing for a regular file's reads; clear it all the same.
-    // SAFETY: valid descriptor; F_SETFL with plain flags.
-    unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFL, libc::O_RDONLY) };
     Ok(file)
 }
 
@@ -355,6 +420,12 @@ mod tests {
         ));
         assert!(outside.path().join("secret").exists());
         assert!(!outside.path().join("f").exists());
+        // The fallback walk (kernels without openat2) refuses the same.
+        let d = Dir::root(root).unwrap();
+        assert!(matches!(
+            open_walking(&d, root, "data/secret"),
+            Err(Error::Symlink(_))
+        ));
         symlink(outside.path().join("secret"), root.join("link")).unwrap();
         assert!(matches!(open(root, "link"), Err(Error::Symlink(_))));
         assert!(matches!(

@@ -21,13 +21,34 @@ pub struct Fixity {
     pub size: u64,
 }
 
+/// Runs `f` with this thread's read buffer ([`BUF`] bytes, allocated and zeroed once per
+/// thread: verifying 100 000 small files must not zero 100 000 MiB).
+fn with_buffer<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUFFER.with(|b| match b.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < BUF {
+                buf.resize(BUF, 0);
+            }
+            f(&mut buf)
+        }
+        // Re-entered on this thread (never in practice): use a buffer of its own.
+        Err(_) => f(&mut vec![0u8; BUF]),
+    })
+}
+
 /// Hashes everything `reader` yields, in constant memory.
 pub fn hash_reader(mut reader: impl Read) -> std::io::Result<Fixity> {
+    with_buffer(|buf| hash_reader_in(&mut reader, buf))
+}
+
+fn hash_reader_in(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<Fixity> {
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; BUF];
     let mut size = 0u64;
     loop {
-        let n = match reader.read(&mut buf) {
+        let n = match reader.read(buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -209,11 +230,18 @@ pub fn hash_reader_with(
     mut reader: impl Read,
     algorithms: &[Algorithm],
 ) -> std::io::Result<(u64, Vec<String>)> {
+    with_buffer(|buf| hash_reader_with_in(&mut reader, algorithms, buf))
+}
+
+fn hash_reader_with_in(
+    reader: &mut impl Read,
+    algorithms: &[Algorithm],
+    buf: &mut [u8],
+) -> std::io::Result<(u64, Vec<String>)> {
     let mut hashers: Vec<_> = algorithms.iter().map(|a| a.hasher()).collect();
-    let mut buf = vec![0u8; BUF];
     let mut size = 0u64;
     loop {
-        let n = match reader.read(&mut buf) {
+        let n = match reader.read(buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,

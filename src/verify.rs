@@ -291,7 +291,7 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
     problems.dedup();
     let mut warnings = v.warnings;
     warnings.extend(
-        crate::archive::loose_permissions(path, true)
+        crate::archive::loose_permissions(path, true, &listing.loose_dirs)
             .into_iter()
             .map(|(rel, detail)| Warning {
                 path: rel,

@@ -46,6 +46,8 @@ pub fn software_agent() -> String {
 #[derive(Debug)]
 pub struct Archive {
     root: PathBuf,
+    /// The root folder, held open: every read resolves beneath it.
+    root_dir: crate::beneath::Dir,
     overlay: BTreeMap<String, Option<String>>,
     journal: JournalState,
 }
@@ -72,6 +74,8 @@ pub struct PayloadListing {
     pub oddities: Vec<(String, String)>,
     /// Symbolic links (never followed), `data` itself included when it is one.
     pub links: Vec<String>,
+    /// Folders under `data/` that are group- or world-writable, with their mode.
+    pub loose_dirs: Vec<(String, u32)>,
 }
 
 impl Archive {
@@ -185,6 +189,7 @@ impl Archive {
             Err(e) => return Err(e),
         };
         Ok(Archive {
+            root_dir: crate::beneath::Dir::root(path)?,
             root: path.to_path_buf(),
             overlay,
             journal,
@@ -247,13 +252,13 @@ impl Archive {
             let gone = std::io::Error::from(std::io::ErrorKind::NotFound);
             return Err(Error::io(self.root.join(rel), gone));
         }
-        match crate::beneath::open(&self.root, self.rel_of(rel)) {
+        match crate::beneath::open_in(&self.root_dir, &self.root, self.rel_of(rel)) {
             Ok(f) => Ok(f),
             Err(Error::Io { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound
                     && self.overlay.contains_key(rel) =>
             {
-                crate::beneath::open(&self.root, rel)
+                crate::beneath::open_in(&self.root_dir, &self.root, rel)
             }
             Err(Error::Io { source, .. }) => Err(Error::io(self.root.join(rel), source)),
             Err(e) => Err(e),
@@ -335,6 +340,12 @@ impl Archive {
             };
             let ft = entry.file_type();
             if ft.is_dir() {
+                use std::os::unix::fs::PermissionsExt;
+                if let Ok(m) = entry.metadata()
+                    && m.permissions().mode() & 0o022 != 0
+                {
+                    out.loose_dirs.push((rel, m.permissions().mode()));
+                }
                 continue;
             } else if ft.is_file() {
                 let size = entry
@@ -496,7 +507,7 @@ impl Archive {
             staging_path: staging.pinned_path(),
             _meta: meta,
             _staging: staging,
-            warnings: loose_permissions(&archive.root, false)
+            warnings: loose_permissions(&archive.root, false, &[])
                 .into_iter()
                 .map(|(rel, why)| {
                     let at = if rel == "." {
@@ -553,9 +564,15 @@ pub fn refuse_out_inside_archive(out: &Path) -> Result<()> {
 
 /// Folders of the archive at `root` that others may write to (group- or world-writable),
 /// as (relative path, what to do). Without `deep`, only the root, `data/` and
-/// `.visitrec/` (what every writer passes through); with it, every folder (for `verify`).
-/// Such a folder is how another account plants a journal, a link or a file.
-pub fn loose_permissions(root: &Path, deep: bool) -> Vec<(String, String)> {
+/// `.visitrec/` (what every writer passes through); with it, every folder outside `data/`
+/// too, and the `data/` folders `payload_loose` lists (found by the payload walk, so the
+/// payload is walked once). Such a folder is how another account plants a journal, a link
+/// or a file.
+pub fn loose_permissions(
+    root: &Path,
+    deep: bool,
+    payload_loose: &[(String, u32)],
+) -> Vec<(String, String)> {
     use std::os::unix::fs::PermissionsExt;
     let describe = |rel: &str, mode: u32| {
         let who = if mode & 0o002 != 0 { "world" } else { "group" };
@@ -582,6 +599,7 @@ pub fn loose_permissions(root: &Path, deep: bool) -> Vec<(String, String)> {
         for entry in walkdir::WalkDir::new(root)
             .follow_links(false)
             .into_iter()
+            .filter_entry(|e| e.depth() != 1 || e.file_name() != DATA)
             .flatten()
         {
             if let Ok(meta) = entry.metadata() {
@@ -589,6 +607,10 @@ pub fn loose_permissions(root: &Path, deep: bool) -> Vec<(String, String)> {
                 look(&rel.to_string_lossy(), &meta);
             }
         }
+        if let Ok(meta) = fs::symlink_metadata(root.join(DATA)) {
+            look(DATA, &meta);
+        }
+        out.extend(payload_loose.iter().map(|(rel, mode)| describe(rel, *mode)));
     } else {
         for rel in ["", DATA, META_DIR] {
             if let Ok(meta) = fs::symlink_metadata(root.join(rel)) {
