@@ -492,3 +492,48 @@ fn a_clock_set_back_does_not_undo_a_withdrawal() {
         "{report}"
     );
 }
+
+#[test]
+fn an_export_that_fails_at_the_end_is_not_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id) = archive_with_one(dir.path());
+    // --out is an empty folder that cannot be replaced (a mount point): everything is
+    // built, and only putting the export in place fails.
+    let Some(busy) = mounted(1024, "export that fails at the end") else {
+        return;
+    };
+    let before = audit_ops(&archive).len();
+    let o = export(&archive, busy.path(), &id, "UTC");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let ops: Vec<String> = audit_ops(&archive)[before..]
+        .iter()
+        .map(|e| e["op"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        ops.is_empty(),
+        "logged although nothing was exported: {ops:?}"
+    );
+    assert_eq!(fs::read_dir(busy.path()).unwrap().count(), 0);
+    let parent = busy.path().parent().unwrap();
+    let name = busy
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let litter: Vec<_> = fs::read_dir(parent)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!(".{name}.partial"))
+        })
+        .collect();
+    assert!(litter.is_empty(), "staging left behind");
+}
