@@ -311,26 +311,21 @@ fn recordings_and_tags_the_log_never_saw_are_caught() {
     let (code, report) = verify_json(&archive2, &[]);
     assert_eq!(code, 0, "{report}");
     // A recording folder no ingest introduced: the log does not know it.
-    let mut log = fs::read_to_string(archive2.join("audit.jsonl")).unwrap();
-    let first: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    let first: serde_json::Value = serde_json::from_str(
+        fs::read_to_string(archive2.join("audit.jsonl"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(first["op"], "ingest");
-    log = log.replace(&format!("\"ids\":[\"{id2}\"]"), "\"ids\":[]");
     // Rebuild the chain so only the replay can notice.
-    let mut prev = "0".repeat(64);
-    let mut rebuilt = String::new();
-    for line in log.lines() {
-        let mut e: serde_json::Value = serde_json::from_str(line).unwrap();
+    rewrite_audit(&archive2, |e, _, _| {
         if e["op"] == "ingest" {
             e["ids"] = serde_json::json!([]);
         }
-        e["prev"] = prev.clone().into();
-        let text = serde_json::to_string(&e).unwrap();
-        prev = visitrec::hash::hash_bytes(text.as_bytes()).sha256;
-        rebuilt.push_str(&text);
-        rebuilt.push('\n');
-    }
-    fs::write(archive2.join("audit.jsonl"), rebuilt).unwrap();
-    rehash_entry(&archive2, "tagmanifest-sha256.txt", "audit.jsonl");
+    });
     let (code, report) = verify_json(&archive2, &[]);
     assert_eq!(code, 1);
     assert!(
@@ -454,23 +449,11 @@ fn a_clock_set_back_does_not_undo_a_withdrawal() {
         ],
     )
     .success();
-    let log = fs::read_to_string(archive.join("audit.jsonl")).unwrap();
-    let mut prev = visitrec::audit::GENESIS.to_string();
-    let mut out = String::new();
-    let n = log.lines().count();
-    for (i, line) in log.lines().enumerate() {
-        let mut e: serde_json::Value = serde_json::from_str(line).unwrap();
+    rewrite_audit(&archive, |e, i, n| {
         if i + 1 == n {
             e["at"] = format!("{tomorrow}T09:00:00Z").into();
         }
-        e["prev"] = prev.clone().into();
-        let text = serde_json::to_string(&e).unwrap();
-        prev = visitrec::hash::hash_bytes(text.as_bytes()).sha256;
-        out.push_str(&text);
-        out.push('\n');
-    }
-    fs::write(archive.join("audit.jsonl"), out).unwrap();
-    rehash_entry(&archive, "tagmanifest-sha256.txt", "audit.jsonl");
+    });
     // Now (the clock "back" at today) the export must still be refused.
     let export_dir = dir.path().join("export");
     let o = export(&archive, &export_dir, &id, "UTC");

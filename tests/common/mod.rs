@@ -318,3 +318,25 @@ pub fn crafted_wav(
     v.extend((0..samples).flat_map(|i| ((i % 200) as i16 * 50).to_le_bytes()));
     std::fs::write(path, v).unwrap();
 }
+
+/// Rewrites the archive's audit log line by line with `edit` (given each entry, 0-based
+/// position and the line count), chains it again from scratch and recomputes its tag
+/// manifest entry: a history rewritten by someone who can write every file.
+pub fn rewrite_audit(archive: &Path, mut edit: impl FnMut(&mut serde_json::Value, usize, usize)) {
+    let path = archive.join("audit.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let n = text.lines().count();
+    let mut prev = visitrec::audit::GENESIS.to_string();
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let mut e: serde_json::Value = serde_json::from_str(line).unwrap();
+        edit(&mut e, i, n);
+        e["prev"] = prev.clone().into();
+        let line = serde_json::to_string(&e).unwrap();
+        prev = visitrec::hash::hash_bytes(line.as_bytes()).sha256;
+        out.push_str(&line);
+        out.push('\n');
+    }
+    std::fs::write(&path, out).unwrap();
+    rehash_entry(archive, "tagmanifest-sha256.txt", "audit.jsonl");
+}
