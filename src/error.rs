@@ -109,7 +109,7 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
     /// Consent does not cover the purpose for some recordings: nothing was exported.
-    #[error("consent does not cover {purpose} for {}; nothing was written (a grant is recorded with `visitrec consent {} ID --grant --scope {purpose} --by WHO`)", .refused.iter().map(|(id, why)| format!("{id}: {why}")).collect::<Vec<_>>().join("; "), .archive.display())]
+    #[error("consent does not cover {purpose} for {}; nothing was written (a grant is recorded with `visitrec consent {} {} --grant --scope {purpose} --by WHO`)", .refused.iter().map(|(id, why)| format!("{id}: {why}")).collect::<Vec<_>>().join("; "), .archive.display(), match .refused.as_slice() { [(id, _)] => id.as_str(), _ => "ID" })]
     ConsentRefused {
         /// The archive.
         archive: PathBuf,

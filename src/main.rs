@@ -438,7 +438,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                         _ => e.actor.clone(),
                     };
                     println!(
-                        "{:>4}  {}  {:<9} {:<12} {}",
+                        "{:>4}  {}  {:<14} {:<12} {}",
                         e.seq,
                         term(&e.at),
                         term(&e.op),
@@ -861,7 +861,12 @@ fn print_recording(r: &Recording) {
 
 fn print_verify(archive: &Path, r: &Report, quiet: bool) {
     for w in &r.warnings {
-        eprintln!("warning: {}: {}", term(&w.path), term(&w.detail));
+        let at = if w.path == "." {
+            archive.display().to_string()
+        } else {
+            w.path.clone()
+        };
+        eprintln!("warning: {}: {}", term(&at), term(&w.detail));
     }
     // A sound bag that is simply not visitrec's is said in one line.
     if let [p] = r.problems.as_slice()

@@ -202,7 +202,7 @@ fn the_refusal_says_what_is_covered_and_how_to_grant() {
     assert!(err.contains("it covers personal-use, care"), "{err}");
     assert!(
         err.contains(&format!(
-            "visitrec consent {} ID --grant --scope research --by WHO",
+            "visitrec consent {} {id} --grant --scope research --by WHO",
             archive.display()
         )),
         "{err}"
