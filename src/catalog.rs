@@ -17,13 +17,12 @@ pub fn load(archive: &Archive, id: &str) -> Result<Recording> {
     })
 }
 
-/// Every recording in the archive at `path`, ordered by recording time then id.
-pub fn list(path: &Path) -> Result<Vec<Recording>> {
-    let archive = Archive::open(path)?;
+/// Every recording of `archive`, ordered by recording time then id.
+pub fn list(archive: &Archive) -> Result<Vec<Recording>> {
     let mut out = archive
         .recording_ids()?
         .iter()
-        .map(|id| load(&archive, id))
+        .map(|id| load(archive, id))
         .collect::<Result<Vec<_>>>()?;
     out.sort_by(|a, b| (&a.source.recorded_at, &a.id).cmp(&(&b.source.recorded_at, &b.id)));
     Ok(out)
@@ -36,17 +35,42 @@ pub fn show(path: &Path, prefix: &str) -> Result<Recording> {
     load(&archive, &id)
 }
 
-/// The archive's audit entries (empty when there is no log).
-fn log_entries(archive: &Archive) -> Result<Vec<crate::audit::Entry>> {
+/// How consent is judged for a set of recordings: the day, and the recordings whose
+/// consent history the audit log does not explain (id → what differs), whose consent is
+/// therefore not believed (see [`crate::replay`]).
+#[derive(Debug)]
+pub struct Judged {
+    /// The day asked for, else [`consent::judging_day`].
+    pub day: jiff::civil::Date,
+    /// Recordings whose consent history the log does not explain, with the difference.
+    pub unexplained: std::collections::BTreeMap<String, String>,
+}
+
+/// Judges `recs` of `archive` against its audit log (read and replayed once).
+pub fn judge(
+    archive: &Archive,
+    recs: &[Recording],
+    day: Option<jiff::civil::Date>,
+) -> Result<Judged> {
     let text = archive
         .read_text(crate::audit::AUDIT_LOG)?
         .unwrap_or_default();
-    Ok(crate::audit::entries(&text))
+    let log = crate::audit::entries(&text);
+    let mut unexplained = std::collections::BTreeMap::new();
+    for m in crate::replay::check(&log, recs) {
+        if m.consent {
+            unexplained.entry(m.id).or_insert(m.detail);
+        }
+    }
+    Ok(Judged {
+        day: day.unwrap_or_else(|| consent::judging_day(&log)),
+        unexplained,
+    })
 }
 
 /// Each recording (or the one `prefix` names) with its consent state on `day` (default:
-/// [`consent::judging_day`]), believed only where the audit log explains its history (see
-/// [`crate::replay`]); otherwise [`ConsentState::unverified`]. The rule `encrypt` applies.
+/// [`consent::judging_day`]), believed only where the audit log explains its history;
+/// otherwise [`ConsentState::unverified`]. The rule `encrypt` applies.
 pub fn with_consent(
     path: &Path,
     prefix: Option<&str>,
@@ -55,22 +79,16 @@ pub fn with_consent(
     let archive = Archive::open(path)?;
     let recs = match prefix {
         Some(p) => vec![load(&archive, &archive.resolve_id(p)?)?],
-        None => list(path)?,
+        None => list(&archive)?,
     };
-    let log = log_entries(&archive)?;
-    let day = day.unwrap_or_else(|| consent::judging_day(&log));
-    let unexplained: std::collections::BTreeSet<String> = crate::replay::check(&log, &recs)
-        .into_iter()
-        .filter(|m| m.consent)
-        .map(|m| m.id)
-        .collect();
+    let judged = judge(&archive, &recs, day)?;
     Ok(recs
         .into_iter()
         .map(|r| {
-            let st = if unexplained.contains(&r.id) {
-                ConsentState::unverified(day)
+            let st = if judged.unexplained.contains_key(&r.id) {
+                ConsentState::unverified(judged.day)
             } else {
-                consent::state(&r.consent, day)
+                consent::state(&r.consent, judged.day)
             };
             (r, st)
         })

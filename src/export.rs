@@ -128,37 +128,31 @@ pub fn encrypt(
     let mut plan: Vec<(String, String)> = Vec::new(); // (archive rel, export rel)
     let mut recordings = Vec::new();
     let mut warnings = Vec::new();
+    // Consent that cannot be read is consent that is not there: fail closed.
+    let mut loaded = Vec::new();
+    for id in ids {
+        match catalog::load(archive, id) {
+            Ok(rec) => loaded.push(rec),
+            Err(e @ (Error::BadFile { .. } | Error::Symlink(_))) => refused.push(Refusal {
+                id: id.clone(),
+                code: "unreadable",
+                reason: format!("its consent cannot be read ({e})"),
+            }),
+            Err(e) => return Err(e),
+        }
+    }
     // A consent history the audit log does not explain (a withdrawal deleted by hand) is
     // not believed.
-    let log = archive
-        .read_text(crate::audit::AUDIT_LOG)?
-        .unwrap_or_default();
-    let log = crate::audit::entries(&log);
-    let today = consent::judging_day(&log);
-    for id in ids {
-        // Consent that cannot be read is consent that is not there: fail closed.
-        let rec = match catalog::load(archive, id) {
-            Ok(rec) => rec,
-            Err(e @ (Error::BadFile { .. } | Error::Symlink(_))) => {
-                refused.push(Refusal {
-                    id: id.clone(),
-                    code: "unreadable",
-                    reason: format!("its consent cannot be read ({e})"),
-                });
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        if let Some(m) = crate::replay::check(&log, std::slice::from_ref(&rec))
-            .into_iter()
-            .find(|m| m.consent)
-        {
+    let judged = catalog::judge(archive, &loaded, None)?;
+    let today = judged.day;
+    for rec in &loaded {
+        let id = &rec.id;
+        if let Some(detail) = judged.unexplained.get(id) {
             refused.push(Refusal {
                 id: id.clone(),
                 code: "consent-mismatch",
                 reason: format!(
-                    "its consent history does not match the audit log ({}); run `visitrec verify`",
-                    m.detail
+                    "its consent history does not match the audit log ({detail}); run `visitrec verify`"
                 ),
             });
             continue;

@@ -189,7 +189,11 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
         warnings: Vec::new(),
         files_checked: 0,
         bytes_checked: 0,
+        log: String::new(),
+        entries: Vec::new(),
     };
+    v.log = v.text(AUDIT_LOG)?.unwrap_or_default();
+    v.entries = audit::entries(&v.log);
     v.check_journal();
     for link in archive.links_outside_data()? {
         v.problem(&link, ProblemKind::Symlink, LINK_DETAIL);
@@ -420,6 +424,10 @@ struct Verifier<'a> {
     warnings: Vec<Warning>,
     files_checked: u64,
     bytes_checked: u64,
+    /// The audit log's text (empty when there is none), read once for every check.
+    log: String,
+    /// Its entries, parsed once.
+    entries: Vec<audit::Entry>,
 }
 
 impl Verifier<'_> {
@@ -853,16 +861,14 @@ impl Verifier<'_> {
     /// explain every recording's consent history, ingest and tag keys (see
     /// [`crate::replay`]).
     fn check_audit(&mut self, recordings: &[Recording]) -> Result<()> {
-        let text = self.text(AUDIT_LOG)?.unwrap_or_default();
-        for b in audit::check(&text) {
+        for b in audit::check(&self.log) {
             self.problem(
                 AUDIT_LOG,
                 ProblemKind::AuditChain,
                 format!("line {}: {}", b.line, b.reason),
             );
         }
-        let entries = audit::entries(&text);
-        for pair in entries.windows(2) {
+        for pair in self.entries.windows(2) {
             let (a, b) = (&pair[0], &pair[1]);
             if let (Ok(ta), Ok(tb)) = (
                 a.at.parse::<jiff::Timestamp>(),
@@ -879,7 +885,7 @@ impl Verifier<'_> {
                 });
             }
         }
-        for m in crate::replay::check(&entries, recordings) {
+        for m in crate::replay::check(&self.entries, recordings) {
             let kind = if m.consent {
                 ProblemKind::ConsentMismatch
             } else {
@@ -918,7 +924,7 @@ impl Verifier<'_> {
                 }
             }
         }
-        let empty_log = self.text(AUDIT_LOG)?.is_none_or(|t| t.is_empty());
+        let empty_log = self.log.is_empty();
         if !export && !manifest.entries.is_empty() && empty_log {
             let n = crate::archive::ids_in(manifest).len();
             self.problem(
@@ -938,9 +944,8 @@ impl Verifier<'_> {
     /// after the last such one are warned about as unsigned history.
     fn check_history(&mut self, opts: &VerifyOptions) -> Result<()> {
         use crate::checkpoint::CHECKPOINTS;
-        let log = self.text(AUDIT_LOG)?.unwrap_or_default();
         for a in &opts.anchors {
-            if let Some(why) = crate::anchor::check(&log, a) {
+            if let Some(why) = crate::anchor::check(&self.log, a) {
                 self.problem(AUDIT_LOG, ProblemKind::Anchor, why);
             }
         }
@@ -948,14 +953,15 @@ impl Verifier<'_> {
         if checkpoints.is_empty() && opts.allowed_signers.is_none() {
             return Ok(());
         }
-        let found = crate::checkpoint::check(&log, &checkpoints, opts.allowed_signers.as_ref());
+        let found =
+            crate::checkpoint::check(&self.log, &checkpoints, opts.allowed_signers.as_ref());
         for why in found.problems {
             self.problem(CHECKPOINTS, ProblemKind::Checkpoint, why);
         }
         if opts.allowed_signers.is_none() {
             return Ok(());
         }
-        let lines = log.lines().count() as u64;
+        let lines = self.log.lines().count() as u64;
         match found.signed_through {
             None if lines > 0 => self.problem(
                 CHECKPOINTS,
@@ -988,8 +994,7 @@ impl Verifier<'_> {
 
     /// Every recording must have some consent active today.
     fn check_consent(&mut self, manifest: &Manifest) {
-        let log = self.text(AUDIT_LOG).ok().flatten().unwrap_or_default();
-        let today = consent::judging_day(&audit::entries(&log));
+        let today = consent::judging_day(&self.entries);
         for id in crate::archive::ids_in(manifest) {
             let path = record::payload_path(&id, RECORDING_JSON);
             let Ok(rec) = self
