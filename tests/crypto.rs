@@ -588,18 +588,8 @@ fn recipients_files_ssh_keys_passphrases_and_include() {
 /// Peak resident memory (KiB) of `cmd`, read from the kernel's accounting for that one child
 /// (wait4), with whether it succeeded.
 fn peak_rss_kib(cmd: &mut Std) -> (bool, i64) {
-    let child = cmd.spawn().unwrap();
-    let pid = child.id() as libc::pid_t;
-    std::mem::forget(child); // reaped by wait4 below
-    let mut status = 0;
-    // SAFETY: rusage is plain data, zeroed and filled in by the kernel.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4 failed");
-    (
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        usage.ru_maxrss,
-    )
+    let (code, kib) = wait_with_peak_rss(cmd.spawn().unwrap());
+    (code == 0, kib)
 }
 
 #[test]

@@ -39,19 +39,9 @@ fn run_bounded(args: &[&str]) -> (i32, serde_json::Value, i64) {
     let mut child = cmd.spawn().unwrap();
     let mut stdout = Vec::new();
     std::io::Read::read_to_end(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
-    let pid = child.id() as libc::pid_t;
-    std::mem::forget(child); // reaped by wait4 below
-    let mut status = 0;
-    // SAFETY: rusage is plain data, zeroed and filled in by the kernel.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -libc::WTERMSIG(status)
-    };
+    let (code, kib) = wait_with_peak_rss(child);
     let json = serde_json::from_slice(&stdout).unwrap_or(serde_json::Value::Null);
-    (code, json, usage.ru_maxrss)
+    (code, json, kib)
 }
 
 fn s(p: &Path) -> &str {

@@ -340,3 +340,25 @@ pub fn rewrite_audit(archive: &Path, mut edit: impl FnMut(&mut serde_json::Value
     std::fs::write(&path, out).unwrap();
     rehash_entry(archive, "tagmanifest-sha256.txt", "audit.jsonl");
 }
+
+/// Waits for `child` and returns its exit code (minus the signal number when a signal
+/// ended it) and its peak resident memory in KiB, from the kernel's accounting for that one
+/// child (wait4).
+pub fn wait_with_peak_rss(child: std::process::Child) -> (i32, i64) {
+    let pid = child.id() as libc::pid_t;
+    std::mem::forget(child); // reaped by wait4 below
+    let mut status = 0;
+    // SAFETY: rusage is plain data, zeroed and filled in by the kernel.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(
+        unsafe { libc::wait4(pid, &mut status, 0, &mut usage) },
+        pid,
+        "wait4 failed"
+    );
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -libc::WTERMSIG(status)
+    };
+    (code, usage.ru_maxrss)
+}
