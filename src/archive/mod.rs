@@ -168,9 +168,15 @@ impl Archive {
             }
             Err(e) => return Err(Error::io(path.join(BAGIT_TXT), e)),
         }
-        // Commands other than `verify` refuse an archive whose journal was planted.
-        Journal::load(path)?;
-        Archive::open_unchecked(path)
+        // Commands other than `verify` refuse an archive whose journal was planted (read
+        // again only then, for the error itself).
+        let archive = Archive::open_unchecked(path)?;
+        if let JournalState::Invalid(_) = archive.journal {
+            Journal::load(path)?;
+            // Replaced by a valid one (or applied) meanwhile: read it as it is now.
+            return Archive::open_unchecked(path);
+        }
+        Ok(archive)
     }
 
     /// Opens a folder as a bag without requiring `bagit.txt` or a valid journal (for
