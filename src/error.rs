@@ -3,21 +3,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Exit codes shared by every subcommand (documented in the README and the man page).
-pub mod exit {
-    /// Success: everything asked for was done, or the archive is intact.
-    pub const OK: i32 = 0;
-    /// The command ran, but found problems (verify) or refused some inputs (ingest).
-    pub const PROBLEMS: i32 = 1;
-    /// The command could not run: usage error, no such archive, archive locked, I/O failure,
-    /// wrong key, tampered export.
-    pub const FATAL: i32 = 2;
-    /// Refused: a recording's consent does not cover the purpose asked for.
-    pub const CONSENT: i32 = 3;
-    /// Interrupted by a signal (SIGINT, SIGTERM, SIGHUP) after its cleanup: the code is
-    /// this plus the signal's number (130, 143, 129), as a shell reports a killed command.
-    pub const SIGNAL_BASE: i32 = 128;
-}
+use crate::exit::Exit;
 
 /// Everything that can go wrong in the library. Each variant names the file it concerns.
 #[derive(Debug, thiserror::Error)]
@@ -172,11 +158,11 @@ pub enum Error {
 
 impl Error {
     /// The process exit code for this error.
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> Exit {
         match self {
-            Error::ConsentRefused { .. } => exit::CONSENT,
-            Error::Interrupted { signal } => exit::SIGNAL_BASE + signal,
-            _ => exit::FATAL,
+            Error::ConsentRefused { .. } => Exit::Consent,
+            Error::Interrupted { signal } => Exit::Signal(*signal),
+            _ => Exit::Fatal,
         }
     }
 

@@ -15,7 +15,8 @@ use crate::audio::normalize::Settings;
 use crate::audio::probe::{self, AudioFacts};
 use crate::audio::segment::Params;
 use crate::consent::{ConsentEntry, Grant};
-use crate::error::{Error, Result, exit};
+use crate::error::{Error, Result};
+use crate::exit::Exit;
 use crate::hash::{self, Fixity};
 use crate::pipeline::{
     NormalizeReport, NormalizedItem, SegmentReport, SegmentedItem, StageError, Staged,
@@ -107,12 +108,8 @@ pub struct IngestReport {
 
 impl IngestReport {
     /// 0 when every input was ingested or already present, 1 when some were rejected.
-    pub fn exit_code(&self) -> i32 {
-        if self.rejected.is_empty() {
-            exit::OK
-        } else {
-            exit::PROBLEMS
-        }
+    pub fn exit_code(&self) -> Exit {
+        Exit::problems_unless(self.rejected.is_empty())
     }
 
     fn record(&mut self, cand: &Candidate, id: &str, s: &Done) {

@@ -17,6 +17,7 @@ pub mod consent;
 pub mod crypto;
 pub mod demo;
 pub mod error;
+pub mod exit;
 pub mod export;
 pub mod fsutil;
 pub mod fuzzing;

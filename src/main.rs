@@ -12,7 +12,7 @@ use visitrec::archive::Archive;
 use visitrec::cli::{Cli, Command};
 use visitrec::consent::{ConsentState, Grant, Scope, Withdrawal};
 use visitrec::crypto::{Identities, Recipients};
-use visitrec::error::exit;
+use visitrec::exit::Exit;
 use visitrec::export::ExportOptions;
 use visitrec::ingest::{IngestOptions, IngestReport, Progress};
 use visitrec::pipeline::{NormalizeReport, SegmentReport};
@@ -23,7 +23,7 @@ use visitrec::verify::{Report, VerifyOptions};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli) {
-        Ok(code) => ExitCode::from(code as u8),
+        Ok(code) => ExitCode::from(code.code()),
         Err(e) => {
             // Our errors already say what went wrong with which file; their I/O cause
             // would only repeat it.
@@ -33,13 +33,13 @@ fn main() -> ExitCode {
             }
             let code = e
                 .downcast_ref::<visitrec::Error>()
-                .map_or(exit::FATAL, visitrec::Error::exit_code);
-            ExitCode::from(code as u8)
+                .map_or(Exit::Fatal, visitrec::Error::exit_code);
+            ExitCode::from(code.code())
         }
     }
 }
 
-fn run(cli: &Cli) -> anyhow::Result<i32> {
+fn run(cli: &Cli) -> anyhow::Result<Exit> {
     match &cli.command {
         Command::Init { archive, org } => {
             visitrec::tags::check_value("--org", org)?;
@@ -47,7 +47,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             if !cli.quiet {
                 println!("Created archive {} for {org}", archive.display());
             }
-            Ok(exit::OK)
+            Ok(Exit::Ok)
         }
         Command::Ingest {
             archive,
@@ -180,7 +180,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                     println!("{}", list_line(r, st));
                 }
             }
-            Ok(exit::OK)
+            Ok(Exit::Ok)
         }
         Command::Tag {
             archive,
@@ -228,7 +228,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                     );
                 }
             }
-            Ok(exit::OK)
+            Ok(Exit::Ok)
         }
         Command::Consent {
             archive,
@@ -311,7 +311,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                     }
                 }
             }
-            Ok(exit::OK)
+            Ok(Exit::Ok)
         }
         Command::Encrypt {
             archive,
@@ -372,7 +372,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                     "and opens each file with `age -d -i KEY FILE.age`, or all with `visitrec decrypt`"
                 );
             }
-            Ok(exit::OK)
+            Ok(Exit::Ok)
         }
         Command::Decrypt {
             export,
@@ -397,7 +397,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                     report.out
                 );
             }
-            Ok(exit::OK)
+            Ok(Exit::Ok)
         }
         Command::Log {
             archive,
@@ -411,7 +411,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             } else {
                 println!("{head}");
             }
-            Ok(exit::OK)
+            Ok(Exit::Ok)
         }
         Command::Log {
             archive, id, json, ..
@@ -447,7 +447,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                     );
                 }
             }
-            Ok(exit::OK)
+            Ok(Exit::Ok)
         }
         Command::Show { archive, id, json } => {
             let r = visitrec::catalog::show(archive, id)?;
@@ -456,7 +456,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             } else {
                 print_recording(&r);
             }
-            Ok(exit::OK)
+            Ok(Exit::Ok)
         }
         Command::Verify {
             archive,
@@ -515,7 +515,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
                     visitrec::checkpoint::CHECKPOINTS
                 );
             }
-            Ok(exit::OK)
+            Ok(Exit::Ok)
         }
         Command::Demo { dir } => {
             let dir = match dir {

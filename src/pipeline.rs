@@ -14,7 +14,8 @@ use crate::audio::decode::{AudioError, MaxDuration};
 use crate::audio::normalize::{self, Settings};
 use crate::audio::segment::{self, Params};
 use crate::catalog;
-use crate::error::{Error, Result, exit};
+use crate::error::{Error, Result};
+use crate::exit::Exit;
 use crate::hash::{self, Fixity};
 use crate::ingest::Progress;
 use crate::record::{self, Normalized, RECORDING_JSON, Recording, Segment, Segmentation};
@@ -140,23 +141,15 @@ pub struct SegmentReport {
 
 impl NormalizeReport {
     /// 0 when every recording was done or up to date, 1 when some failed.
-    pub fn exit_code(&self) -> i32 {
-        if self.failed.is_empty() {
-            exit::OK
-        } else {
-            exit::PROBLEMS
-        }
+    pub fn exit_code(&self) -> Exit {
+        Exit::problems_unless(self.failed.is_empty())
     }
 }
 
 impl SegmentReport {
     /// 0 when every recording was done or up to date, 1 when some failed.
-    pub fn exit_code(&self) -> i32 {
-        if self.failed.is_empty() {
-            exit::OK
-        } else {
-            exit::PROBLEMS
-        }
+    pub fn exit_code(&self) -> Exit {
+        Exit::problems_unless(self.failed.is_empty())
     }
 }
 

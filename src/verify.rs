@@ -22,7 +22,8 @@ use crate::archive::{
 };
 use crate::audit::{self, AUDIT_LOG};
 use crate::consent;
-use crate::error::{Error, Result, exit};
+use crate::error::{Error, Result};
+use crate::exit::Exit;
 use crate::hash::{self, Algorithm};
 use crate::record::{self, RECORDING_JSON, Recording};
 
@@ -150,8 +151,8 @@ impl ProblemKind {
 
 impl Report {
     /// 0 when intact, 1 when problems were found.
-    pub fn exit_code(&self) -> i32 {
-        if self.ok { exit::OK } else { exit::PROBLEMS }
+    pub fn exit_code(&self) -> Exit {
+        Exit::problems_unless(self.ok)
     }
 }
 
