@@ -166,6 +166,57 @@ impl Error {
         }
     }
 
+    /// A stable name for the kind of failure, for `--json` error documents.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Io { .. } => "io",
+            Error::NotArchive { .. } => "not-archive",
+            Error::AlreadyExists(_) => "already-exists",
+            Error::Locked { .. } => "locked",
+            Error::NoSuchRecording { .. } => "no-such-recording",
+            Error::AmbiguousId { .. } => "ambiguous-id",
+            Error::BadFile { .. } => "bad-file",
+            Error::Symlink(_) => "symlink",
+            Error::BadJournal { .. } => "bad-journal",
+            Error::ForeignManifest { .. } => "foreign-manifest",
+            Error::Recipient { .. } => "recipient",
+            Error::Invalid(_) => "invalid",
+            Error::ConsentRefused { .. } => "consent-refused",
+            Error::Interrupted { .. } => "interrupted",
+            Error::BadAnchor { .. } => "bad-anchor",
+            Error::AuditBroken { .. } => "audit-broken",
+            Error::SigningKey { .. } => "signing-key",
+            Error::NeedsArchive { .. } => "needs-archive",
+            Error::Decrypt { .. } => "decrypt",
+        }
+    }
+
+    /// The file or folder the failure concerns, when there is one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Error::Io { path, .. }
+            | Error::NotArchive { path, .. }
+            | Error::Locked { path, .. }
+            | Error::BadFile { path, .. }
+            | Error::BadJournal { path, .. }
+            | Error::ForeignManifest { path, .. }
+            | Error::AuditBroken { path, .. }
+            | Error::SigningKey { path, .. }
+            | Error::NeedsArchive { path, .. }
+            | Error::Decrypt { path, .. }
+            | Error::AlreadyExists(path)
+            | Error::Symlink(path) => Some(path),
+            Error::NoSuchRecording { archive, .. } | Error::ConsentRefused { archive, .. } => {
+                Some(archive)
+            }
+            Error::AmbiguousId { .. }
+            | Error::Recipient { .. }
+            | Error::Invalid(_)
+            | Error::Interrupted { .. }
+            | Error::BadAnchor { .. } => None,
+        }
+    }
+
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl AsRef<Path>, source: io::Error) -> Self {
         Error::Io {
