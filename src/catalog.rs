@@ -28,13 +28,6 @@ pub fn list(archive: &Archive) -> Result<Vec<Recording>> {
     Ok(out)
 }
 
-/// The recording whose id starts with `prefix`.
-pub fn show(path: &Path, prefix: &str) -> Result<Recording> {
-    let archive = Archive::open(path)?;
-    let id = archive.resolve_id(prefix)?;
-    load(&archive, &id)
-}
-
 /// How consent is judged for a set of recordings: the day, and the recordings whose
 /// consent history the audit log does not explain (id → what differs), whose consent is
 /// therefore not believed (see [`crate::replay`]).

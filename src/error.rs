@@ -146,6 +146,22 @@ pub enum Error {
         /// The flag.
         flag: &'static str,
     },
+    /// The folder given as an export is not one (`archive`: it is a visitrec archive).
+    #[error("{}: {}", .path.display(), if *.archive { "this is an archive, not an export; `visitrec encrypt` makes exports".to_string() } else { format!("not a visitrec export (it has no {})", crate::export::PLAINTEXT_MANIFEST) })]
+    NotExport {
+        /// The folder given.
+        path: PathBuf,
+        /// Whether it is a visitrec archive.
+        archive: bool,
+    },
+    /// The `--out` folder cannot be made or written.
+    #[error("--out {}: {}", .path.display(), describe_io(.source))]
+    OutFolder {
+        /// The folder given with `--out`.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
     /// An encrypted file could not be decrypted.
     #[error("{}: {failure}", .path.display())]
     Decrypt {
@@ -188,6 +204,8 @@ impl Error {
             Error::SigningKey { .. } => "signing-key",
             Error::NeedsArchive { .. } => "needs-archive",
             Error::Decrypt { .. } => "decrypt",
+            Error::NotExport { .. } => "not-export",
+            Error::OutFolder { .. } => "out-folder",
         }
     }
 
@@ -204,6 +222,8 @@ impl Error {
             | Error::SigningKey { path, .. }
             | Error::NeedsArchive { path, .. }
             | Error::Decrypt { path, .. }
+            | Error::NotExport { path, .. }
+            | Error::OutFolder { path, .. }
             | Error::AlreadyExists(path)
             | Error::Symlink(path) => Some(path),
             Error::NoSuchRecording { archive, .. } | Error::ConsentRefused { archive, .. } => {

@@ -420,15 +420,41 @@ pub fn decrypt(export: &Path, identities: &Identities, out: &Path) -> Result<Dec
     })
 }
 
+/// What a decrypt-check found.
+#[derive(Debug, Default)]
+pub struct DecryptCheck {
+    /// Problems as `(export path, reason)`.
+    pub problems: Vec<(String, String)>,
+    /// Files opened with the key (the plaintext manifest included).
+    pub files: u64,
+}
+
 /// Decrypt-checks every file of an export without writing any plaintext (`recording.json`
-/// is decrypted into memory, at most [`MAX_SMALL_PLAINTEXT`] bytes, to be checked):
-/// problems as `(export path, reason)`.
-pub fn check_decryption(export: &Path, identities: &Identities) -> Result<Vec<(String, String)>> {
+/// is decrypted into memory, at most [`MAX_SMALL_PLAINTEXT`] bytes, to be checked). A key
+/// that opens not even the plaintext manifest is an error (the wrong key), not a problem
+/// of the export.
+pub fn check_decryption(export: &Path, identities: &Identities) -> Result<DecryptCheck> {
     let bag = Archive::open(export)?;
     let plan = match plan(&bag, identities) {
         Ok(p) => p,
-        Err(e) => return Ok(vec![(PLAINTEXT_MANIFEST.into(), e.to_string())]),
+        Err(
+            e @ Error::Decrypt {
+                failure: crypto::DecryptFailure::NoMatch | crypto::DecryptFailure::WrongPassphrase,
+                ..
+            },
+        ) => return Err(e),
+        Err(e) => {
+            return Ok(DecryptCheck {
+                problems: vec![(PLAINTEXT_MANIFEST.into(), e.to_string())],
+                files: 0,
+            });
+        }
     };
+    let opened = 1 + plan
+        .files
+        .iter()
+        .filter(|(cipher_rel, _)| !plan.problems.iter().any(|(p, _)| p == cipher_rel))
+        .count() as u64;
     let expected = &plan.expected;
     let problems: Vec<Option<(String, String)>> = plan
         .files
@@ -469,7 +495,10 @@ pub fn check_decryption(export: &Path, identities: &Identities) -> Result<Vec<(S
         .collect();
     let mut all = plan.problems;
     all.extend(problems.into_iter().flatten());
-    Ok(all)
+    Ok(DecryptCheck {
+        problems: all,
+        files: opened,
+    })
 }
 
 /// The largest plaintext manifest or `recording.json` read into memory (16 MiB: a
@@ -495,9 +524,9 @@ fn plan(bag: &Archive, identities: &Identities) -> Result<Plan> {
     let cipher = bag.strict_manifest(MANIFEST)?;
     let input = bag
         .open_file(PLAINTEXT_MANIFEST)
-        .map_err(|_| Error::NotArchive {
+        .map_err(|_| Error::NotExport {
             path: bag.root().to_path_buf(),
-            reason: format!("no {PLAINTEXT_MANIFEST}: not a visitrec export"),
+            archive: crate::archive::is_visitrec_archive(bag.root()),
         })?;
     let mut text = Capped::new(MAX_SMALL_PLAINTEXT);
     crypto::decrypt_stream(identities, BufReader::new(input), &mut text).map_err(|failure| {
@@ -825,7 +854,19 @@ struct Staging {
 }
 
 impl Staging {
+    /// A staging folder for `dest`; a folder that cannot be made is reported as the
+    /// `--out` the user gave, not as the hidden name.
     fn new(dest: &Path) -> Result<Staging> {
+        Staging::create(dest).map_err(|e| match e {
+            Error::Io { source, .. } => Error::OutFolder {
+                path: dest.to_path_buf(),
+                source,
+            },
+            other => other,
+        })
+    }
+
+    fn create(dest: &Path) -> Result<Staging> {
         use std::os::unix::fs::DirBuilderExt;
         let (parent, prefix) = staging_prefix(dest)?;
         fsutil::create_dirs(&parent)?;

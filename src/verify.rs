@@ -115,8 +115,21 @@ pub struct Problem {
 pub struct Report {
     /// True when no problem was found.
     pub ok: bool,
+    /// The bag verified, as given.
+    pub path: String,
+    /// Whether it is a visitrec `archive`, an `export`, or `other` (a bag of another tool's).
+    pub bag: BagKind,
+    /// The software that verified it (`visitrec/VERSION`).
+    pub tool: String,
+    /// When the verification started (RFC 3339, UTC).
+    pub checked_at: String,
+    /// How many recordings the bag holds.
+    pub recordings: u64,
     /// Files whose content was read and hashed.
     pub files_checked: u64,
+    /// Files opened with the key given (`-i`/`--passphrase`), the plaintext manifest
+    /// included; 0 without one.
+    pub files_decrypted: u64,
     /// Bytes read and hashed.
     pub bytes_checked: u64,
     /// Everything found, sorted by path.
@@ -126,6 +139,26 @@ pub struct Report {
 }
 
 impl ProblemKind {
+    /// Every kind, in the order of the documentation.
+    pub const ALL: [ProblemKind; 16] = [
+        ProblemKind::Missing,
+        ProblemKind::Modified,
+        ProblemKind::Extra,
+        ProblemKind::BadManifest,
+        ProblemKind::BadMetadata,
+        ProblemKind::Oxum,
+        ProblemKind::AuditChain,
+        ProblemKind::NoConsent,
+        ProblemKind::Decrypt,
+        ProblemKind::Symlink,
+        ProblemKind::BadJournal,
+        ProblemKind::ConsentMismatch,
+        ProblemKind::HistoryMismatch,
+        ProblemKind::NotVisitrec,
+        ProblemKind::Anchor,
+        ProblemKind::Checkpoint,
+    ];
+
     /// The name used in reports (`missing`, `bad-manifest`, …).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -147,6 +180,18 @@ impl ProblemKind {
             ProblemKind::Checkpoint => "checkpoint",
         }
     }
+}
+
+/// What kind of bag was verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BagKind {
+    /// A visitrec archive.
+    Archive,
+    /// A visitrec export (encrypted).
+    Export,
+    /// A bag that is not visitrec's.
+    Other,
 }
 
 impl Report {
@@ -183,12 +228,16 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
     } else {
         Archive::open(path)?
     };
+    let checked_at = jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .unwrap_or_default();
     let snapshot = manifests_now(path)?;
     let mut v = Verifier {
         archive: &archive,
         problems: Vec::new(),
         warnings: Vec::new(),
         files_checked: 0,
+        files_decrypted: 0,
         bytes_checked: 0,
         log: String::new(),
         entries: Vec::new(),
@@ -271,7 +320,9 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
                 path.display()
             )));
         }
-        for (file, why) in crate::export::check_decryption(path, ids)? {
+        let check = crate::export::check_decryption(path, ids)?;
+        v.files_decrypted = check.files;
+        for (file, why) in check.problems {
             v.problem(&file, ProblemKind::Decrypt, why);
         }
     }
@@ -307,7 +358,17 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
     warnings.sort();
     Ok(Report {
         ok: problems.is_empty(),
+        path: path.display().to_string(),
+        bag: match (export, visitrec) {
+            (true, _) => BagKind::Export,
+            (false, true) => BagKind::Archive,
+            (false, false) => BagKind::Other,
+        },
+        tool: crate::archive::software_agent(),
+        checked_at: checked_at.to_string(),
+        recordings: crate::archive::ids_in(&manifest).len() as u64,
         files_checked: v.files_checked,
+        files_decrypted: v.files_decrypted,
         bytes_checked: v.bytes_checked,
         problems,
         warnings,
@@ -424,6 +485,7 @@ struct Verifier<'a> {
     problems: Vec<Problem>,
     warnings: Vec<Warning>,
     files_checked: u64,
+    files_decrypted: u64,
     bytes_checked: u64,
     /// The audit log's text (empty when there is none), read once for every check.
     log: String,

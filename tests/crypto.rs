@@ -339,9 +339,11 @@ fn wrong_key_and_tampering_fail_naming_the_file_and_leave_nothing() {
             predicate::str::contains("no identity matches").and(predicate::str::contains(".age")),
         );
     assert!(!plain.exists());
+    // A wrong key is exit 2 in verify -i too (the export is not at fault), with the
+    // error as its one JSON document.
     let (code, r) = verify_json(&out, &["-i", other.to_str().unwrap()]);
-    assert_eq!(code, 1);
-    assert!(kinds(&r).contains(&"decrypt".to_string()), "{r:#}");
+    assert_eq!(code, 2);
+    assert_eq!(r["error"]["kind"], "decrypt", "{r:#}");
 
     // Flip a byte in the middle of a ciphertext: verify (no key) sees it, decrypt refuses
     // with an authentication error naming the file, and writes nothing.

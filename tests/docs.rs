@@ -1,5 +1,7 @@
 //! The committed man pages and completions must match what the clap definition generates
-//! (regenerate with `cargo run --example gen-docs`).
+//! (regenerate with `scripts/gen-docs`), and the pages must be real manual pages.
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -18,30 +20,152 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+fn generate(into: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (man, comp) = (into.join("man"), into.join("completions"));
+    common::visitrec()
+        .arg("generate")
+        .arg("--man")
+        .arg(&man)
+        .arg("--completions")
+        .arg(&comp)
+        .assert()
+        .success();
+    (man, comp)
+}
+
 #[test]
 fn man_pages_and_completions_are_current() {
     let fresh = tempfile::tempdir().unwrap();
-    let (man, comp) = (fresh.path().join("man"), fresh.path().join("completions"));
-    visitrec::cli::write_docs(&man, &comp).unwrap();
+    let (man, comp) = generate(fresh.path());
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for (generated, committed) in [(man, root.join("man")), (comp, root.join("completions"))] {
         let (want, have) = (files(&generated), files(&committed));
         assert_eq!(
             want.keys().collect::<Vec<_>>(),
             have.keys().collect::<Vec<_>>(),
-            "{} is stale: run `cargo run --example gen-docs`",
+            "{} is stale: run scripts/gen-docs",
             committed.display()
         );
         for (name, bytes) in &want {
             assert!(
                 have[name] == *bytes,
-                "{}/{name} is stale: run `cargo run --example gen-docs`",
+                "{}/{name} is stale: run scripts/gen-docs",
                 committed.display()
             );
         }
     }
+}
+
+#[test]
+fn man_pages_are_whole_and_link_only_shipped_pages() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let pages = files(&root.join("man"));
     assert!(
-        files(&root.join("man")).len() >= 13,
+        pages.len() >= 15,
         "one page per subcommand plus visitrec(1)"
     );
+    let main = String::from_utf8_lossy(&pages["visitrec.1"]).into_owned();
+    for section in [
+        "EXIT STATUS",
+        "ENVIRONMENT",
+        "FILES",
+        "SECURITY",
+        "EXAMPLES",
+        "VISITREC_PASSPHRASE",
+    ] {
+        assert!(main.contains(section), "visitrec(1) lacks {section}");
+    }
+    assert!(
+        !main.contains("generate"),
+        "the hidden generate command is not documented"
+    );
+    for (name, page) in &pages {
+        let text = String::from_utf8_lossy(page);
+        // Every page it links to is shipped.
+        for link in text.split("visitrec-").skip(1) {
+            let Some(end) = link.find("(1)") else {
+                continue;
+            };
+            let target = format!("visitrec-{}.1", &link[..end]);
+            if link[..end].chars().all(|c| c.is_ascii_lowercase()) {
+                assert!(
+                    pages.contains_key(&target),
+                    "{name} links {target}, not shipped"
+                );
+            }
+        }
+        if name != "visitrec.1" {
+            let cmd = name.trim_start_matches("visitrec-").trim_end_matches(".1");
+            // The synopsis is the command as typed, not the page's name.
+            assert!(
+                text.contains(&format!("\\fBvisitrec {cmd}\\fR")),
+                "{name}: synopsis is not `visitrec {cmd}`"
+            );
+            assert!(text.contains("SEE ALSO"), "{name} has no SEE ALSO");
+        }
+    }
+    // roff writes a hyphen as `\-`.
+    let text = |name: &str| String::from_utf8_lossy(&pages[name]).replace("\\-", "-");
+    let verify = text("visitrec-verify.1");
+    for kind in [
+        "bad-metadata",
+        "consent-mismatch",
+        "not-visitrec",
+        "checkpoint",
+    ] {
+        assert!(
+            verify.contains(kind),
+            "visitrec-verify(1) does not list {kind}"
+        );
+    }
+    let ingest = text("visitrec-ingest.1");
+    for outcome in ["ingested", "present", "rejected", "skipped"] {
+        assert!(
+            ingest.contains(outcome),
+            "visitrec-ingest(1) does not list {outcome}"
+        );
+    }
+}
+
+#[test]
+fn completion_suggests_scopes_and_the_archives_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("a");
+    common::visitrec()
+        .args(["init", archive.to_str().unwrap(), "--org", "T"])
+        .assert()
+        .success();
+    common::visitrec()
+        .args(["ingest", archive.to_str().unwrap()])
+        .arg(common::fixture("phone/dictation.wav"))
+        .assert()
+        .success();
+    let id = fs::read_dir(archive.join("data"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name()
+        .into_string()
+        .unwrap();
+    let complete = |words: &[&str]| -> String {
+        let out = common::visitrec()
+            .env("COMPLETE", "bash")
+            .env("_CLAP_COMPLETE_INDEX", (words.len() - 1).to_string())
+            .env("_CLAP_COMPLETE_COMP_TYPE", "9")
+            .env("_CLAP_COMPLETE_SPACE", "true")
+            .env("_CLAP_IFS", "\n")
+            .arg("--")
+            .args(words)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let a = archive.to_str().unwrap();
+    let scopes = complete(&["visitrec", "consent", a, &id[..4], "--scope", "re"]);
+    assert_eq!(scopes.trim(), "research", "{scopes}");
+    let after_comma = complete(&["visitrec", "encrypt", a, "--purpose", "care,fam"]);
+    assert_eq!(after_comma.trim(), "care,family-sharing", "{after_comma}");
+    let ids = complete(&["visitrec", "show", a, &id[..3]]);
+    assert_eq!(ids.trim(), id, "{ids}");
 }

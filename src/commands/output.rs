@@ -28,6 +28,10 @@ pub trait Report: Serialize {
     fn diagnostics(&self, _v: Verbosity) -> Vec<String> {
         Vec::new()
     }
+    /// Lines for stderr after the text output (counts), in text mode only.
+    fn summary(&self, _v: Verbosity) -> Vec<String> {
+        Vec::new()
+    }
     /// The exit status the report calls for.
     fn exit(&self) -> Exit {
         Exit::Ok
@@ -42,6 +46,8 @@ pub trait Rendered {
     fn write_text(&self, out: &mut dyn Write, v: Verbosity) -> io::Result<()>;
     /// See [`Report::diagnostics`].
     fn diagnostics(&self, v: Verbosity) -> Vec<String>;
+    /// See [`Report::summary`].
+    fn summary(&self, v: Verbosity) -> Vec<String>;
     /// See [`Report::exit`].
     fn exit(&self) -> Exit;
 }
@@ -56,6 +62,9 @@ impl<T: Report> Rendered for T {
     }
     fn diagnostics(&self, v: Verbosity) -> Vec<String> {
         Report::diagnostics(self, v)
+    }
+    fn summary(&self, v: Verbosity) -> Vec<String> {
+        Report::summary(self, v)
     }
     fn exit(&self) -> Exit {
         Report::exit(self)
@@ -77,7 +86,12 @@ pub fn emit(report: &dyn Rendered, json: bool, v: Verbosity) -> Exit {
     }
     .and_then(|()| out.flush());
     match written {
-        Ok(()) => report.exit(),
+        Ok(()) => {
+            if !json {
+                report.summary(v).iter().for_each(|l| message(l));
+            }
+            report.exit()
+        }
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Exit::Ok,
         Err(e) => {
             message(&format!("visitrec: error: writing to stdout: {e}"));

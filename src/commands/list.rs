@@ -1,0 +1,205 @@
+//! `visitrec list`: one line per recording, or a table for spreadsheets.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use serde::Serialize;
+use visitrec::consent::{ConsentState, Scope};
+use visitrec::record::Recording;
+use visitrec::sanitize::term;
+
+use super::output::{Report, Verbosity};
+
+/// `--help` examples.
+pub const EXAMPLES: &str = "Examples:
+  visitrec list study-archive
+  visitrec list study-archive --consent research --format csv > research.csv
+  visitrec list study-archive --json";
+
+/// `visitrec list` flags.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The archive.
+    pub archive: PathBuf,
+    /// Only recordings whose consent covers this scope.
+    #[arg(long, value_name = "SCOPE", add = super::complete::scopes())]
+    pub consent: Option<String>,
+    /// Judge consent on this day instead of today (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub at: Option<String>,
+    /// Text for people (default), or a table with a header row for spreadsheets.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Print a JSON array of recordings (each with its consent_state).
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+}
+
+/// `list --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns; the header and the count go to stderr.
+    Text,
+    /// Tab-separated values with a header row.
+    Tsv,
+    /// Comma-separated values (RFC 4180) with a header row.
+    Csv,
+}
+
+/// The recordings listed.
+#[derive(Debug)]
+pub struct Listing {
+    rows: Vec<(Recording, ConsentState)>,
+    format: Format,
+    filter: Option<Scope>,
+}
+
+/// Lists the recordings, filtered by consent.
+pub fn run(a: &Args) -> anyhow::Result<Listing> {
+    let day = super::day_of(a.at.as_deref())?;
+    let filter: Option<Scope> = a.consent.as_deref().map(str::parse).transpose()?;
+    let rows = visitrec::catalog::with_consent(&a.archive, None, day)?
+        .into_iter()
+        .filter(|(_, state)| filter.is_none_or(|s| state.covers(s)))
+        .collect();
+    Ok(Listing {
+        rows,
+        format: a.format,
+        filter,
+    })
+}
+
+/// One recording in `list --json`: its metadata and its consent state.
+#[derive(Serialize)]
+struct Row<'a> {
+    #[serde(flatten)]
+    recording: &'a Recording,
+    consent_state: &'a ConsentState,
+}
+
+impl Serialize for Listing {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.rows.iter().map(|(recording, consent_state)| Row {
+            recording,
+            consent_state,
+        }))
+    }
+}
+
+/// The table columns of `--format tsv|csv`.
+const COLUMNS: [&str; 8] = [
+    "id",
+    "file_name",
+    "recorded_at",
+    "duration_s",
+    "participant",
+    "consent",
+    "granted",
+    "tags",
+];
+
+impl Report for Listing {
+    fn write_text(&self, out: &mut dyn Write, _v: Verbosity) -> io::Result<()> {
+        match self.format {
+            Format::Text => {
+                for (r, st) in &self.rows {
+                    writeln!(out, "{}", text_line(r, st))?;
+                }
+                Ok(())
+            }
+            Format::Tsv => {
+                writeln!(out, "{}", COLUMNS.join("\t"))?;
+                for (r, st) in &self.rows {
+                    writeln!(out, "{}", cells(r, st).join("\t"))?;
+                }
+                Ok(())
+            }
+            Format::Csv => {
+                let mut w = csv::Writer::from_writer(out);
+                w.write_record(COLUMNS).map_err(io::Error::other)?;
+                for (r, st) in &self.rows {
+                    w.write_record(cells(r, st)).map_err(io::Error::other)?;
+                }
+                w.flush()
+            }
+        }
+    }
+
+    fn diagnostics(&self, v: Verbosity) -> Vec<String> {
+        if self.format != Format::Text || v == Verbosity::Quiet {
+            return Vec::new();
+        }
+        vec![format!(
+            "{:<16}  {:<25}  {:>8}  {:<10}  {:<28}  {}",
+            "ID", "RECORDED AT", "DURATION", "PARTICIPANT", "CONSENT", "TAGS"
+        )]
+    }
+
+    fn summary(&self, v: Verbosity) -> Vec<String> {
+        if v == Verbosity::Quiet {
+            return Vec::new();
+        }
+        let n = self.rows.len();
+        let noun = if n == 1 { "recording" } else { "recordings" };
+        let filter = self
+            .filter
+            .map_or(String::new(), |s| format!(" whose consent covers {s}"));
+        vec![format!("{n} {noun}{filter}")]
+    }
+}
+
+/// A spreadsheet cell that would start a formula (`=`, `+`, `-`, `@`) is prefixed with
+/// `'`, so a hostile file name cannot run anything when the table is opened.
+fn cell(s: &str) -> String {
+    let s = term(s);
+    if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+/// The row of a recording; every cell escaped, so tabs and newlines in a name cannot break
+/// the table (they read `\t`, `\n`).
+fn cells(r: &Recording, st: &ConsentState) -> Vec<String> {
+    let tags: Vec<String> = r.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let granted: Vec<&str> = st.granted.keys().map(|s| s.as_str()).collect();
+    vec![
+        r.id.clone(),
+        cell(&r.source.file_name),
+        term(&r.source.recorded_at).into_owned(),
+        format!("{:.3}", r.source.duration_s),
+        cell(r.participant.as_deref().unwrap_or("")),
+        st.status.to_string(),
+        granted.join(","),
+        cell(&tags.join(" ")),
+    ]
+}
+
+/// `h:mm:ss` or `mm:ss`.
+pub fn fmt_duration(s: f64) -> String {
+    let total = s.round() as u64;
+    let (h, m, sec) = (total / 3600, total / 60 % 60, total % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{sec:02}")
+    } else {
+        format!("{m:02}:{sec:02}")
+    }
+}
+
+fn text_line(r: &Recording, consent: &ConsentState) -> String {
+    let tags: Vec<String> = r
+        .tags
+        .iter()
+        .map(|(k, v)| format!("{}={}", term(k), term(v)))
+        .collect();
+    format!(
+        "{}  {:<25}  {:>8}  {:<10}  {:<28}  {}",
+        r.id,
+        term(&r.source.recorded_at),
+        fmt_duration(r.source.duration_s),
+        term(r.participant.as_deref().unwrap_or("-")),
+        consent.summary(),
+        tags.join(" ")
+    )
+}

@@ -1,0 +1,513 @@
+//! What every command prints as text, and the rules of output shared by all: one JSON
+//! document with `--json` on every exit, a closed pipe is success, messages name what the
+//! user typed, `--actor` only on writers.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+
+use common::{archive_with_one, fixture, visitrec};
+
+/// Runs `visitrec ARGS…`; returns (exit code, stdout, stderr).
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = visitrec().args(args).output().unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// An archive with one consented, normalized, segmented, tagged and marked recording.
+fn full_archive(root: &Path) -> (std::path::PathBuf, String) {
+    let (archive, id) = archive_with_one(root);
+    let a = s(&archive);
+    assert_eq!(run(&["segment", a, &id]).0, 0);
+    let marked = run(&[
+        "tag",
+        a,
+        &id,
+        "--set",
+        "site=lebanon",
+        "--mark",
+        "00:01.5=dose change",
+    ]);
+    assert_eq!(marked.0, 0, "{}", marked.2);
+    (archive, id)
+}
+
+#[test]
+fn init_ingest_normalize_segment_say_what_they_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("a");
+    let a = s(&archive);
+    let (code, out, _) = run(&["init", a, "--org", "Clinic"]);
+    assert_eq!(code, 0);
+    assert_eq!(out, format!("Created archive {a} for Clinic\n"));
+    let wav = fixture("phone/dictation.wav");
+    let (code, out, _) = run(&["ingest", a, s(&wav), "--segment"]);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("ingested  ") && lines[0].ends_with("dictation.wav  (13.3 s)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 ingested, 0 already present, 0 rejected, 0 skipped\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("normalized ") && out.contains(" LUFS, true peak "),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 normalized, 0 already up to date, 0 failed\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("segmented  ") && out.contains(" segment(s)\n"),
+        "{out}"
+    );
+    let (code, out, _) = run(&["ingest", a, s(&wav)]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("present   "), "{out}");
+    let (code, out, _) = run(&["normalize", a, "--all"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "0 normalized, 1 already up to date, 0 failed\n")
+    );
+    let (code, out, _) = run(&["-v", "segment", a, "--all", "--min-silence", "0.3"]);
+    assert_eq!(code, 0);
+    // -v lists each segment with its times.
+    assert!(
+        out.lines()
+            .any(|l| l.trim_start().starts_with("001  ") && l.ends_with(" s")),
+        "{out}"
+    );
+    let (code, out, err) = run(&["-q", "ingest", a, s(&wav)]);
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
+}
+
+#[test]
+fn show_prints_consent_marks_loudness_and_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id) = full_archive(dir.path());
+    let (code, out, _) = run(&["show", s(&archive), &id[..6]]);
+    assert_eq!(code, 0);
+    for want in [
+        format!("id:           {id}"),
+        "file name:    dictation.wav".into(),
+        "tag:          site=lebanon".into(),
+        "consent:      active: research (as of ".into(),
+        "  research             permitted      since ".into(),
+        "  personal-use         not permitted  never granted".into(),
+        "consent history:".into(),
+        "grant    research  by study:S1".into(),
+        "marks:        1".into(),
+        "dose change".into(),
+        "normalized:   data/".into(),
+        "  before:     ".into(),
+        "  after:      ".into(),
+        "segments:     ".into(),
+        "  001  ".into(),
+    ] {
+        assert!(out.contains(&want), "show lacks {want:?}:\n{out}");
+    }
+    // JSON stays the recording's metadata as stored.
+    let (_, json) = common::run_json(&["show", &id], &archive);
+    assert_eq!(json, common::recording(&archive, &id));
+}
+
+#[test]
+fn list_prints_a_header_and_count_and_tables_for_spreadsheets() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id) = full_archive(dir.path());
+    let a = s(&archive);
+    let (code, out, err) = run(&["list", a]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with(&id) && out.contains("research"), "{out}");
+    assert!(err.starts_with("ID  ") && err.contains("CONSENT"), "{err}");
+    assert!(err.ends_with("1 recording\n"), "{err}");
+    // A filter that matches nothing still says so.
+    let (code, out, err) = run(&["list", a, "--consent", "care"]);
+    assert_eq!((code, out.as_str()), (0, ""));
+    assert!(
+        err.ends_with("0 recordings whose consent covers care\n"),
+        "{err}"
+    );
+    let (_, tsv, _) = run(&["list", a, "--format", "tsv"]);
+    let rows: Vec<Vec<&str>> = tsv.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(
+        rows[0],
+        [
+            "id",
+            "file_name",
+            "recorded_at",
+            "duration_s",
+            "participant",
+            "consent",
+            "granted",
+            "tags"
+        ]
+    );
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (rows[1][0], rows[1][1], rows[1][6], rows[1][7]),
+        (id.as_str(), "dictation.wav", "research", "site=lebanon")
+    );
+    let (_, csv, _) = run(&["list", a, "--format", "csv"]);
+    assert!(csv.starts_with("id,file_name,recorded_at,"), "{csv}");
+    assert_eq!(csv.lines().count(), 2);
+}
+
+#[test]
+fn spreadsheet_cells_cannot_hold_formulas_or_break_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = common::archive_at(dir.path());
+    let evil = dir.path().join("=HYPERLINK(\"x\")\tname\n.wav");
+    std::fs::copy(fixture("phone/dictation.wav"), &evil).unwrap();
+    assert_eq!(run(&["ingest", s(&archive), s(&evil)]).0, 0);
+    for format in ["tsv", "csv"] {
+        let (_, out, _) = run(&["list", s(&archive), "--format", format]);
+        assert_eq!(out.lines().count(), 2, "{format}: {out}");
+        assert!(out.contains("'=HYPERLINK"), "{format}: {out}");
+        assert!(!out.contains('\t') || format == "tsv");
+        assert!(
+            out.contains("\\t") && out.contains("\\n"),
+            "{format}: {out}"
+        );
+    }
+}
+
+#[test]
+fn tag_consent_and_log_print_their_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id) = archive_with_one(dir.path());
+    let a = s(&archive);
+    let (code, out, _) = run(&["tag", a, &id, "--set", "k=v", "--mark", "1=start"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        format!("{id} updated\n  tag   k=v\n  mark  00:01.000  start\n")
+            .replace("00:01.000", &visitrec::tags::format_time(1.0))
+    );
+    let (_, out, _) = run(&["tag", a, &id, "--set", "k=v"]);
+    assert!(out.starts_with(&format!("{id} unchanged")), "{out}");
+    let (code, out, _) = run(&[
+        "consent",
+        a,
+        &id,
+        "--grant",
+        "--scope",
+        "care",
+        "--by",
+        "patient:P1",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with(&format!("{id}: consent ")) && out.contains("care"),
+        "{out}"
+    );
+    let (_, out, _) = run(&["consent", a, &id]);
+    assert!(
+        out.contains("history:\n") && out.contains("grant    care  by patient:P1"),
+        "{out}"
+    );
+    let (code, out, _) = run(&["log", a]);
+    assert_eq!(code, 0);
+    let ops: Vec<&str> = out
+        .lines()
+        .map(|l| l.split_whitespace().nth(2).unwrap())
+        .collect();
+    assert_eq!(ops, ["ingest", "tag", "consent"], "{out}");
+    let (_, head, _) = run(&["log", a, "--head"]);
+    assert!(
+        head.starts_with("4:") && head.trim().len() == 2 + 64,
+        "{head}"
+    );
+}
+
+#[test]
+fn encrypt_decrypt_verify_checkpoint_print_their_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id) = archive_with_one(dir.path());
+    let a = s(&archive);
+    let key = fixture("keys/test-age-key.txt");
+    let recipient = public_key(&key);
+    let export = dir.path().join("export");
+    let (code, out, _) = run(&[
+        "encrypt",
+        a,
+        &id,
+        "-r",
+        &recipient,
+        "--purpose",
+        "research",
+        "--out",
+        s(&export),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.starts_with("encrypted 1 recording(s), 2 file(s), ")
+            && out.contains("for research to "),
+        "{out}"
+    );
+    let (code, out, _) = run(&["verify", s(&export), "-i", s(&key)]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(": intact (") && out.contains(", 3 opened with the key)"),
+        "{out}"
+    );
+    let plain = dir.path().join("plain");
+    let (code, out, _) = run(&["decrypt", s(&export), "-i", s(&key), "--out", s(&plain)]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("decrypted 2 file(s), "), "{out}");
+    let (code, out, _) = run(&["verify", a]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with(&format!("{a}: intact (")), "{out}");
+    let ssh = fixture("keys/test_ed25519");
+    let (code, out, _) = run(&["checkpoint", a, "--key", s(&ssh)]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("signed audit line "), "{out}");
+    let (_, out, _) = run(&["checkpoint", a, "--key", s(&ssh)]);
+    assert!(out.starts_with("already signed audit line "), "{out}");
+}
+
+fn generate_key(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("key.txt");
+    let out = std::process::Command::new("age-keygen")
+        .arg("-o")
+        .arg(&path)
+        .output();
+    assert!(
+        out.is_ok_and(|o| o.status.success()),
+        "age-keygen is required (scripts/test installs age)"
+    );
+    path
+}
+
+fn public_key(identity: &Path) -> String {
+    let out = std::process::Command::new("age-keygen")
+        .arg("-y")
+        .arg(identity)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn verify_json_is_one_document_on_every_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-archive");
+    let out = visitrec()
+        .args(["verify", s(&missing), "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON document");
+    assert_eq!(doc["error"]["kind"], "not-archive", "{doc}");
+    assert_eq!(doc["error"]["path"], s(&missing));
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-archive")
+    );
+    // A usage error too.
+    let out = visitrec()
+        .args(["verify", "--json", "--no-such-flag"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON document");
+    assert_eq!(doc["error"]["kind"], "usage");
+    // The report says what, by whom, when.
+    let (archive, _) = archive_with_one(dir.path());
+    let (code, report) = common::verify_json(&archive, &[]);
+    assert_eq!(code, 0);
+    assert_eq!(report["path"], s(&archive));
+    assert_eq!(report["bag"], "archive");
+    assert_eq!(report["recordings"], 1);
+    assert_eq!(
+        report["tool"],
+        format!("visitrec/{}", env!("CARGO_PKG_VERSION"))
+    );
+    assert!(report["checked_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(report["files_decrypted"], 0);
+}
+
+#[test]
+fn a_wrong_key_is_exit_2_in_verify_as_in_decrypt() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id) = archive_with_one(dir.path());
+    let key = fixture("keys/test-age-key.txt");
+    let wrong = generate_key(dir.path());
+    let export = dir.path().join("export");
+    let r = public_key(&key);
+    assert_eq!(
+        run(&[
+            "encrypt",
+            s(&archive),
+            &id,
+            "-r",
+            &r,
+            "--purpose",
+            "research",
+            "--out",
+            s(&export)
+        ])
+        .0,
+        0
+    );
+    let (code, out, err) = run(&["verify", s(&export), "-i", s(&wrong)]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("no identity matches"), "{err}");
+    let (code, _, _) = run(&[
+        "decrypt",
+        s(&export),
+        "-i",
+        s(&wrong),
+        "--out",
+        s(&dir.path().join("p")),
+    ]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn a_closed_pipe_is_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, _) = archive_with_one(dir.path());
+    for args in [
+        vec!["log", s(&archive)],
+        vec!["verify", s(&archive), "--json"],
+    ] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("visitrec"))
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // as `| head -0` does
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    }
+}
+
+#[test]
+fn messages_name_what_the_user_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id) = archive_with_one(dir.path());
+    let key = fixture("keys/test-age-key.txt");
+    // decrypt given the archive, not an export.
+    let (code, _, err) = run(&[
+        "decrypt",
+        s(&archive),
+        "-i",
+        s(&key),
+        "--out",
+        s(&dir.path().join("p")),
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("this is an archive, not an export; `visitrec encrypt` makes exports"),
+        "{err}"
+    );
+    // A read-only --out names the flag and the folder given, not a hidden staging folder.
+    let Some(fs) = common::mounted(1024, "read-only --out") else {
+        return;
+    };
+    fs.remount_read_only();
+    let out = fs.path().join("rofs");
+    let r = public_key(&key);
+    let (code, _, err) = run(&[
+        "encrypt",
+        s(&archive),
+        &id,
+        "-r",
+        &r,
+        "--purpose",
+        "research",
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        err.trim(),
+        format!("visitrec: error: --out {}: read-only file system", s(&out)),
+        "{err}"
+    );
+    assert!(!err.contains(".partial"));
+}
+
+#[test]
+fn actor_is_offered_only_by_commands_that_write() {
+    for cmd in ["list", "verify", "show", "log", "decrypt"] {
+        let (_, help, _) = run(&[cmd, "--help"]);
+        assert!(!help.contains("--actor"), "{cmd} offers --actor");
+    }
+    for cmd in [
+        "ingest",
+        "normalize",
+        "segment",
+        "tag",
+        "consent",
+        "encrypt",
+        "checkpoint",
+    ] {
+        let (_, help, _) = run(&[cmd, "--help"]);
+        assert!(help.contains("--actor"), "{cmd} lacks --actor");
+        // Global options come last, under their own heading.
+        let global = help
+            .find("Global options:")
+            .expect("a Global options heading");
+        assert!(
+            help[global..].contains("--quiet") && !help[..global].contains("--quiet"),
+            "{cmd}"
+        );
+    }
+    let (code, _, err) = run(&["list", "x", "--actor", "me"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--actor"), "{err}");
+}
+
+#[test]
+fn demo_tells_each_step_and_ends_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("demo");
+    let (code, out, err) = run(&["demo", s(&work)]);
+    assert_eq!(code, 0, "{err}");
+    for step in 1..=9 {
+        assert!(
+            out.contains(&format!("\n{step}. ")),
+            "step {step} missing:\n{out}"
+        );
+    }
+    assert!(
+        out.contains("8 ingested, 0 already present, 0 rejected"),
+        "{out}"
+    );
+    assert!(
+        out.contains("4. ingested the same folder again: 8 already present, 0 new"),
+        "{out}"
+    );
+    assert!(out.contains("opened with the key)"), "{out}");
+    assert!(
+        out.contains(&format!("{}: intact (", s(&work.join("study-archive")))),
+        "{out}"
+    );
+    // It refuses a folder that holds something.
+    let (code, _, err) = run(&["demo", s(&work)]);
+    assert_eq!(code, 2);
+    assert!(err.contains("already exists and is not empty"), "{err}");
+}
