@@ -388,11 +388,10 @@ fn every_change_is_audited_and_a_hand_edited_line_is_caught() {
         &archive,
     );
     visitrec()
-        .args(["--actor", "records-officer"])
         .arg("tag")
         .arg(&archive)
         .arg(&id)
-        .args(["--set", "site=b"])
+        .args(["--set", "site=b", "--actor", "records-officer"])
         .assert()
         .success();
     let log = json(&["log", &id[..5]], &archive);

@@ -227,7 +227,7 @@ fn tag_consent_and_log_print_their_results() {
     assert_eq!(ops, ["ingest", "tag", "consent"], "{out}");
     let (_, head, _) = run(&["log", a, "--head"]);
     assert!(
-        head.starts_with("4:") && head.trim().len() == 2 + 64,
+        head.starts_with("3:") && head.trim().len() == 2 + 64,
         "{head}"
     );
 }
