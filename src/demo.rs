@@ -11,8 +11,9 @@ use crate::crypto::{self, Identities, Recipients};
 use crate::error::{Error, IoContext, Result};
 use crate::export::{self, DecryptReport, ExportOptions, ExportReport};
 use crate::fsutil;
-use crate::ingest::{self, IngestOptions, IngestReport, Progress};
+use crate::ingest::{self, IngestOptions, IngestReport};
 use crate::pipeline::{self, SegmentReport};
+use crate::progress::{NoProgress, Progress};
 use crate::record::Mark;
 use crate::verify::{self, Report, VerifyOptions};
 
@@ -116,7 +117,7 @@ pub fn run(dir: &Path, progress: &dyn Progress) -> Result<DemoRun> {
     let inputs = [inbox.clone()];
     let mut writer = Archive::open(&archive)?.writer("visitrec-demo")?;
     let ingest = ingest::ingest(&mut writer, &inputs, &opts, progress)?;
-    let reingest = ingest::ingest(&mut writer, &inputs, &opts, &ingest::NoProgress)?;
+    let reingest = ingest::ingest(&mut writer, &inputs, &opts, &NoProgress)?;
 
     let memo = ingest
         .ingested
@@ -145,7 +146,7 @@ pub fn run(dir: &Path, progress: &dyn Progress) -> Result<DemoRun> {
         &Default::default(),
         true,
         Default::default(),
-        &ingest::NoProgress,
+        &NoProgress,
     )?;
 
     let identity = age::x25519::Identity::generate();

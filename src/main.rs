@@ -1,5 +1,7 @@
 //! The `visitrec` command line: parses arguments, calls the library, prints.
 
+mod commands;
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,6 +9,7 @@ use std::process::ExitCode;
 use age::secrecy::SecretString;
 use anyhow::Context;
 use clap::Parser;
+use commands::progress::Bar;
 use visitrec::annotate::{ConsentChange, TagEdit};
 use visitrec::archive::Archive;
 use visitrec::cli::{Cli, Command};
@@ -14,7 +17,7 @@ use visitrec::consent::{ConsentState, Grant, Scope, Withdrawal};
 use visitrec::crypto::{Identities, Recipients};
 use visitrec::exit::Exit;
 use visitrec::export::ExportOptions;
-use visitrec::ingest::{IngestOptions, IngestReport, Progress};
+use visitrec::ingest::{IngestOptions, IngestReport};
 use visitrec::pipeline::{NormalizeReport, SegmentReport};
 use visitrec::record::Recording;
 use visitrec::sanitize::term;
@@ -28,6 +31,8 @@ fn main() -> ExitCode {
             // Our errors already say what went wrong with which file; their I/O cause
             // would only repeat it.
             match e.downcast_ref::<visitrec::Error>() {
+                // Not a failure: the user stopped it, and is told what became of the work.
+                Some(err @ visitrec::Error::Stopped { .. }) => eprintln!("visitrec: {err}"),
                 Some(err) => eprintln!("visitrec: error: {}", term(&err.to_string())),
                 None => eprintln!("visitrec: error: {}", term(&format!("{e:#}"))),
             }
@@ -593,40 +598,6 @@ fn actor(cli: &Cli) -> anyhow::Result<String> {
 fn tempdir_path() -> anyhow::Result<PathBuf> {
     let stamp = jiff::Timestamp::now().as_millisecond();
     Ok(std::env::temp_dir().join(format!("visitrec-demo-{}-{stamp}", std::process::id())))
-}
-
-/// Progress bar on stderr, drawn only when stderr is a terminal and not `--quiet`.
-struct Bar(indicatif::ProgressBar);
-
-impl Bar {
-    fn new(quiet: bool) -> Bar {
-        if quiet || !std::io::stderr().is_terminal() {
-            return Bar(indicatif::ProgressBar::hidden());
-        }
-        let pb = indicatif::ProgressBar::new(0);
-        pb.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}",
-            )
-            .expect("valid template"),
-        );
-        Bar(pb)
-    }
-
-    fn finish(&self) {
-        self.0.finish_and_clear();
-    }
-}
-
-impl Progress for Bar {
-    fn start(&self, total: u64) {
-        self.0.inc_length(total);
-    }
-    fn advance(&self, path: &Path) {
-        self.0
-            .set_message(term(&path.display().to_string()).into_owned());
-        self.0.inc(1);
-    }
 }
 
 fn print_ingest(r: &IngestReport, cli: &Cli) {

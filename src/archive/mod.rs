@@ -763,15 +763,29 @@ impl Writer {
     }
 }
 
-impl Drop for Writer {
-    /// Clears staging (slots of refused inputs, an aborted transaction) while still
-    /// holding the lock; whatever a crash leaves is cleared by the next writer instead.
-    fn drop(&mut self) {
+impl Writer {
+    /// Removes everything staged and not committed (slots of refused inputs, of work cut
+    /// short by a signal, of an aborted transaction). Best effort: what stays is removed
+    /// by the next writer. Nothing is removed while a commit journal is pending (a commit
+    /// failed after its commit point): its staged files are committed content, which the
+    /// next writer moves into place.
+    pub fn discard_staged(&self) {
+        if fs::symlink_metadata(journal::journal_path(&self.archive.root)).is_ok() {
+            return;
+        }
         if let Ok(entries) = fs::read_dir(&self.staging_path) {
             for e in entries.flatten() {
                 let _ = fsutil::remove_tree(&e.path());
             }
         }
+    }
+}
+
+impl Drop for Writer {
+    /// Clears staging while still holding the lock; whatever a crash leaves is cleared by
+    /// the next writer instead.
+    fn drop(&mut self) {
+        self.discard_staged();
     }
 }
 

@@ -1,0 +1,3 @@
+//! The parts of the command line that are not library API.
+
+pub mod progress;
