@@ -441,3 +441,69 @@ fn sigterm_during_segment_keeps_the_committed_segmentations() {
     assert_eq!(segmented, kept);
     assert_ne!(snapshot(&archive), before);
 }
+
+#[test]
+fn a_killed_ingest_leaves_staging_that_verify_reports_and_the_next_writer_removes() {
+    let (d, archive) = new_archive();
+    let long = d.path().join("long.wav");
+    long_wav(&long);
+    let args: Vec<OsString> = vec!["ingest".into(), archive.clone().into(), long.into()];
+    let mut child = spawn(&args);
+    let staging = archive.join(".visitrec/staging");
+    let start = Instant::now();
+    while bytes_under(&staging) < 1 << 20 {
+        assert!(child.try_wait().unwrap().is_none(), "finished too soon");
+        assert!(start.elapsed() < Duration::from_secs(120), "nothing staged");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    signal(&child, libc::SIGKILL);
+    let _ = finish(child);
+    let left = bytes_under(&staging);
+    assert!(left >= 1 << 20);
+
+    // verify says what is there, as information: the archive itself is intact.
+    let (code, report) = verify_json(&archive, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let w = &report["warnings"][0];
+    assert_eq!(w["kind"], "leftover-staging", "{report:#}");
+    assert_eq!(w["path"], ".visitrec/staging");
+    let detail = w["detail"].as_str().unwrap();
+    let mb = format!("{:.1} MB", left as f64 / 1e6);
+    assert!(
+        detail.starts_with("1 file(s), ")
+            && detail.contains(&mb)
+            && detail.ends_with(
+                "in .visitrec/staging from an interrupted run; the next write removes them"
+            ),
+        "{detail}"
+    );
+    let out = visitrec().arg("verify").arg(&archive).output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("warning: .visitrec/staging: {detail}")),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // While the last writer is still running, its staging is work in progress.
+    let lock = archive.join(".visitrec/lock");
+    let dead = fs::read_to_string(&lock).unwrap();
+    fs::write(&lock, format!("{}\n", std::process::id())).unwrap();
+    let (_, report) = verify_json(&archive, &[]);
+    assert!(
+        report["warnings"].as_array().unwrap().is_empty(),
+        "{report:#}"
+    );
+    fs::write(&lock, dead).unwrap();
+
+    // The next writer removes it.
+    visitrec()
+        .arg("ingest")
+        .arg(&archive)
+        .arg(fixture("phone/dictation.wav"))
+        .assert()
+        .success();
+    assert!(staging_entries(&archive).is_empty());
+    assert_intact(&archive);
+}
