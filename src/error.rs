@@ -110,6 +110,17 @@ pub enum Error {
         /// The signal's number.
         signal: i32,
     },
+    /// A signal stopped a batch command (ingest, normalize, segment) at a safe point: the
+    /// recordings it had committed are kept, its staged work was removed.
+    #[error("interrupted: {kept} kept, {redo} to redo — run the same command again")]
+    Stopped {
+        /// The signal's number.
+        signal: i32,
+        /// Recordings (or inputs) this run committed.
+        kept: usize,
+        /// The others it was asked to do.
+        redo: usize,
+    },
     /// An `--anchor` value that is not `SEQ:HASH`.
     #[error("--anchor {given}: {reason}")]
     BadAnchor {
@@ -177,7 +188,7 @@ impl Error {
     pub fn exit_code(&self) -> Exit {
         match self {
             Error::ConsentRefused { .. } => Exit::Consent,
-            Error::Interrupted { signal } => Exit::Signal(*signal),
+            Error::Interrupted { signal } | Error::Stopped { signal, .. } => Exit::Signal(*signal),
             _ => Exit::Fatal,
         }
     }
@@ -198,7 +209,7 @@ impl Error {
             Error::Recipient { .. } => "recipient",
             Error::Invalid(_) => "invalid",
             Error::ConsentRefused { .. } => "consent-refused",
-            Error::Interrupted { .. } => "interrupted",
+            Error::Interrupted { .. } | Error::Stopped { .. } => "interrupted",
             Error::BadAnchor { .. } => "bad-anchor",
             Error::AuditBroken { .. } => "audit-broken",
             Error::SigningKey { .. } => "signing-key",
@@ -233,6 +244,7 @@ impl Error {
             | Error::Recipient { .. }
             | Error::Invalid(_)
             | Error::Interrupted { .. }
+            | Error::Stopped { .. }
             | Error::BadAnchor { .. } => None,
         }
     }

@@ -810,7 +810,7 @@ pub fn remove_stale_staging(dest: &Path) -> Result<Vec<String>> {
         let Some(pid) = pid else {
             continue;
         };
-        if pid == std::process::id() || process_alive(pid) {
+        if pid == std::process::id() || crate::archive::lock::process_alive(pid) {
             continue;
         }
         fsutil::remove_tree(&path)?;
@@ -820,15 +820,6 @@ pub fn remove_stale_staging(dest: &Path) -> Result<Vec<String>> {
         ));
     }
     Ok(removed)
-}
-
-/// Whether process `pid` exists (signal 0 checks without sending anything).
-fn process_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // SAFETY: kill with signal 0 only checks the process exists.
-    unsafe { libc::kill(pid, 0) == 0 || *libc::__errno_location() == libc::EPERM }
 }
 
 /// A random folder-name suffix from the OS's random generator (16 hex digits), so no

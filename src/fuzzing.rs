@@ -71,7 +71,11 @@ pub fn audio(data: &[u8]) {
         return;
     };
     if file.write_all(data).is_ok() {
-        let _ = crate::audio::probe::examine(&path, Default::default());
+        let _ = crate::audio::probe::examine(
+            &path,
+            Default::default(),
+            crate::progress::FileProgress::none(),
+        );
     }
     let _ = std::fs::remove_file(&path);
 }

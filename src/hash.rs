@@ -8,6 +8,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::error::{IoContext, Result};
+use crate::progress::{FileProgress, Phase, Position};
 
 /// Read/write buffer size: large enough that syscalls are not the bottleneck.
 const BUF: usize = 1 << 20;
@@ -77,15 +78,21 @@ pub fn hash_bytes(bytes: &[u8]) -> Fixity {
     }
 }
 
-/// Copies `src` to the new file `dst` while hashing the bytes, then fsyncs `dst`.
-/// Read errors are reported against `src`, write errors against `dst`.
-pub fn copy_hashed(src: &Path, dst: &Path) -> Result<Fixity> {
-    let mut input = File::open(src).at(src)?;
+/// Copies `src` to the new file `dst` while hashing the bytes, then fsyncs `dst`,
+/// reporting the bytes copied to `progress` ([`Phase::Copy`]). Read errors (and a caught
+/// signal: see [`crate::interrupt`]) are reported against `src`, write errors against `dst`.
+pub fn copy_hashed(src: &Path, dst: &Path, progress: FileProgress<'_>) -> Result<Fixity> {
+    let file = File::open(src).at(src)?;
+    let total = file.metadata().at(src)?.len();
+    let mut input = crate::interrupt::Stoppable(file);
     let mut output = crate::fsutil::create_new(dst)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; BUF];
     let mut size = 0u64;
+    let at = |done| Position::Bytes { done, total };
+    let mut ticker = progress.phase(Phase::Copy, at(0));
     loop {
+        ticker.at(at(size));
         let n = match input.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
@@ -97,6 +104,7 @@ pub fn copy_hashed(src: &Path, dst: &Path) -> Result<Fixity> {
         size += n as u64;
     }
     output.sync_all().at(dst)?;
+    ticker.finish(at(size));
     Ok(Fixity {
         sha256: hex::encode(hasher.finalize()),
         size,
@@ -306,9 +314,12 @@ mod tests {
         let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
         std::fs::write(&src, &data).unwrap();
         let dst = dir.path().join("b");
-        let f = copy_hashed(&src, &dst).unwrap();
+        let f = copy_hashed(&src, &dst, FileProgress::none()).unwrap();
         assert_eq!(f, hash_bytes(&data));
         assert_eq!(std::fs::read(&dst).unwrap(), data);
-        assert!(copy_hashed(&src, &dst).is_err(), "must not overwrite");
+        assert!(
+            copy_hashed(&src, &dst, FileProgress::none()).is_err(),
+            "must not overwrite"
+        );
     }
 }

@@ -18,10 +18,12 @@ use crate::consent::{ConsentEntry, Grant};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::hash::{self, Fixity};
+use crate::interrupt;
 use crate::pipeline::{
     NormalizeReport, NormalizedItem, SegmentReport, SegmentedItem, StageError, Staged,
     stage_normalized, stage_segments,
 };
+use crate::progress::{FileProgress, Progress};
 use crate::record::{self, ID_LEN, Mark, Recording, SCHEMA, Source};
 
 /// Extensions under which a file is expected to be audio: in a folder walk, a file so named
@@ -133,25 +135,6 @@ impl IngestReport {
     }
 }
 
-/// Receives progress: amounts of work as they become known, then one call per item done.
-/// A run that does several steps (ingest, then normalize, then segment) calls `start` once
-/// per step, each adding to the total, so one bar covers the whole batch.
-pub trait Progress: Sync {
-    /// Adds `total` items to the work to do.
-    fn start(&self, total: u64);
-    /// Called after each file.
-    fn advance(&self, path: &Path);
-}
-
-/// A [`Progress`] that shows nothing.
-#[derive(Debug)]
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    fn start(&self, _: u64) {}
-    fn advance(&self, _: &Path) {}
-}
-
 /// A file to examine; `explicit` when the user named it rather than a walk finding it.
 #[derive(Debug)]
 struct Candidate {
@@ -175,7 +158,10 @@ enum Outcome {
     Skipped(String),
 }
 
-/// Ingests `inputs` (files and folders) into the archive held by `writer`.
+/// Ingests `inputs` (files and folders) into the archive held by `writer`, reporting to
+/// `progress`. On SIGINT, SIGTERM or SIGHUP (see [`interrupt`]) it stops after the files at
+/// hand, commits those completed, removes the rest of its staging and fails with
+/// [`Error::Stopped`].
 pub fn ingest(
     writer: &mut Writer,
     inputs: &[PathBuf],
@@ -195,6 +181,7 @@ pub fn ingest(
         ..IngestReport::default()
     };
     let root = writer.archive().root().to_path_buf();
+    let _hold = interrupt::hold().map_err(|e| Error::io(&root, e))?;
     let candidates = collect(&root, inputs, &mut report);
     progress.start(candidates.len() as u64);
     let ingested_at = record::now();
@@ -216,16 +203,43 @@ pub fn ingest(
     let derived = derived_digests(writer);
     let mut batch: Vec<Staged> = Vec::new();
     let mut last_commit = Instant::now();
+    let mut kept = 0;
     let chunk = rayon::current_num_threads().max(1) * 2;
     for group in candidates.chunks(chunk) {
         let outcomes: Vec<Result<Outcome>> = group
             .par_iter()
             .map(|c| {
-                let o = stage_one(writer, c, (&known, &derived), opts, &consent, &ingested_at);
+                let to = FileProgress::new(progress, &c.path);
+                let o = stage_one(
+                    writer,
+                    c,
+                    (&known, &derived),
+                    (opts, &consent),
+                    &ingested_at,
+                    to,
+                );
                 progress.advance(&c.path);
                 o
             })
             .collect();
+        if let Some(signal) = interrupt::caught() {
+            // What the chunk completed is kept; what the signal cut short is redone.
+            for outcome in outcomes {
+                if let Ok(Outcome::Done(done)) = outcome
+                    && known.insert(done.staged.rec.id.clone())
+                {
+                    batch.push(done.staged);
+                }
+            }
+            kept += batch.len();
+            crate::pipeline::commit(writer, batch, "ingest", &details)?;
+            writer.discard_staged();
+            return Err(Error::Stopped {
+                signal,
+                kept,
+                redo: candidates.len() - kept,
+            });
+        }
         for (cand, outcome) in group.iter().zip(outcomes) {
             let shown = cand.path.display().to_string();
             match outcome? {
@@ -255,6 +269,7 @@ pub fn ingest(
         if batch.len() >= COMMIT_EVERY
             || (!batch.is_empty() && last_commit.elapsed() >= COMMIT_AFTER)
         {
+            kept += batch.len();
             crate::pipeline::commit(writer, std::mem::take(&mut batch), "ingest", &details)?;
             last_commit = Instant::now();
         }
@@ -264,16 +279,16 @@ pub fn ingest(
 }
 
 /// Copies one candidate into staging (hashing it), then decodes the staged copy — through
-/// the normalizer when asked, so a recording is decoded once — and builds its metadata.
-/// What is examined is exactly what would be stored. Errors writing into the archive are
-/// fatal; everything about the input itself is an outcome.
+/// the normalizer when asked, so a recording is decoded once — and builds its metadata,
+/// reporting to `progress`. What is examined is exactly what would be stored. Errors
+/// writing into the archive are fatal; everything about the input itself is an outcome.
 fn stage_one(
     writer: &Writer,
     cand: &Candidate,
     (known, derived): (&HashSet<String>, &HashMap<String, String>),
-    opts: &IngestOptions,
-    consent: &Option<ConsentEntry>,
+    (opts, consent): (&IngestOptions, &Option<ConsentEntry>),
     ingested_at: &str,
+    progress: FileProgress<'_>,
 ) -> Result<Outcome> {
     let src_meta = match fs::metadata(&cand.path) {
         Ok(m) if m.is_file() => m,
@@ -282,7 +297,7 @@ fn stage_one(
     };
     let slot = writer.new_staging_slot()?;
     let staged_original = slot.join("original");
-    let fixity = match hash::copy_hashed(&cand.path, &staged_original) {
+    let fixity = match hash::copy_hashed(&cand.path, &staged_original, progress) {
         Ok(f) => f,
         Err(Error::Io { path, source }) if path == cand.path => {
             let _ = fs::remove_dir_all(&slot);
@@ -309,7 +324,7 @@ fn stage_one(
         consent,
         ingested_at,
     };
-    match stage_audio(writer, &base, &staged_original, fixity, opts) {
+    match stage_audio(writer, &base, &staged_original, (fixity, opts), progress) {
         Ok((staged, facts)) => Ok(Outcome::Done(Box::new(Done {
             staged,
             facts,
@@ -336,13 +351,13 @@ struct Base<'a> {
 }
 
 /// Decodes the staged original (normalizing and segmenting it when asked) and stages its
-/// metadata.
+/// metadata, reporting to `progress`.
 fn stage_audio(
     writer: &Writer,
     base: &Base<'_>,
     original: &Path,
-    fixity: Fixity,
-    opts: &IngestOptions,
+    (fixity, opts): (Fixity, &IngestOptions),
+    progress: FileProgress<'_>,
 ) -> std::result::Result<(Staged, AudioFacts), StageError> {
     let cand = base.cand;
     let id = fixity.sha256[..ID_LEN].to_string();
@@ -351,19 +366,13 @@ fn stage_audio(
     let (facts, rendition) = match settings {
         Some(s) => {
             let max = opts.max_duration;
-            let r = stage_normalized(
-                writer,
-                &mut staged,
-                original,
-                &s,
-                max,
-                opts.segment.is_some(),
-            )?;
+            let vad = opts.segment.is_some();
+            let r = stage_normalized(writer, &mut staged, original, (&s, max), vad, progress)?;
             let wav = staged.puts.last().expect("normalized staged").0.clone();
             (r.source, Some((wav, r.vad_scores)))
         }
         None => (
-            probe::examine(original, opts.max_duration).map_err(StageError::Audio)?,
+            probe::examine(original, opts.max_duration, progress).map_err(StageError::Audio)?,
             None,
         ),
     };
@@ -397,15 +406,8 @@ fn stage_audio(
         .puts
         .push((original.to_path_buf(), stored_as, fixity));
     if let (Some((params, at_marks)), Some((wav, scores))) = (&opts.segment, rendition) {
-        stage_segments(
-            writer,
-            &mut staged,
-            &wav,
-            scores,
-            params,
-            *at_marks,
-            opts.max_duration,
-        )?;
+        let how = (params, *at_marks, opts.max_duration);
+        stage_segments(writer, &mut staged, &wav, scores, how, progress)?;
     }
     Ok((staged, facts))
 }

@@ -1,24 +1,27 @@
 //! Leaving no plaintext behind on SIGINT, SIGTERM or SIGHUP.
 //!
 //! A folder being filled with plaintext (an export's or a decrypt's staging) is
-//! [`guard`]ed. The first guard installs handlers for the three signals (one left ignored
-//! by the caller, as `nohup` does with SIGHUP, stays ignored). A handler only writes the
-//! signal's number to a pipe, which is async-signal-safe; a watcher thread reads it and:
+//! [`guard`]ed; a command that writes into an archive in batches (ingest, normalize,
+//! segment) [`hold`]s the signals while it runs, to stop at a safe point. The first guard or
+//! hold installs handlers for the three signals (one left ignored by the caller, as `nohup`
+//! does with SIGHUP, stays ignored). A handler only writes the signal's number to a pipe,
+//! which is async-signal-safe; a watcher thread reads it and:
 //!
-//! - with nothing guarded, restores the default action and re-raises the signal, so the
-//!   process ends as it would have without visitrec's handler;
+//! - with nothing guarded or held, restores the default action and re-raises the signal, so
+//!   the process ends as it would have without visitrec's handler;
 //! - otherwise records the signal ([`caught`]), which makes every [`Stoppable`] reader or
-//!   writer fail, so the command unwinds, removes its folder and exits with
-//!   128 + the signal number; if that takes longer than [`GRACE`], or a second signal
-//!   comes, the watcher removes the guarded folders itself and exits.
+//!   writer and every [`check`] fail, so the command unwinds, removes its folder (or its
+//!   archive staging) and exits with 128 + the signal number; if that takes longer than
+//!   [`GRACE`], or a second signal comes, the watcher removes the guarded folders itself
+//!   and exits (an archive's staging it leaves to the next writer, which removes it).
 //!
 //! SIGKILL cannot be caught: its leftovers are found and removed by the next run (see
-//! `export::remove_stale_staging`).
+//! `export::remove_stale_staging`, and `archive::Archive::writer` for an archive's staging).
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long the command gets to clean up after itself before the watcher does it.
@@ -33,6 +36,8 @@ static PIPE: AtomicI32 = AtomicI32::new(-1);
 static CAUGHT: AtomicI32 = AtomicI32::new(0);
 /// The guarded folders.
 static GUARDED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// How many [`Hold`]s are alive.
+static HELD: AtomicUsize = AtomicUsize::new(0);
 /// Whether the handlers are installed (or failed to be).
 static INSTALLED: Mutex<bool> = Mutex::new(false);
 
@@ -67,6 +72,30 @@ pub fn release(dir: &Path) {
     lock(&GUARDED).retain(|d| d != dir);
 }
 
+/// While alive, SIGINT, SIGTERM and SIGHUP do not end the process: they are recorded
+/// ([`caught`]) for the command to stop at its next safe point (see [`hold`]).
+#[derive(Debug)]
+pub struct Hold(());
+
+/// Holds the signals (installing the handlers the first time) until the [`Hold`] is
+/// dropped: for a command that commits its work in batches and must not die mid-batch.
+pub fn hold() -> io::Result<Hold> {
+    install()?;
+    HELD.fetch_add(1, Ordering::SeqCst);
+    Ok(Hold(()))
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        HELD.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Whether anything is guarded or held.
+fn busy() -> bool {
+    HELD.load(Ordering::SeqCst) > 0 || !lock(&GUARDED).is_empty()
+}
+
 /// A reader or writer that fails once a signal has been caught, so long copies stop.
 pub struct Stoppable<T>(pub T);
 
@@ -75,7 +104,9 @@ pub struct Stoppable<T>(pub T);
 #[error("interrupted by {}", signal_name(*.0))]
 pub struct Stopped(pub i32);
 
-fn stopped() -> io::Result<()> {
+/// Fails with [`Stopped`] once a signal has been caught: long loops call it to stop at
+/// their next step. An atomic load, cheap enough for every chunk.
+pub fn check() -> io::Result<()> {
     match caught() {
         Some(s) => Err(io::Error::other(Stopped(s))),
         None => Ok(()),
@@ -84,14 +115,14 @@ fn stopped() -> io::Result<()> {
 
 impl<R: Read> Read for Stoppable<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        stopped()?;
+        check()?;
         self.0.read(buf)
     }
 }
 
 impl<W: Write> Write for Stoppable<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        stopped()?;
+        check()?;
         self.0.write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -177,7 +208,7 @@ fn watch(fd: libc::c_int) {
         let Some(signal) = next_signal(fd, None) else {
             continue;
         };
-        if lock(&GUARDED).is_empty() {
+        if !busy() {
             // Nothing to protect: behave as if visitrec had no handler.
             // SAFETY: restoring the default action and raising the signal.
             unsafe {
@@ -191,7 +222,7 @@ fn watch(fd: libc::c_int) {
             .ok();
         let deadline = Instant::now() + GRACE;
         loop {
-            if lock(&GUARDED).is_empty() {
+            if !busy() {
                 break; // the command cleaned up; it exits with 128 + signal
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -211,6 +242,13 @@ fn remove_guarded_and_exit(signal: i32) -> ! {
             "visitrec: interrupted by {}; removed {}",
             signal_name(signal),
             dir.display()
+        );
+    }
+    if HELD.load(Ordering::SeqCst) > 0 {
+        eprintln!(
+            "visitrec: interrupted by {} before reaching a safe point; what was committed \
+             is kept, and the next write to the archive removes the rest from its staging",
+            signal_name(signal)
         );
     }
     // SAFETY: ends the process at once, as the signal would have.

@@ -23,6 +23,7 @@ pub mod hash;
 pub mod ingest;
 pub mod interrupt;
 pub mod pipeline;
+pub mod progress;
 pub mod record;
 pub mod replay;
 pub mod sanitize;

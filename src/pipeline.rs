@@ -3,7 +3,7 @@
 //! same settings changes nothing).
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -17,7 +17,8 @@ use crate::catalog;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::hash::{self, Fixity};
-use crate::ingest::Progress;
+use crate::interrupt;
+use crate::progress::{FileProgress, Progress};
 use crate::record::{self, Normalized, RECORDING_JSON, Recording, Segment, Segmentation};
 
 /// File name of the normalized rendition inside `data/<id>/`.
@@ -192,28 +193,55 @@ enum Status<T> {
     Failed(String),
 }
 
-/// Runs `work` over `ids` in parallel chunks and commits every few recordings.
+/// Runs `work` over `ids` in parallel chunks and commits every few recordings. On SIGINT,
+/// SIGTERM or SIGHUP (see [`interrupt`]) it stops after the chunk at hand, commits what
+/// that chunk completed, removes the rest of its staging and fails with
+/// [`Error::Stopped`].
 fn run<T: Send>(
     writer: &mut Writer,
     ids: &[String],
     progress: &dyn Progress,
     (op, details): (&str, serde_json::Value),
-    work: impl Fn(&Writer, &Recording) -> Result<Outcome<T>> + Sync,
+    work: impl Fn(&Writer, &Recording, FileProgress<'_>) -> Result<Outcome<T>> + Sync,
 ) -> Result<Vec<(String, Status<T>)>> {
+    let _hold = interrupt::hold().map_err(|e| Error::io(writer.archive().root(), e))?;
     progress.start(ids.len() as u64);
     let chunk = rayon::current_num_threads().max(1) * 2;
     let mut batch: Vec<Staged> = Vec::new();
     let mut out = Vec::with_capacity(ids.len());
     let mut last = Instant::now();
+    let mut kept = 0;
     for group in ids.chunks(chunk) {
         let results: Vec<Result<Outcome<T>>> = group
             .par_iter()
             .map(|id| {
-                let r = catalog::load(writer.archive(), id).and_then(|rec| work(writer, &rec));
-                progress.advance(std::path::Path::new(id));
+                let name = Path::new(id);
+                let r = catalog::load(writer.archive(), id).and_then(|rec| {
+                    let to = FileProgress {
+                        length_s: Some(rec.source.duration_s),
+                        ..FileProgress::new(progress, name)
+                    };
+                    work(writer, &rec, to)
+                });
+                progress.advance(name);
                 r
             })
             .collect();
+        if let Some(signal) = interrupt::caught() {
+            // What the chunk completed is kept; what the signal cut short is redone.
+            batch.extend(results.into_iter().filter_map(|r| match r {
+                Ok(Outcome::Done(staged, _)) => Some(*staged),
+                _ => None,
+            }));
+            kept += batch.len();
+            commit(writer, batch, op, &details)?;
+            writer.discard_staged();
+            return Err(Error::Stopped {
+                signal,
+                kept,
+                redo: ids.len() - kept,
+            });
+        }
         for (id, result) in group.iter().zip(results) {
             let status = match result? {
                 Outcome::Done(staged, extra) => {
@@ -226,6 +254,7 @@ fn run<T: Send>(
             out.push((id.clone(), status));
         }
         if batch.len() >= COMMIT_EVERY || (!batch.is_empty() && last.elapsed() >= COMMIT_AFTER) {
+            kept += batch.len();
             commit(writer, std::mem::take(&mut batch), op, &details)?;
             last = Instant::now();
         }
@@ -280,24 +309,30 @@ pub fn normalize(
         "target_lufs": settings.target_lufs,
         "true_peak_dbtp": settings.true_peak_dbtp,
     });
-    let statuses = run(writer, ids, progress, ("normalize", details), |w, rec| {
-        if is_current(w, rec, settings) {
-            return Ok(Outcome::Unchanged);
-        }
-        let mut staged = Staged::new(rec.clone());
-        // Segments cut from the old rendition would no longer match it.
-        let cleared = !rec.segments.is_empty();
-        staged.deletes = staged.rec.segments.drain(..).map(|s| s.path).collect();
-        staged.rec.segmentation = None;
-        let source = w.archive().path_of(&rec.source.stored_as)?;
-        match stage_normalized(w, &mut staged, &source, settings, max, false) {
-            Ok(_) => {
-                let n = staged.rec.normalized.clone().expect("just normalized");
-                Ok(Outcome::Done(Box::new(staged), (n, cleared)))
+    let statuses = run(
+        writer,
+        ids,
+        progress,
+        ("normalize", details),
+        |w, rec, to| {
+            if is_current(w, rec, settings) {
+                return Ok(Outcome::Unchanged);
             }
-            Err(e) => e.into_outcome(&rec.source.stored_as),
-        }
-    })?;
+            let mut staged = Staged::new(rec.clone());
+            // Segments cut from the old rendition would no longer match it.
+            let cleared = !rec.segments.is_empty();
+            staged.deletes = staged.rec.segments.drain(..).map(|s| s.path).collect();
+            staged.rec.segmentation = None;
+            let source = w.archive().path_of(&rec.source.stored_as)?;
+            match stage_normalized(w, &mut staged, &source, (settings, max), false, to) {
+                Ok(_) => {
+                    let n = staged.rec.normalized.clone().expect("just normalized");
+                    Ok(Outcome::Done(Box::new(staged), (n, cleared)))
+                }
+                Err(e) => e.into_outcome(&rec.source.stored_as),
+            }
+        },
+    )?;
     let mut report = NormalizeReport::default();
     for (id, status) in statuses {
         match status {
@@ -331,7 +366,7 @@ pub fn segment(
         "pad_s": params.pad_s,
         "at_marks": at_marks,
     });
-    let statuses = run(writer, ids, progress, ("segment", details), |w, rec| {
+    let statuses = run(writer, ids, progress, ("segment", details), |w, rec, to| {
         let mut staged = Staged::new(rec.clone());
         let normalized_first = rec.normalized.is_none();
         let (wav, scores, wav_rel) = match &rec.normalized {
@@ -339,7 +374,7 @@ pub fn segment(
             None => {
                 let source = w.archive().path_of(&rec.source.stored_as)?;
                 let settings = Settings::default();
-                match stage_normalized(w, &mut staged, &source, &settings, max, true) {
+                match stage_normalized(w, &mut staged, &source, (&settings, max), true, to) {
                     Ok(r) => {
                         let wav = staged.puts.last().expect("staged").0.clone();
                         let rel = record::payload_path(&rec.id, NORMALIZED_WAV);
@@ -353,7 +388,7 @@ pub fn segment(
         if !normalized_first && rec.segmentation.as_ref() == Some(&wanted) {
             return Ok(Outcome::Unchanged);
         }
-        match stage_segments(w, &mut staged, &wav, scores, params, at_marks, max) {
+        match stage_segments(w, &mut staged, &wav, scores, (params, at_marks, max), to) {
             Ok(()) => {
                 let segs = staged.rec.segments.clone();
                 Ok(Outcome::Done(Box::new(staged), (segs, normalized_first)))
@@ -411,7 +446,7 @@ impl StageError {
     /// An audio error, unless it is the disk refusing to take what we write (full,
     /// read-only, permission denied): that is fatal for the whole command, and names the
     /// file we were writing.
-    fn from_audio(e: AudioError, writing: &std::path::Path) -> StageError {
+    fn from_audio(e: AudioError, writing: &Path) -> StageError {
         use std::io::ErrorKind::{PermissionDenied, ReadOnlyFilesystem, StorageFull};
         match e {
             AudioError::Io(io)
@@ -434,20 +469,21 @@ impl From<Error> for StageError {
 }
 
 /// Renders `source` (refused when longer than `max`) into a normalized WAV in staging and
-/// records it in `staged.rec`. Returns the render's details (source facts; VAD scores when
-/// `vad`).
+/// records it in `staged.rec`, reporting to `progress`. Returns the render's details
+/// (source facts; VAD scores when `vad`).
 pub(crate) fn stage_normalized(
     w: &Writer,
     staged: &mut Staged,
-    source: &std::path::Path,
-    settings: &Settings,
-    max: MaxDuration,
+    source: &Path,
+    (settings, max): (&Settings, MaxDuration),
     vad: bool,
+    progress: FileProgress<'_>,
 ) -> std::result::Result<normalize::Rendered, StageError> {
     let slot = w.new_staging_slot()?;
     let out = slot.join(NORMALIZED_WAV);
     let scratch = slot.join("scratch.f32");
-    let r = normalize::render(source, settings, max, &out, &scratch, vad).map_err(|e| {
+    let r = normalize::render(source, settings, max, (&out, &scratch), vad, progress);
+    let r = r.map_err(|e| {
         // Nothing of a refused rendition is kept, not even in staging.
         let _ = std::fs::remove_dir_all(&slot);
         StageError::from_audio(e, &out)
@@ -491,15 +527,14 @@ fn segmentation_for(rec: &Recording, params: &Params, at_marks: bool) -> Segment
 
 /// Segments the normalized audio `wav` of `staged.rec` (using VAD `scores` already
 /// computed from it, when given; else refusing a `wav` longer than `max`), cuts the
-/// segment WAVs into staging, and records them.
+/// segment WAVs into staging, and records them, reporting to `progress`.
 pub(crate) fn stage_segments(
     w: &Writer,
     staged: &mut Staged,
-    wav: &std::path::Path,
+    wav: &Path,
     scores: Option<Vec<f32>>,
-    params: &Params,
-    at_marks: bool,
-    max: MaxDuration,
+    (params, at_marks, max): (&Params, bool, MaxDuration),
+    progress: FileProgress<'_>,
 ) -> std::result::Result<(), StageError> {
     let norm = staged
         .rec
@@ -509,7 +544,11 @@ pub(crate) fn stage_segments(
     let duration = norm.frames as f64 / f64::from(norm.sample_rate);
     let scores = match scores {
         Some(s) => s,
-        None => segment::score_wav(wav, max).map_err(StageError::Audio)?.0,
+        None => {
+            segment::score_wav(wav, max, progress)
+                .map_err(StageError::Audio)?
+                .0
+        }
     };
     let spans = segment::spans_from_scores(&scores, params, duration);
     let wanted = segmentation_for(&staged.rec, params, at_marks);
@@ -539,7 +578,7 @@ pub(crate) fn stage_segments(
             label: span.label.clone(),
         });
     }
-    segment::cut_all(wav, &cuts).map_err(|e| StageError::from_audio(e, &slot))?;
+    segment::cut_all(wav, &cuts, progress).map_err(|e| StageError::from_audio(e, &slot))?;
     for ((_, _, out), seg) in cuts.into_iter().zip(&segments) {
         let fixity = hash::hash_file(&out)?;
         staged.puts.push((out, seg.path.clone(), fixity));

@@ -85,6 +85,9 @@ pub enum WarningKind {
     /// Audit lines after the last checkpoint by an allowed signer (with
     /// `--allowed-signers`): nothing outside the archive vouches for them.
     UnsignedHistory,
+    /// Files in `.visitrec/staging/` left by a writer that was killed (SIGKILL, a crash, a
+    /// power cut): uncommitted work, not part of the archive; the next writer removes them.
+    LeftoverStaging,
 }
 
 /// A finding that does not make the archive fail verification, but that its keeper
@@ -245,6 +248,7 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
     v.log = v.text(AUDIT_LOG)?.unwrap_or_default();
     v.entries = audit::entries(&v.log);
     v.check_journal();
+    v.check_staging()?;
     for link in archive.links_outside_data()? {
         v.problem(&link, ProblemKind::Symlink, LINK_DETAIL);
     }
@@ -517,6 +521,23 @@ impl Verifier<'_> {
             }),
             JournalState::Invalid(why) => self.problem(rel, ProblemKind::BadJournal, why.clone()),
         }
+    }
+
+    /// Staging left by a killed writer is reported, with its size.
+    fn check_staging(&mut self) -> Result<()> {
+        if let Some(left) = self.archive.leftover_staging()? {
+            self.warnings.push(Warning {
+                path: format!("{META_DIR}/staging"),
+                kind: WarningKind::LeftoverStaging,
+                detail: format!(
+                    "{} file(s), {:.1} MB in {META_DIR}/staging from an interrupted run; the \
+                     next write removes them",
+                    left.files,
+                    left.bytes as f64 / 1e6
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// `rel`'s committed bytes, or `None` when it does not exist.

@@ -101,6 +101,12 @@ fn a_pending_journal_is_reported_and_finished() {
         warnings.iter().any(|w| w["kind"] == "pending-journal"),
         "{report}"
     );
+    // The staged file the journal moves is committed content; the other one is left over.
+    assert!(
+        warnings.iter().any(|w| w["kind"] == "leftover-staging"
+            && w["detail"].as_str().unwrap().starts_with("1 file(s), ")),
+        "{report}"
+    );
     visitrec()
         .arg("tag")
         .arg(&archive)

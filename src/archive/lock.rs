@@ -48,3 +48,29 @@ impl WriteLock {
         Ok(WriteLock { _file: file })
     }
 }
+
+/// Whether the process that last took the lock of the archive at `root` may still be running
+/// (the pid it wrote names a live process, or this one): then the archive's staging may be
+/// in use. The lock file is read without following links; a missing or unreadable one
+/// names no one.
+pub fn holder_running(root: &Path) -> bool {
+    let rel = format!("{}/lock", super::META_DIR);
+    let mut text = String::new();
+    let read = crate::beneath::open(root, &rel).and_then(|mut f| {
+        f.read_to_string(&mut text)
+            .map_err(|e| Error::io(root.join(&rel), e))
+    });
+    match (read, text.trim().parse::<u32>()) {
+        (Ok(_), Ok(pid)) => pid == std::process::id() || process_alive(pid),
+        _ => false,
+    }
+}
+
+/// Whether process `pid` exists (signal 0 checks without sending anything).
+pub fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill with signal 0 only checks the process exists.
+    unsafe { libc::kill(pid, 0) == 0 || *libc::__errno_location() == libc::EPERM }
+}

@@ -65,6 +65,15 @@ pub enum JournalState {
     Invalid(String),
 }
 
+/// Files left in `.visitrec/staging/` by a writer that was killed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Leftover {
+    /// Regular files.
+    pub files: u64,
+    /// Their total size in bytes.
+    pub bytes: u64,
+}
+
 /// What a walk of `data/` found.
 #[derive(Debug, Default)]
 pub struct PayloadListing {
@@ -376,6 +385,51 @@ impl Archive {
             }
         }
         Ok(out)
+    }
+
+    /// The files in `.visitrec/staging/` that a killed writer left (the next writer removes
+    /// them): none while the writer that last took the lock is still running (they are its
+    /// work in progress), and none that a pending journal still needs (they are committed).
+    /// Nothing is followed: a link on the way (reported by [`Self::links_outside_data`])
+    /// counts nothing.
+    pub fn leftover_staging(&self) -> Result<Option<Leftover>> {
+        if lock::holder_running(&self.root) {
+            return Ok(None);
+        }
+        let rel_staging = format!("{META_DIR}/staging");
+        let staging = match crate::beneath::Dir::walk(&self.root, &rel_staging, false) {
+            Ok(d) => d,
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(None);
+            }
+            Err(Error::Symlink(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let needed: std::collections::BTreeSet<&str> = self
+            .overlay
+            .values()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        let pinned = staging.pinned_path();
+        let mut found = Leftover::default();
+        for entry in walkdir::WalkDir::new(&pinned)
+            .min_depth(1)
+            .follow_links(false)
+        {
+            // What vanished while we walked was being cleared.
+            let Ok(entry) = entry else { continue };
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let rest = entry.path().strip_prefix(&pinned).unwrap_or(entry.path());
+            if needed.contains(format!("{rel_staging}/{}", rest.to_string_lossy()).as_str()) {
+                continue;
+            }
+            found.files += 1;
+            found.bytes += entry.metadata().map_or(0, |m| m.len());
+        }
+        Ok((found.files > 0).then_some(found))
     }
 
     /// Symbolic links in the archive outside `data/` (at its top level and anywhere under
@@ -763,15 +817,29 @@ impl Writer {
     }
 }
 
-impl Drop for Writer {
-    /// Clears staging (slots of refused inputs, an aborted transaction) while still
-    /// holding the lock; whatever a crash leaves is cleared by the next writer instead.
-    fn drop(&mut self) {
+impl Writer {
+    /// Removes everything staged and not committed (slots of refused inputs, of work cut
+    /// short by a signal, of an aborted transaction). Best effort: what stays is removed
+    /// by the next writer. Nothing is removed while a commit journal is pending (a commit
+    /// failed after its commit point): its staged files are committed content, which the
+    /// next writer moves into place.
+    pub fn discard_staged(&self) {
+        if fs::symlink_metadata(journal::journal_path(&self.archive.root)).is_ok() {
+            return;
+        }
         if let Ok(entries) = fs::read_dir(&self.staging_path) {
             for e in entries.flatten() {
                 let _ = fsutil::remove_tree(&e.path());
             }
         }
+    }
+}
+
+impl Drop for Writer {
+    /// Clears staging while still holding the lock; whatever a crash leaves is cleared by
+    /// the next writer instead.
+    fn drop(&mut self) {
+        self.discard_staged();
     }
 }
 

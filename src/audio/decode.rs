@@ -292,6 +292,14 @@ impl std::fmt::Debug for AudioStream {
 /// Rate at which Opus is decoded (every Opus stream decodes natively at 48 kHz).
 const OPUS_RATE: u32 = 48_000;
 
+impl StreamInfo {
+    /// The length the container declares, in seconds.
+    pub fn declared_s(&self) -> Option<f64> {
+        self.declared_frames
+            .map(|f| f as f64 / f64::from(self.sample_rate))
+    }
+}
+
 impl AudioStream {
     /// Opens `path`, recognising the container by its content (never by the file name), to
     /// decode at most `max` of audio: a longer length declared by the header is refused

@@ -17,6 +17,7 @@ use super::decode::{AudioError, AudioStream, MaxDuration};
 use super::probe::AudioFacts;
 use super::resample::MonoResampler;
 use super::segment::VadScorer;
+use crate::progress::{FileProgress, Phase, Position};
 
 /// What to aim for.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -127,16 +128,18 @@ fn io_err(e: std::io::Error) -> AudioError {
 /// also scores the output for voice activity on the way out (saving `segment` a pass).
 /// An input longer than `max` is refused: before anything is written when its header says
 /// so, else as soon as decoding passes the limit (the scratch file then holds at most
-/// `max` of audio, and is removed).
+/// `max` of audio, and is removed). Reports both passes to `progress` ([`Phase::Decode`],
+/// then [`Phase::Normalize`]), and stops with an error once a signal is caught (see
+/// [`crate::interrupt`]).
 pub fn render(
     input: &Path,
     settings: &Settings,
     max: MaxDuration,
-    out_wav: &Path,
-    scratch: &Path,
+    (out_wav, scratch): (&Path, &Path),
     vad: bool,
+    progress: FileProgress<'_>,
 ) -> Result<Rendered, AudioError> {
-    let result = render_inner(input, settings, max, out_wav, scratch, vad);
+    let result = render_inner(input, settings, max, (out_wav, scratch), vad, progress);
     let _ = std::fs::remove_file(scratch);
     result
 }
@@ -145,11 +148,13 @@ fn render_inner(
     input: &Path,
     settings: &Settings,
     max: MaxDuration,
-    out_wav: &Path,
-    scratch: &Path,
+    (out_wav, scratch): (&Path, &Path),
     vad: bool,
+    progress: FileProgress<'_>,
 ) -> Result<Rendered, AudioError> {
     let stream = AudioStream::open(input, max)?;
+    let source_rate = f64::from(stream.info().sample_rate);
+    let declared = stream.info().declared_s();
     let mut resampler = MonoResampler::new(stream.info().sample_rate, settings.rate)?;
     let mut dc = DcBlocker::new(settings.rate);
     let mut before = meter(settings.rate)?;
@@ -190,10 +195,16 @@ fn render_inner(
             Ok(())
         };
         let (chunks, decoder) = decode_mono(stream);
+        let mut ticker = progress.phase(Phase::Decode, progress.audio(declared, 0.0));
+        let mut decoded = 0u64;
         for chunk in chunks {
+            crate::interrupt::check()?;
             resampler.push(&chunk, &mut sink)?;
+            decoded += chunk.len() as u64;
+            ticker.at(progress.audio(declared, decoded as f64 / source_rate));
         }
         source = decoder.join().expect("decoder thread does not panic")?;
+        ticker.finish(progress.audio(declared, decoded as f64 / source_rate));
         resampler.finish(&mut sink)?;
         let _ = to_meter.send(pending);
     }
@@ -224,11 +235,21 @@ fn render_inner(
     } else {
         None
     };
+    let rate = f64::from(settings.rate);
+    let at = |written: u64| Position::Audio {
+        done_s: written as f64 / rate,
+        total_s: Some(frames as f64 / rate),
+    };
+    let mut ticker = progress.phase(Phase::Normalize, at(0));
+    let mut written = 0u64;
     loop {
+        crate::interrupt::check()?;
         let n = read_full(&mut reader, &mut buf).map_err(io_err)?;
         if n == 0 {
             break;
         }
+        written += n as u64 / 4;
+        ticker.at(at(written));
         pcm.clear();
         pcm.extend(buf[..n].chunks_exact(4).map(|b| {
             let x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]) * gain;
@@ -248,6 +269,7 @@ fn render_inner(
     File::open(out_wav)
         .and_then(|f| f.sync_all())
         .map_err(io_err)?;
+    ticker.finish(at(written));
     // BS.1770 loudness and true peak scale exactly with a linear gain, so the values after
     // are the values before plus the gain (the tests check them against ffmpeg's meter).
     let shift = |v: Option<f64>| v.map(|v| v + gain_db);
@@ -390,14 +412,16 @@ mod tests {
             &input,
             &settings,
             MaxDuration::DEFAULT,
-            &out,
-            &scratch,
+            (&out, &scratch),
             true,
+            FileProgress::none(),
         )
         .unwrap();
         assert_eq!(r.source.frames, 640_175);
         assert_eq!(r.frames, 294_080); // round(640175 · 22050 / 48000)
-        let (from_file, _) = crate::audio::segment::score_wav(&out, MaxDuration::DEFAULT).unwrap();
+        let (from_file, _) =
+            crate::audio::segment::score_wav(&out, MaxDuration::DEFAULT, FileProgress::none())
+                .unwrap();
         assert_eq!(r.vad_scores.unwrap(), from_file);
         assert!(!dir.path().join("s.f32").exists(), "scratch removed");
     }

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::decode::{AudioError, AudioStream, MaxDuration, StreamInfo};
+use crate::progress::{FileProgress, Phase};
 
 /// Everything ingest learns from a recording's content.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,14 +27,26 @@ impl AudioFacts {
     }
 }
 
-/// Decodes `path` completely and gathers its facts. Truncated or damaged files, and files
-/// longer than `max`, are errors.
-pub fn examine(path: &Path, max: MaxDuration) -> Result<AudioFacts, AudioError> {
+/// Decodes `path` completely and gathers its facts, reporting how far decoding is to
+/// `progress` ([`Phase::Decode`]). Truncated or damaged files, and files longer than `max`,
+/// are errors; so is a caught signal (see [`crate::interrupt`]).
+pub fn examine(
+    path: &Path,
+    max: MaxDuration,
+    progress: FileProgress<'_>,
+) -> Result<AudioFacts, AudioError> {
     let mut stream = AudioStream::open(path, max)?;
+    let info = stream.info();
+    let per_s = f64::from(info.sample_rate) * f64::from(info.channels);
+    let declared = info.declared_s();
+    let mut ticker = progress.phase(Phase::Decode, progress.audio(declared, 0.0));
     let mut samples = 0u64;
     while let Some(chunk) = stream.next_chunk()? {
         samples += chunk.len() as u64;
+        crate::interrupt::check()?;
+        ticker.at(progress.audio(declared, samples as f64 / per_s));
     }
+    ticker.finish(progress.audio(declared, samples as f64 / per_s));
     facts(&stream, samples)
 }
 

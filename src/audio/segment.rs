@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::decode::{AudioError, MaxDuration};
 use super::resample::MonoResampler;
+use crate::progress::{FileProgress, Phase, Position};
 
 /// The VAD's rate and frame size (16 ms at 16 kHz).
 const VAD_RATE: u32 = 16_000;
@@ -57,7 +58,7 @@ pub struct Span {
 /// Finds speech in a mono 16-bit WAV (the normalized rendition) no longer than `max` and
 /// shapes it into segments. Returns the segments and the file's duration in seconds.
 pub fn detect(wav: &Path, p: &Params, max: MaxDuration) -> Result<(Vec<Span>, f64), AudioError> {
-    let (scores, duration) = score_wav(wav, max)?;
+    let (scores, duration) = score_wav(wav, max, FileProgress::none())?;
     Ok((spans_from_scores(&scores, p, duration), duration))
 }
 
@@ -68,17 +69,34 @@ pub fn spans_from_scores(scores: &[f32], p: &Params, duration: f64) -> Vec<Span>
 }
 
 /// VAD frame scores of a mono 16-bit WAV, and its duration in seconds. A WAV whose header
-/// declares more than `max` is refused before it is read.
-pub fn score_wav(wav: &Path, max: MaxDuration) -> Result<(Vec<f32>, f64), AudioError> {
+/// declares more than `max` is refused before it is read. Reports to `progress`
+/// ([`Phase::Detect`]); a caught signal stops it (see [`crate::interrupt`]).
+pub fn score_wav(
+    wav: &Path,
+    max: MaxDuration,
+    progress: FileProgress<'_>,
+) -> Result<(Vec<f32>, f64), AudioError> {
     let mut pcm = Pcm16::open(wav)?;
     max.check(u64::from(pcm.frames), pcm.rate, true)?;
     let duration = f64::from(pcm.frames) / f64::from(pcm.rate);
+    let at = pcm.position();
+    let mut ticker = progress.phase(Phase::Detect, at(0));
     let mut scorer = VadScorer::new(pcm.rate)?;
     let mut buf = Vec::new();
-    while pcm.read(&mut buf, 16_384)? > 0 {
+    let mut done = 0;
+    loop {
+        crate::interrupt::check()?;
+        let n = pcm.read(&mut buf, 16_384)?;
+        if n == 0 {
+            break;
+        }
         scorer.push(&buf)?;
+        done += n as u32;
+        ticker.at(at(done));
     }
-    Ok((scorer.finish()?, duration))
+    let scores = scorer.finish()?;
+    ticker.finish(at(done));
+    Ok((scores, duration))
 }
 
 /// Scores 16-bit mono audio at any rate for voice activity, one score per 16 ms. The same
@@ -163,6 +181,15 @@ impl Pcm16 {
             reader: r.into_inner(),
             bytes: Vec::new(),
         })
+    }
+
+    /// How to report `frames` of this file done.
+    fn position(&self) -> impl Fn(u32) -> Position + use<> {
+        let (rate, total) = (f64::from(self.rate), f64::from(self.frames));
+        move |frames| Position::Audio {
+            done_s: f64::from(frames) / rate,
+            total_s: Some(total / rate),
+        }
     }
 
     /// Reads up to `max` samples into `out` (replacing its content); 0 at the end.
@@ -343,9 +370,16 @@ pub fn cut_at_marks(spans: Vec<Span>, marks: &[(f64, String)]) -> Vec<Span> {
 
 /// Cuts the frame ranges `cuts` (sorted, non-overlapping) of a mono 16-bit WAV into new
 /// WAVs, in one pass over the source; the outputs are then fsynced in parallel (hundreds
-/// of one-by-one fsyncs cost more than the cutting).
-pub fn cut_all(wav: &Path, cuts: &[(u32, u32, PathBuf)]) -> Result<(), AudioError> {
+/// of one-by-one fsyncs cost more than the cutting). Reports to `progress`
+/// ([`Phase::Segment`]); a caught signal stops it (see [`crate::interrupt`]).
+pub fn cut_all(
+    wav: &Path,
+    cuts: &[(u32, u32, PathBuf)],
+    progress: FileProgress<'_>,
+) -> Result<(), AudioError> {
     let mut pcm = Pcm16::open(wav)?;
+    let at = pcm.position();
+    let mut ticker = progress.phase(Phase::Segment, at(0));
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: pcm.rate,
@@ -364,6 +398,8 @@ pub fn cut_all(wav: &Path, cuts: &[(u32, u32, PathBuf)]) -> Result<(), AudioErro
         let file = crate::fsutil::create_new(out).map_err(AudioError::from)?;
         let mut w = hound::WavWriter::new(BufWriter::new(file), spec).map_err(AudioError::from)?;
         while pos < end {
+            crate::interrupt::check()?;
+            ticker.at(at(pos));
             let n = pcm.read(&mut buf, (end - pos).min(16_384))?;
             let mut iw = w.get_i16_writer(n as u32);
             for s in &buf {
@@ -377,6 +413,7 @@ pub fn cut_all(wav: &Path, cuts: &[(u32, u32, PathBuf)]) -> Result<(), AudioErro
     use rayon::prelude::*;
     cuts.par_iter()
         .try_for_each(|(_, _, out)| File::open(out).and_then(|f| f.sync_all()))?;
+    ticker.finish(at(pcm.frames));
     Ok(())
 }
 

@@ -15,8 +15,9 @@ use visitrec::crypto::{self, Identities, Recipients};
 use visitrec::error::{Error, IoContext};
 use visitrec::export::{self, DecryptReport, ExportOptions, ExportReport};
 use visitrec::fsutil;
-use visitrec::ingest::{self, IngestOptions, IngestReport, Progress};
+use visitrec::ingest::{self, IngestOptions, IngestReport};
 use visitrec::pipeline::{self, SegmentReport};
+use visitrec::progress::{NoProgress, Progress};
 use visitrec::record::Mark;
 use visitrec::verify::{self, Report as Verified, VerifyOptions};
 
@@ -123,7 +124,7 @@ fn run_in(dir: &Path, progress: &dyn Progress) -> anyhow::Result<DemoRun> {
     let inputs = [inbox.clone()];
     let mut writer = Archive::open(&archive)?.writer("visitrec-demo")?;
     let ingest = ingest::ingest(&mut writer, &inputs, &opts, progress)?;
-    let reingest = ingest::ingest(&mut writer, &inputs, &opts, &ingest::NoProgress)?;
+    let reingest = ingest::ingest(&mut writer, &inputs, &opts, &NoProgress)?;
 
     let memo = ingest
         .ingested
@@ -152,7 +153,7 @@ fn run_in(dir: &Path, progress: &dyn Progress) -> anyhow::Result<DemoRun> {
         &Default::default(),
         true,
         Default::default(),
-        &ingest::NoProgress,
+        &NoProgress,
     )?;
 
     let identity = age::x25519::Identity::generate();
@@ -234,7 +235,7 @@ pub fn run(a: &Args, v: Verbosity) -> anyhow::Result<DemoRun> {
             std::env::temp_dir().join(format!("visitrec-demo-{}-{stamp}", std::process::id()))
         }
     };
-    let bar = Bar::new(v);
+    let bar = Bar::new(v == Verbosity::Quiet);
     run_in(&dir, &bar).with_context(|| format!("demo in {}", dir.display()))
 }
 

@@ -98,7 +98,7 @@ impl Args {
 pub fn run(a: &Args, v: Verbosity) -> anyhow::Result<IngestReport> {
     let opts = a.options()?;
     let mut writer = a.actor.writer(&a.archive)?;
-    let bar = Bar::new(v);
+    let bar = Bar::new(v == Verbosity::Quiet);
     Ok(visitrec::ingest::ingest(
         &mut writer,
         &a.inputs,

@@ -55,7 +55,8 @@ pub const EXIT_CODES: &str = "Exit codes:
   1  the command ran but found problems (verify) or rejected some inputs (ingest)
   2  could not run: usage, no such archive, archive locked, I/O error, wrong key, tampered export
   3  refused: consent does not cover the export's --purpose (nothing written)
-  128+N  interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP); what it had staged was removed";
+  128+N  interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP): encrypt and decrypt removed
+         what they had written; ingest, normalize and segment kept what they had committed";
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]

@@ -110,7 +110,11 @@ pub fn fail(e: &anyhow::Error, json: bool) -> Exit {
         Some(err) => err.to_string(),
         None => format!("{e:#}"),
     };
-    message(&format!("visitrec: error: {}", term(&text)));
+    match lib {
+        // Not a failure: the user stopped it, and is told what became of the work.
+        Some(visitrec::Error::Stopped { .. }) => message(&format!("visitrec: {}", term(&text))),
+        _ => message(&format!("visitrec: error: {}", term(&text))),
+    }
     if json {
         let doc = ErrorDoc {
             error: ErrorBody {

@@ -38,7 +38,7 @@ pub struct Args {
 pub fn run(a: &Args, v: Verbosity) -> anyhow::Result<SegmentReport> {
     let mut writer = a.actor.writer(&a.archive)?;
     let ids = a.which.select(writer.archive())?;
-    let bar = Bar::new(v);
+    let bar = Bar::new(v == Verbosity::Quiet);
     Ok(visitrec::pipeline::segment(
         &mut writer,
         &ids,
