@@ -45,7 +45,10 @@ pub fn tag(writer: &mut Writer, id: &str, edit: &TagEdit) -> Result<TagOutcome> 
     for k in &edit.unset {
         tags::check_key(k)?;
         if rec.tags.remove(k).is_none() {
-            return Err(Error::Invalid(format!("recording {id} has no tag {k}")));
+            return Err(Error::NoTag {
+                id: id.to_string(),
+                key: k.clone(),
+            });
         }
     }
     for (k, v) in &edit.set {
@@ -55,10 +58,10 @@ pub fn tag(writer: &mut Writer, id: &str, edit: &TagEdit) -> Result<TagOutcome> 
         let before_len = rec.marks.len();
         rec.marks.retain(|m| !same_time(m.at_s, *at));
         if rec.marks.len() == before_len {
-            return Err(Error::Invalid(format!(
-                "recording {id} has no mark at {}",
-                tags::format_time(*at)
-            )));
+            return Err(Error::NoMark {
+                id: id.to_string(),
+                at: tags::format_time(*at),
+            });
         }
     }
     add_marks(&mut rec, &edit.mark)?;
@@ -90,22 +93,20 @@ pub fn add_marks(rec: &mut Recording, marks: &[Mark]) -> Result<()> {
     for m in marks {
         tags::check_value("mark label", &m.label)?;
         if !(0.0..=duration).contains(&m.at_s) {
-            return Err(Error::Invalid(format!(
-                "mark at {} is outside the recording {} ({})",
-                tags::format_time(m.at_s),
-                rec.id,
-                tags::format_time(duration)
-            )));
+            return Err(Error::MarkOutside {
+                id: rec.id.clone(),
+                at: tags::format_time(m.at_s),
+                duration: tags::format_time(duration),
+            });
         }
         match rec.marks.iter().find(|x| same_time(x.at_s, m.at_s)) {
             Some(x) if x.label == m.label => {}
             Some(x) => {
-                return Err(Error::Invalid(format!(
-                    "recording {} already has a mark at {} ({:?}); --unmark it first",
-                    rec.id,
-                    tags::format_time(m.at_s),
-                    x.label
-                )));
+                return Err(Error::MarkTaken {
+                    id: rec.id.clone(),
+                    at: tags::format_time(m.at_s),
+                    label: x.label.clone(),
+                });
             }
             None => rec.marks.push(m.clone()),
         }
@@ -123,7 +124,7 @@ fn same_time(a: f64, b: f64) -> bool {
 pub fn parse_mark(s: &str) -> Result<Mark> {
     let (t, label) = s
         .split_once('=')
-        .ok_or_else(|| Error::Invalid(format!("mark {s:?} must have the form TIME=LABEL")))?;
+        .ok_or_else(|| Error::BadMark(s.to_string()))?;
     tags::check_value("mark label", label)?;
     Ok(Mark {
         at_s: tags::parse_time(t)?,
@@ -134,13 +135,10 @@ pub fn parse_mark(s: &str) -> Result<Mark> {
 /// Reads marks from a file (see [`parse_marks`]); errors name the file and line.
 pub fn read_marks_file(path: &Path) -> Result<Vec<Mark>> {
     let text = std::fs::read_to_string(path).at(path)?;
-    parse_marks(&text).map_err(|(line, why)| Error::BadFile {
+    parse_marks(&text).map_err(|(line, reason)| Error::BadMarks {
         path: path.to_path_buf(),
-        reason: if line > 0 {
-            format!("line {line}: {why}")
-        } else {
-            why
-        },
+        line: (line > 0).then_some(line),
+        reason,
     })
 }
 
@@ -159,14 +157,14 @@ pub fn parse_marks(text: &str) -> std::result::Result<Vec<Mark>, (usize, String)
         }
         let raw: Vec<Raw> = serde_json::from_str(text).map_err(|e| (0, e.to_string()))?;
         for (i, r) in raw.into_iter().enumerate() {
+            let entry = |why: String| (0, format!("entry {}: {why}", i + 1));
             let at = match &r.at {
                 serde_json::Value::String(s) => tags::parse_time(s),
                 serde_json::Value::Number(n) => tags::parse_time(&n.to_string()),
-                other => Err(Error::Invalid(format!("\"at\" is {other}, not a time"))),
+                other => return Err(entry(format!("\"at\" is {other}, not a time"))),
             }
-            .map_err(|e| (0, format!("entry {}: {e}", i + 1)))?;
-            tags::check_value("label", &r.label)
-                .map_err(|e| (0, format!("entry {}: {e}", i + 1)))?;
+            .map_err(|e| entry(e.to_string()))?;
+            tags::check_value("label", &r.label).map_err(|e| entry(e.to_string()))?;
             marks.push(Mark {
                 at_s: at,
                 label: r.label,

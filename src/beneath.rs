@@ -175,22 +175,6 @@ impl Dir {
     }
 }
 
-/// The real path behind a pinned path (`/proc/self/fd/N/rest` → the folder's current path
-/// joined with `rest`), for messages; other paths unchanged.
-pub fn unpinned(path: &Path) -> std::path::PathBuf {
-    let Ok(rest) = path.strip_prefix("/proc/self/fd") else {
-        return path.to_path_buf();
-    };
-    let mut parts = rest.components();
-    let Some(fd) = parts.next() else {
-        return path.to_path_buf();
-    };
-    match std::fs::read_link(Path::new("/proc/self/fd").join(fd)) {
-        Ok(real) => real.join(parts.as_path()),
-        Err(_) => path.to_path_buf(),
-    }
-}
-
 /// Splits `a/b/c` into (`a/b`, `c`).
 fn split(rel: &str) -> (&str, &str) {
     rel.rsplit_once('/').unwrap_or(("", rel))

@@ -65,12 +65,9 @@ impl FromStr for Scope {
         Scope::ALL
             .into_iter()
             .find(|x| x.as_str() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Scope::ALL.iter().map(|x| x.as_str()).collect();
-                Error::Invalid(format!(
-                    "unknown consent scope {s:?}; use one of {}",
-                    names.join(", ")
-                ))
+            .ok_or_else(|| Error::BadScope {
+                given: s.to_string(),
+                known: Scope::ALL.iter().map(|x| x.as_str()).collect(),
             })
     }
 }
@@ -87,8 +84,11 @@ pub fn parse_scopes(s: &str) -> Result<Vec<Scope>> {
 }
 
 /// Parses a `YYYY-MM-DD` date, exactly: no spaces, no time, no other form.
-pub fn parse_date(what: &str, s: &str) -> Result<Date> {
-    strict_date(s).ok_or_else(|| Error::Invalid(format!("{what} {s:?} is not a date (YYYY-MM-DD)")))
+pub fn parse_date(flag: &'static str, s: &str) -> Result<Date> {
+    strict_date(s).ok_or_else(|| Error::BadDate {
+        flag,
+        value: s.to_string(),
+    })
 }
 
 /// `s` as a date if it is exactly `YYYY-MM-DD` and a real day.
@@ -495,7 +495,7 @@ impl Grant {
     /// Checks the grant and turns it into a history entry recorded by `actor`.
     pub fn entry(&self, actor: &str) -> Result<ConsentEntry> {
         if self.scopes.is_empty() {
-            return Err(Error::Invalid("a grant needs at least one --scope".into()));
+            return Err(Error::GrantWithoutScope);
         }
         crate::tags::check_value("--by", &self.by)?;
         for (what, v) in [
@@ -512,9 +512,11 @@ impl Grant {
         if let Some(end) = self.expires
             && end < date
         {
-            return Err(Error::Invalid(format!(
-                "--expires {end} is before the consent date {date}"
-            )));
+            return Err(Error::BadValue {
+                flag: "--expires",
+                value: end.to_string(),
+                reason: format!("before the consent date {date}"),
+            });
         }
         Ok(ConsentEntry {
             provision: Provision::Permit,
@@ -567,14 +569,10 @@ impl Withdrawal {
             self.scopes.clone()
         };
         if scopes.is_empty() {
-            return Err(Error::Invalid(
-                "nothing to withdraw: every grant recorded for this recording was already withdrawn (or none was recorded)".into(),
-            ));
+            return Err(Error::NothingToWithdraw);
         }
         if let Some(s) = scopes.iter().find(|s| open_grants(history, **s) == 0) {
-            return Err(Error::Invalid(format!(
-                "cannot withdraw {s}: no grant of it is recorded, or it was already withdrawn"
-            )));
+            return Err(Error::NotGranted(s.to_string()));
         }
         Ok(ConsentEntry {
             provision: Provision::Deny,

@@ -4,6 +4,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::exit::Exit;
+use crate::failure::{DecryptFailure, RecipientError, describe_io};
 
 /// Everything that can go wrong in the library. Each variant names the file it concerns.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +54,8 @@ pub enum Error {
         /// The ids it matches.
         candidates: Vec<String>,
     },
-    /// A file inside the archive does not have the form it must have.
+    /// A file (of the archive, or one given, such as an identity) does not have the form it
+    /// must have.
     #[error("{}: {reason}", .path.display())]
     BadFile {
         /// The file concerned.
@@ -89,11 +91,168 @@ pub enum Error {
         /// `recipient "age1…"`, `the recipient given`, or `FILE: line N`.
         given: String,
         /// Why.
-        reason: crate::crypto::RecipientError,
+        reason: RecipientError,
     },
-    /// A value given on the command line is not acceptable.
-    #[error("{0}")]
-    Invalid(String),
+    /// A flag's value is out of range, or does not fit with the rest of the command.
+    #[error("{flag} {}: {reason}", shown(.value))]
+    BadValue {
+        /// The flag, e.g. `--rate`.
+        flag: &'static str,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A date flag (`--date`, `--expires`, `--at`) that is not `YYYY-MM-DD`.
+    #[error("{flag} {}: not a date (YYYY-MM-DD)", shown(.value))]
+    BadDate {
+        /// The flag.
+        flag: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// A consent scope visitrec does not know.
+    #[error("unknown consent scope {given:?}; use one of {}", .known.join(", "))]
+    BadScope {
+        /// The scope given.
+        given: String,
+        /// The scopes there are.
+        known: Vec<&'static str>,
+    },
+    /// A tag that is not `key=value`.
+    #[error("tag {0:?} must have the form key=value")]
+    BadTag(String),
+    /// A tag key outside `[a-z0-9][a-z0-9_.-]*`, or too long.
+    #[error(
+        "tag key {key:?} is not valid: use 1-{max} of a-z 0-9 _ . - starting with a letter or digit"
+    )]
+    BadTagKey {
+        /// The key given.
+        key: String,
+        /// The longest key allowed.
+        max: usize,
+    },
+    /// A free-text value (a tag value, a label, `--by`, …) that cannot be stored.
+    #[error("{what} {problem}")]
+    BadText {
+        /// What the value is, e.g. `--participant` or `value of tag site`.
+        what: String,
+        /// What is wrong with it.
+        problem: TextProblem,
+    },
+    /// A time in a recording that is neither `[[h:]mm:]ss[.fff]` nor seconds.
+    #[error("time {0:?} is not [[h:]mm:]ss[.fff] or a number of seconds")]
+    BadTime(String),
+    /// A `--mark` that is not `TIME=LABEL`.
+    #[error("mark {0:?} must have the form TIME=LABEL")]
+    BadMark(String),
+    /// A marks file (`--marks`) that does not parse.
+    #[error("{}: {}{reason}", .path.display(), .line.map(|n| format!("line {n}: ")).unwrap_or_default())]
+    BadMarks {
+        /// The file given.
+        path: PathBuf,
+        /// The line concerned (none for a JSON file).
+        line: Option<usize>,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A mark placed before the start or after the end of its recording.
+    #[error("mark at {at} is outside the recording {id} ({duration})")]
+    MarkOutside {
+        /// The recording.
+        id: String,
+        /// The mark's time, as `[h:]mm:ss.fff`.
+        at: String,
+        /// The recording's duration, likewise.
+        duration: String,
+    },
+    /// A mark at a time that already has one with another label.
+    #[error("recording {id} already has a mark at {at} ({label:?}); --unmark it first")]
+    MarkTaken {
+        /// The recording.
+        id: String,
+        /// The time.
+        at: String,
+        /// The label already there.
+        label: String,
+    },
+    /// `--unmark` of a time that has no mark.
+    #[error("recording {id} has no mark at {at}")]
+    NoMark {
+        /// The recording.
+        id: String,
+        /// The time given.
+        at: String,
+    },
+    /// `--unset` of a tag the recording does not have.
+    #[error("recording {id} has no tag {key}")]
+    NoTag {
+        /// The recording.
+        id: String,
+        /// The key given.
+        key: String,
+    },
+    /// A consent grant with no scope.
+    #[error("a grant needs at least one --scope")]
+    GrantWithoutScope,
+    /// A withdrawal of every scope when no grant is left to withdraw.
+    #[error(
+        "nothing to withdraw: every grant recorded for this recording was already withdrawn (or none was recorded)"
+    )]
+    NothingToWithdraw,
+    /// A withdrawal of a scope that no grant still in the history covers.
+    #[error("cannot withdraw {0}: no grant of it is recorded, or it was already withdrawn")]
+    NotGranted(String),
+    /// A command over recordings was given neither ids nor `--all`.
+    #[error("name the recordings (ids or unique prefixes), or give --all")]
+    NoRecordingsNamed,
+    /// `encrypt` of an archive that holds no recording.
+    #[error("{}: no recordings to export", .0.display())]
+    NothingToExport(PathBuf),
+    /// `encrypt --include normalized` of a recording that has no normalized rendition.
+    #[error("{0} has no normalized rendition; run `visitrec normalize` first")]
+    NotNormalized(String),
+    /// `encrypt --include segments` of a recording that was never segmented.
+    #[error("{0} has not been segmented; run `visitrec segment` first")]
+    NotSegmented(String),
+    /// `encrypt --include` that leaves nothing of a recording.
+    #[error("nothing of {0} matches --include")]
+    NothingIncluded(String),
+    /// A path that ends in `..` or `/`, where a folder is to be created.
+    #[error("{}: not a folder name", .0.display())]
+    NotAFolderName(PathBuf),
+    /// A file handed to a transaction as staged that is not in the archive's staging
+    /// folder (a bug in the caller).
+    #[error("{}: not in the archive's staging folder", .0.display())]
+    NotStaged(PathBuf),
+    /// An `--out` inside a visitrec archive, where an export or decrypted bag must not go.
+    #[error("--out {}: inside the visitrec archive {}; write exports and decrypted bags outside any archive", .out.display(), .archive.display())]
+    OutInsideArchive {
+        /// The `--out` given.
+        out: PathBuf,
+        /// The archive it lies in.
+        archive: PathBuf,
+    },
+    /// A flag that reads an encrypted export was given an archive.
+    #[error("{}: {flag} goes with an encrypted export, and this is an archive", .path.display())]
+    NeedsExport {
+        /// The archive given.
+        path: PathBuf,
+        /// The flag.
+        flag: &'static str,
+    },
+    /// Decrypting was asked with no identity.
+    #[error("no identity given")]
+    NoIdentity,
+    /// The age crate refused to encrypt to this set of recipients.
+    #[error("cannot encrypt to these recipients: {0}")]
+    CannotEncrypt(String),
+    /// The operating system's random number generator failed: nothing can be encrypted.
+    #[error("the system random number generator failed")]
+    NoRandomness,
+    /// Encryption ended before the whole input was read, without saying why.
+    #[error("{}: encryption stopped before the end of the input", .0.display())]
+    EncryptionStopped(PathBuf),
     /// Consent does not cover the purpose for some recordings: nothing was exported.
     #[error("consent does not cover {purpose} for {}; nothing was written (a grant is recorded with `visitrec consent {} {} --grant --scope {purpose} --by WHO`)", .refused.iter().map(|(id, why)| format!("{id}: {why}")).collect::<Vec<_>>().join("; "), .archive.display(), match .refused.as_slice() { [(id, _)] => id.as_str(), _ => "ID" })]
     ConsentRefused {
@@ -158,7 +317,8 @@ pub enum Error {
         flag: &'static str,
     },
     /// The folder given as an export is not one (`archive`: it is a visitrec archive).
-    #[error("{}: {}", .path.display(), if *.archive { "this is an archive, not an export; `visitrec encrypt` makes exports".to_string() } else { format!("not a visitrec export (it has no {})", crate::export::PLAINTEXT_MANIFEST) })]
+    #[error("{}: {}", .path.display(), if *.archive { "this is an archive, not an export; `visitrec encrypt` makes exports".to_string() } else { // The name of export::PLAINTEXT_MANIFEST (spelt out: error imports no module that uses it).
+format!("not a visitrec export (it has no {})", "data/plaintext-manifest-sha256.txt.age") })]
     NotExport {
         /// The folder given.
         path: PathBuf,
@@ -179,8 +339,27 @@ pub enum Error {
         /// The file.
         path: PathBuf,
         /// Why.
-        failure: crate::crypto::DecryptFailure,
+        failure: DecryptFailure,
     },
+}
+
+/// What is wrong with a free-text value ([`Error::BadText`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextProblem {
+    /// It is empty.
+    #[error("must not be empty")]
+    Empty,
+    /// It is longer than the limit.
+    #[error("is {len} bytes long; the limit is {max}")]
+    TooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// It holds a control character (a line break, an escape, …).
+    #[error("contains the control character U+{:04X}", u32::from(*.0))]
+    Control(char),
 }
 
 impl Error {
@@ -207,7 +386,35 @@ impl Error {
             Error::BadJournal { .. } => "bad-journal",
             Error::ForeignManifest { .. } => "foreign-manifest",
             Error::Recipient { .. } => "recipient",
-            Error::Invalid(_) => "invalid",
+            Error::BadValue { .. } => "bad-value",
+            Error::BadDate { .. } => "bad-date",
+            Error::BadScope { .. } => "bad-scope",
+            Error::BadTag(_) => "bad-tag",
+            Error::BadTagKey { .. } => "bad-tag-key",
+            Error::BadText { .. } => "bad-text",
+            Error::BadTime(_) => "bad-time",
+            Error::BadMark(_) => "bad-mark",
+            Error::BadMarks { .. } => "bad-marks",
+            Error::MarkOutside { .. } => "mark-outside",
+            Error::MarkTaken { .. } => "mark-taken",
+            Error::NoMark { .. } => "no-mark",
+            Error::NoTag { .. } => "no-tag",
+            Error::GrantWithoutScope => "grant-without-scope",
+            Error::NothingToWithdraw => "nothing-to-withdraw",
+            Error::NotGranted(_) => "not-granted",
+            Error::NoRecordingsNamed => "no-recordings-named",
+            Error::NothingToExport(_) => "nothing-to-export",
+            Error::NotNormalized(_) => "not-normalized",
+            Error::NotSegmented(_) => "not-segmented",
+            Error::NothingIncluded(_) => "nothing-included",
+            Error::NotAFolderName(_) => "not-a-folder-name",
+            Error::NotStaged(_) => "not-staged",
+            Error::OutInsideArchive { .. } => "out-inside-archive",
+            Error::NeedsExport { .. } => "needs-export",
+            Error::NoIdentity => "no-identity",
+            Error::CannotEncrypt(_) => "cannot-encrypt",
+            Error::NoRandomness => "no-randomness",
+            Error::EncryptionStopped(_) => "encryption-stopped",
             Error::ConsentRefused { .. } => "consent-refused",
             Error::Interrupted { .. } | Error::Stopped { .. } => "interrupted",
             Error::BadAnchor { .. } => "bad-anchor",
@@ -235,17 +442,45 @@ impl Error {
             | Error::Decrypt { path, .. }
             | Error::NotExport { path, .. }
             | Error::OutFolder { path, .. }
+            | Error::BadMarks { path, .. }
+            | Error::NeedsExport { path, .. }
+            | Error::OutInsideArchive { out: path, .. }
             | Error::AlreadyExists(path)
+            | Error::NothingToExport(path)
+            | Error::NotAFolderName(path)
+            | Error::NotStaged(path)
+            | Error::EncryptionStopped(path)
             | Error::Symlink(path) => Some(path),
             Error::NoSuchRecording { archive, .. } | Error::ConsentRefused { archive, .. } => {
                 Some(archive)
             }
             Error::AmbiguousId { .. }
             | Error::Recipient { .. }
-            | Error::Invalid(_)
             | Error::Interrupted { .. }
             | Error::Stopped { .. }
-            | Error::BadAnchor { .. } => None,
+            | Error::BadAnchor { .. }
+            | Error::BadValue { .. }
+            | Error::BadDate { .. }
+            | Error::BadScope { .. }
+            | Error::BadTag(_)
+            | Error::BadTagKey { .. }
+            | Error::BadText { .. }
+            | Error::BadTime(_)
+            | Error::BadMark(_)
+            | Error::MarkOutside { .. }
+            | Error::MarkTaken { .. }
+            | Error::NoMark { .. }
+            | Error::NoTag { .. }
+            | Error::GrantWithoutScope
+            | Error::NothingToWithdraw
+            | Error::NotGranted(_)
+            | Error::NoRecordingsNamed
+            | Error::NotNormalized(_)
+            | Error::NotSegmented(_)
+            | Error::NothingIncluded(_)
+            | Error::NoIdentity
+            | Error::CannotEncrypt(_)
+            | Error::NoRandomness => None,
         }
     }
 
@@ -253,9 +488,40 @@ impl Error {
     pub fn io(path: impl AsRef<Path>, source: io::Error) -> Self {
         Error::Io {
             // A staging path pinned to a held folder is shown as where that folder is.
-            path: crate::beneath::unpinned(path.as_ref()),
+            path: unpinned(path.as_ref()),
             source,
         }
+    }
+}
+
+/// The real path behind a pinned path (`/proc/self/fd/N/rest`, as `beneath::Dir::pinned_path`
+/// makes them): the folder's current path joined with `rest`, for messages; other paths
+/// unchanged.
+fn unpinned(path: &Path) -> PathBuf {
+    let Ok(rest) = path.strip_prefix("/proc/self/fd") else {
+        return path.to_path_buf();
+    };
+    let mut parts = rest.components();
+    let Some(fd) = parts.next() else {
+        return path.to_path_buf();
+    };
+    match std::fs::read_link(Path::new("/proc/self/fd").join(fd)) {
+        Ok(real) => real.join(parts.as_path()),
+        Err(_) => path.to_path_buf(),
+    }
+}
+
+/// A value as typed, quoted (with escapes) unless it is plainly one word of letters,
+/// digits and `.:+-_/`, so that a message stays one line and shows where it ends.
+fn shown(value: &str) -> std::borrow::Cow<'_, str> {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_alphanumeric() || ".:+-_/".contains(c));
+    if plain {
+        value.into()
+    } else {
+        format!("{value:?}").into()
     }
 }
 
@@ -264,19 +530,6 @@ fn did_you_mean(suggestions: &[String]) -> String {
         String::new()
     } else {
         format!("did you mean {}? ", suggestions.join(" or "))
-    }
-}
-
-/// A short, human reason for an I/O error (no "os error 28" noise for the common cases).
-pub fn describe_io(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::StorageFull => "no space left on device".into(),
-        io::ErrorKind::PermissionDenied => "permission denied".into(),
-        io::ErrorKind::NotFound => "no such file or directory".into(),
-        io::ErrorKind::ReadOnlyFilesystem => "read-only file system".into(),
-        io::ErrorKind::IsADirectory => "is a directory".into(),
-        io::ErrorKind::UnexpectedEof => "file ends unexpectedly".into(),
-        _ => e.to_string(),
     }
 }
 
@@ -292,5 +545,61 @@ pub trait IoContext<T> {
 impl<T> IoContext<T> for io::Result<T> {
     fn at(self, path: impl AsRef<Path>) -> Result<T> {
         self.map_err(|e| Error::io(path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_is_quoted_only_when_it_is_not_one_plain_word() {
+        let shown = |value: &str| {
+            Error::BadValue {
+                flag: "--include",
+                value: value.into(),
+                reason: "why".into(),
+            }
+            .to_string()
+        };
+        assert_eq!(shown("-70.5"), "--include -70.5: why");
+        assert_eq!(shown("2026-13-01"), "--include 2026-13-01: why");
+        assert_eq!(shown("a b"), "--include \"a b\": why");
+        assert_eq!(shown(""), "--include \"\": why");
+        // A line break stays escaped: every message is one line.
+        assert_eq!(shown("x\ny"), "--include \"x\\ny\": why");
+    }
+
+    #[test]
+    fn a_marks_file_error_names_the_line_when_there_is_one() {
+        let e = |line| Error::BadMarks {
+            path: "marks.csv".into(),
+            line,
+            reason: "expected time,label".into(),
+        };
+        assert_eq!(
+            e(Some(3)).to_string(),
+            "marks.csv: line 3: expected time,label"
+        );
+        assert_eq!(e(None).to_string(), "marks.csv: expected time,label");
+    }
+
+    #[test]
+    fn only_consent_and_signals_have_their_own_exit_codes() {
+        assert_eq!(
+            Error::ConsentRefused {
+                archive: "a".into(),
+                purpose: "research".into(),
+                refused: vec![],
+            }
+            .exit_code(),
+            Exit::Consent
+        );
+        assert_eq!(
+            Error::Interrupted { signal: 15 }.exit_code(),
+            Exit::Signal(15)
+        );
+        assert_eq!(Error::NoRandomness.exit_code(), Exit::Fatal);
+        assert_eq!(Error::NoRecordingsNamed.exit_code(), Exit::Fatal);
     }
 }

@@ -24,6 +24,7 @@ use crate::catalog;
 use crate::consent::{self, Scope};
 use crate::crypto::{self, Identities, Recipients};
 use crate::error::{Error, IoContext, Result};
+use crate::failure::DecryptFailure;
 use crate::fsutil;
 use crate::hash::{self, Fixity};
 use crate::interrupt;
@@ -66,9 +67,11 @@ impl std::str::FromStr for Include {
             "normalized" => Ok(Include::Normalized),
             "segments" => Ok(Include::Segments),
             "metadata" => Ok(Include::Metadata),
-            other => Err(Error::Invalid(format!(
-                "--include {other:?}: use original, normalized, segments, metadata"
-            ))),
+            other => Err(Error::BadValue {
+                flag: "--include",
+                value: other.to_string(),
+                reason: "use original, normalized, segments, metadata".into(),
+            }),
         }
     }
 }
@@ -184,18 +187,14 @@ pub fn encrypt(
         match &rec.normalized {
             Some(n) if wanted(Include::Normalized) => files.push(n.path.clone()),
             None if explicit(Include::Normalized) => {
-                return Err(Error::Invalid(format!(
-                    "{id} has no normalized rendition; run `visitrec normalize` first"
-                )));
+                return Err(Error::NotNormalized(id.clone()));
             }
             _ => {}
         }
         if wanted(Include::Segments) {
             if rec.segments.is_empty() && explicit(Include::Segments) && rec.segmentation.is_none()
             {
-                return Err(Error::Invalid(format!(
-                    "{id} has not been segmented; run `visitrec segment` first"
-                )));
+                return Err(Error::NotSegmented(id.clone()));
             }
             files.extend(rec.segments.iter().map(|s| s.path.clone()));
         }
@@ -203,7 +202,7 @@ pub fn encrypt(
             files.push(record::payload_path(id, RECORDING_JSON));
         }
         if files.is_empty() {
-            return Err(Error::Invalid(format!("nothing of {id} matches --include")));
+            return Err(Error::NothingIncluded(id.clone()));
         }
         let export_files: Vec<String> = files.iter().map(|f| format!("{f}.age")).collect();
         plan.extend(files.into_iter().zip(export_files.iter().cloned()));
@@ -232,7 +231,9 @@ pub fn encrypt(
         });
     }
     if plan.is_empty() {
-        return Err(Error::Invalid("no recordings to export".into()));
+        return Err(Error::NothingToExport(
+            writer.archive().root().to_path_buf(),
+        ));
     }
 
     let staging = Staging::new(&opts.out)?;
@@ -397,7 +398,7 @@ pub fn decrypt(export: &Path, identities: &Identities, out: &Path) -> Result<Dec
             )
             .map_err(|e| Error::BadFile {
                 path: export.join(cipher_rel),
-                reason: crate::error::describe_io(&e),
+                reason: crate::failure::describe_io(&e),
             })?;
             check_metadata(id, &json.buf, expected).map_err(|reason| Error::BadFile {
                 path: export.join(cipher_rel),
@@ -439,7 +440,7 @@ pub fn check_decryption(export: &Path, identities: &Identities) -> Result<Decryp
         Ok(p) => p,
         Err(
             e @ Error::Decrypt {
-                failure: crypto::DecryptFailure::NoMatch | crypto::DecryptFailure::WrongPassphrase,
+                failure: DecryptFailure::NoMatch | DecryptFailure::WrongPassphrase,
                 ..
             },
         ) => return Err(e),
@@ -470,7 +471,7 @@ pub fn check_decryption(export: &Path, identities: &Identities) -> Result<Decryp
             let result = bag
                 .open_file(cipher_rel)
                 .map_err(|e| match e {
-                    Error::Io { source, .. } => crate::error::describe_io(&source),
+                    Error::Io { source, .. } => crate::failure::describe_io(&source),
                     other => other.to_string(),
                 })
                 .and_then(|f| {
@@ -764,7 +765,7 @@ fn staging_prefix(dest: &Path) -> Result<(PathBuf, String)> {
     };
     let name = dest
         .file_name()
-        .ok_or_else(|| Error::Invalid(format!("{}: not a folder name", dest.display())))?
+        .ok_or_else(|| Error::NotAFolderName(dest.to_path_buf()))?
         .to_string_lossy()
         .into_owned();
     Ok((parent, format!(".{name}.partial-")))
@@ -940,6 +941,15 @@ pub fn is_export(info: &BagInfo) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn not_an_export_names_the_file_it_lacks() {
+        let e = Error::NotExport {
+            path: "x".into(),
+            archive: false,
+        };
+        assert!(e.to_string().contains(PLAINTEXT_MANIFEST), "{e}");
+    }
 
     #[test]
     fn only_a_recordings_files_can_be_written() {

@@ -293,7 +293,7 @@ fn stage_one(
     let src_meta = match fs::metadata(&cand.path) {
         Ok(m) if m.is_file() => m,
         Ok(_) => return Ok(Outcome::Rejected("not a regular file".into())),
-        Err(e) => return Ok(Outcome::Rejected(crate::error::describe_io(&e))),
+        Err(e) => return Ok(Outcome::Rejected(crate::failure::describe_io(&e))),
     };
     let slot = writer.new_staging_slot()?;
     let staged_original = slot.join("original");
@@ -301,7 +301,7 @@ fn stage_one(
         Ok(f) => f,
         Err(Error::Io { path, source }) if path == cand.path => {
             let _ = fs::remove_dir_all(&slot);
-            return Ok(Outcome::Rejected(crate::error::describe_io(&source)));
+            return Ok(Outcome::Rejected(crate::failure::describe_io(&source)));
         }
         Err(e) => return Err(e),
     };
@@ -334,9 +334,9 @@ fn stage_one(
             let _ = fs::remove_dir_all(&slot);
             Ok(classify(cand, e))
         }
-        Err(StageError::Invalid(why)) => {
+        Err(StageError::Unfit(e)) => {
             let _ = fs::remove_dir_all(&slot);
-            Ok(Outcome::Rejected(why))
+            Ok(Outcome::Rejected(e.to_string()))
         }
         Err(StageError::Archive(e)) => Err(e),
     }
@@ -400,8 +400,7 @@ fn stage_audio(
     staged.rec.participant = opts.participant.clone();
     staged.rec.tags = opts.tags.clone();
     staged.rec.consent = base.consent.iter().cloned().collect();
-    crate::annotate::add_marks(&mut staged.rec, &opts.marks)
-        .map_err(|e| StageError::Invalid(e.to_string()))?;
+    crate::annotate::add_marks(&mut staged.rec, &opts.marks).map_err(StageError::Unfit)?;
     staged
         .puts
         .push((original.to_path_buf(), stored_as, fixity));
@@ -554,7 +553,7 @@ fn collect(archive: &Path, inputs: &[PathBuf], report: &mut IngestReport) -> Vec
             Err(e) => {
                 report.rejected.push(Refusal {
                     path: input.display().to_string(),
-                    reason: crate::error::describe_io(&e),
+                    reason: crate::failure::describe_io(&e),
                 });
                 continue;
             }
@@ -590,7 +589,7 @@ fn collect(archive: &Path, inputs: &[PathBuf], report: &mut IngestReport) -> Vec
                     let path = e.path().unwrap_or(input).display().to_string();
                     let reason = e
                         .io_error()
-                        .map(crate::error::describe_io)
+                        .map(crate::failure::describe_io)
                         .unwrap_or_else(|| e.to_string());
                     report.rejected.push(Refusal { path, reason });
                     continue;

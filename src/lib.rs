@@ -17,6 +17,7 @@ pub mod crypto;
 pub mod error;
 pub mod exit;
 pub mod export;
+pub mod failure;
 pub mod fsutil;
 pub mod fuzzing;
 pub mod hash;

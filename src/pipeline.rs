@@ -30,24 +30,32 @@ const COMMIT_AFTER: Duration = Duration::from_secs(5);
 /// Checks normalize settings, with a message naming the flag.
 pub fn check_settings(s: &Settings) -> Result<()> {
     if !(8_000..=192_000).contains(&s.rate) {
-        return Err(Error::Invalid(format!(
-            "--rate {} is out of range (8000 to 192000 Hz)",
-            s.rate
-        )));
+        return Err(out_of_range("--rate", s.rate, "8000 to 192000 Hz"));
     }
     if !(-70.0..=0.0).contains(&s.target_lufs) {
-        return Err(Error::Invalid(format!(
-            "--target-lufs {} is out of range (-70 to 0 LUFS)",
-            s.target_lufs
-        )));
+        return Err(out_of_range(
+            "--target-lufs",
+            s.target_lufs,
+            "-70 to 0 LUFS",
+        ));
     }
     if !(-20.0..=0.0).contains(&s.true_peak_dbtp) {
-        return Err(Error::Invalid(format!(
-            "--true-peak {} is out of range (-20 to 0 dBTP)",
-            s.true_peak_dbtp
-        )));
+        return Err(out_of_range(
+            "--true-peak",
+            s.true_peak_dbtp,
+            "-20 to 0 dBTP",
+        ));
     }
     Ok(())
+}
+
+/// `flag value: out of range (range)`.
+fn out_of_range(flag: &'static str, value: impl std::fmt::Display, range: &str) -> Error {
+    Error::BadValue {
+        flag,
+        value: value.to_string(),
+        reason: format!("out of range ({range})"),
+    }
 }
 
 /// Checks segment parameters.
@@ -58,9 +66,7 @@ pub fn check_params(p: &Params) -> Result<()> {
         ("--pad", p.pad_s),
     ] {
         if !(0.0..=600.0).contains(&v) {
-            return Err(Error::Invalid(format!(
-                "{flag} {v} is out of range (0 to 600 seconds)"
-            )));
+            return Err(out_of_range(flag, v, "0 to 600 seconds"));
         }
     }
     Ok(())
@@ -72,9 +78,7 @@ pub fn select(archive: &Archive, prefixes: &[String], all: bool) -> Result<Vec<S
         return archive.recording_ids();
     }
     if prefixes.is_empty() {
-        return Err(Error::Invalid(
-            "name the recordings (ids or unique prefixes), or give --all".into(),
-        ));
+        return Err(Error::NoRecordingsNamed);
     }
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
@@ -427,7 +431,7 @@ pub(crate) enum StageError {
     /// The recording's audio could not be processed.
     Audio(AudioError),
     /// What was asked does not fit this recording (e.g. a mark past its end).
-    Invalid(String),
+    Unfit(Error),
     /// Writing into the archive failed.
     Archive(Error),
 }
@@ -438,7 +442,7 @@ impl StageError {
     fn into_outcome<T>(self, file: &str) -> Result<Outcome<T>> {
         match self {
             StageError::Audio(e) => Ok(Outcome::Failed(format!("{file}: {e}"))),
-            StageError::Invalid(why) => Ok(Outcome::Failed(why)),
+            StageError::Unfit(e) => Ok(Outcome::Failed(e.to_string())),
             StageError::Archive(e) => Err(e),
         }
     }

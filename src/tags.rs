@@ -1,6 +1,6 @@
 //! Validation of user-supplied tags (`key=value`), free-text values, and mark times.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TextProblem};
 
 /// Longest accepted tag key.
 pub const MAX_KEY: usize = 64;
@@ -19,38 +19,39 @@ pub fn check_key(key: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Invalid(format!(
-            "tag key {key:?} is not valid: use 1-{MAX_KEY} of a-z 0-9 _ . - starting with a letter or digit"
-        )))
+        Err(Error::BadTagKey {
+            key: key.to_string(),
+            max: MAX_KEY,
+        })
     }
 }
 
 /// Checks a free-text value (tag value, participant, label): non-empty UTF-8, no control
 /// characters, at most [`MAX_VALUE`] bytes. `what` names the value in the error.
 pub fn check_value(what: &str, value: &str) -> Result<()> {
-    if value.is_empty() {
-        return Err(Error::Invalid(format!("{what} must not be empty")));
-    }
-    if value.len() > MAX_VALUE {
-        return Err(Error::Invalid(format!(
-            "{what} is {} bytes long; the limit is {MAX_VALUE}",
-            value.len()
-        )));
-    }
-    if let Some(c) = value.chars().find(|c| c.is_control()) {
-        return Err(Error::Invalid(format!(
-            "{what} contains the control character U+{:04X}",
-            u32::from(c)
-        )));
-    }
-    Ok(())
+    let problem = if value.is_empty() {
+        TextProblem::Empty
+    } else if value.len() > MAX_VALUE {
+        TextProblem::TooLong {
+            len: value.len(),
+            max: MAX_VALUE,
+        }
+    } else if let Some(c) = value.chars().find(|c| c.is_control()) {
+        TextProblem::Control(c)
+    } else {
+        return Ok(());
+    };
+    Err(Error::BadText {
+        what: what.to_string(),
+        problem,
+    })
 }
 
 /// Parses `key=value`, validating both halves.
 pub fn parse_tag(s: &str) -> Result<(String, String)> {
     let (k, v) = s
         .split_once('=')
-        .ok_or_else(|| Error::Invalid(format!("tag {s:?} must have the form key=value")))?;
+        .ok_or_else(|| Error::BadTag(s.to_string()))?;
     check_key(k)?;
     check_value(&format!("value of tag {k}"), v)?;
     Ok((k.to_string(), v.to_string()))
@@ -60,11 +61,7 @@ pub fn parse_tag(s: &str) -> Result<(String, String)> {
 /// seconds (`192.25`). Minutes and seconds after the first field must be below 60; at most
 /// millisecond precision is kept.
 pub fn parse_time(s: &str) -> Result<f64> {
-    let bad = || {
-        Error::Invalid(format!(
-            "time {s:?} is not [[h:]mm:]ss[.fff] or a number of seconds"
-        ))
-    };
+    let bad = || Error::BadTime(s.to_string());
     let parts: Vec<&str> = s.split(':').collect();
     if parts.len() > 3 || s.is_empty() {
         return Err(bad());
@@ -128,6 +125,35 @@ mod tests {
         }
         assert_eq!(format_time(3727.5), "1:02:07.500");
         assert_eq!(format_time(192.0), "03:12.000");
+    }
+
+    #[test]
+    fn each_defect_has_its_own_error() {
+        assert!(matches!(parse_tag("site"), Err(Error::BadTag(t)) if t == "site"));
+        assert!(matches!(
+            parse_tag("Site=x"),
+            Err(Error::BadTagKey { key, max: MAX_KEY }) if key == "Site"
+        ));
+        let problem = |v: &str| match check_value("--by", v) {
+            Err(Error::BadText { what, problem }) if what == "--by" => problem,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(problem(""), TextProblem::Empty);
+        assert_eq!(problem("a\u{1b}b"), TextProblem::Control('\u{1b}'));
+        assert_eq!(
+            problem(&"x".repeat(MAX_VALUE + 1)),
+            TextProblem::TooLong {
+                len: MAX_VALUE + 1,
+                max: MAX_VALUE
+            }
+        );
+        assert_eq!(
+            check_value("value of tag k", "a\nb")
+                .unwrap_err()
+                .to_string(),
+            "value of tag k contains the control character U+000A"
+        );
+        assert!(matches!(parse_time("1:60"), Err(Error::BadTime(t)) if t == "1:60"));
     }
 
     #[test]

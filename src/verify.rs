@@ -319,10 +319,10 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
     }
     if let Some(ids) = &opts.identities {
         if !export {
-            return Err(Error::Invalid(format!(
-                "{}: --identity goes with an encrypted export, and this is an archive",
-                path.display()
-            )));
+            return Err(Error::NeedsExport {
+                path: path.to_path_buf(),
+                flag: "--identity",
+            });
         }
         let check = crate::export::check_decryption(path, ids)?;
         v.files_decrypted = check.files;
@@ -1113,11 +1113,11 @@ impl Verifier<'_> {
         list: &[(Algorithm, &str)],
     ) -> std::result::Result<(u64, Vec<String>), String> {
         let file = self.archive.open_file(rel).map_err(|e| match e {
-            Error::Io { source, .. } => crate::error::describe_io(&source),
+            Error::Io { source, .. } => crate::failure::describe_io(&source),
             other => other.to_string(),
         })?;
         let algs: Vec<Algorithm> = list.iter().map(|(a, _)| *a).collect();
-        hash::hash_reader_with(file, &algs).map_err(|e| crate::error::describe_io(&e))
+        hash::hash_reader_with(file, &algs).map_err(|e| crate::failure::describe_io(&e))
     }
 }
 

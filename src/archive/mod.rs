@@ -104,7 +104,7 @@ impl Archive {
         };
         let name = path
             .file_name()
-            .ok_or_else(|| Error::Invalid(format!("{}: not a folder name", path.display())))?;
+            .ok_or_else(|| Error::NotAFolderName(path.to_path_buf()))?;
         let tmp = parent.join(format!(
             ".{}.init-{}",
             name.to_string_lossy(),
@@ -613,11 +613,10 @@ pub fn enclosing_archive(path: &Path) -> Option<PathBuf> {
 /// written there would sit in (or beside) the archive's own payload.
 pub fn refuse_out_inside_archive(out: &Path) -> Result<()> {
     match enclosing_archive(out) {
-        Some(archive) => Err(Error::Invalid(format!(
-            "--out {}: inside the visitrec archive {}; write exports and decrypted bags outside any archive",
-            out.display(),
-            archive.display()
-        ))),
+        Some(archive) => Err(Error::OutInsideArchive {
+            out: out.to_path_buf(),
+            archive,
+        }),
         None => Ok(()),
     }
 }
@@ -802,7 +801,7 @@ impl Writer {
     fn staged_rel(&self, staged: &Path) -> Result<String> {
         let rest = staged
             .strip_prefix(&self.staging_path)
-            .map_err(|_| Error::Invalid(format!("{}: not staged", staged.display())))?;
+            .map_err(|_| Error::NotStaged(staged.to_path_buf()))?;
         Ok(format!("{META_DIR}/staging/{}", rest.to_string_lossy()))
     }
 

@@ -52,7 +52,7 @@ pub enum AudioError {
         limit_s: f64,
     },
     /// Reading the file failed.
-    #[error("{}", crate::error::describe_io(.0))]
+    #[error("{}", crate::failure::describe_io(.0))]
     Io(#[from] std::io::Error),
 }
 

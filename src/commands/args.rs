@@ -99,7 +99,7 @@ impl IngestConsentArgs {
         let (Some(scopes), Some(by)) = (&self.consent_scope, &self.consent_by) else {
             return Ok(None);
         };
-        let date = |flag: &str, v: &Option<String>| {
+        let date = |flag: &'static str, v: &Option<String>| {
             v.as_deref()
                 .map(|d| visitrec::consent::parse_date(flag, d))
                 .transpose()

@@ -57,7 +57,7 @@ pub fn encrypt(
 ) -> Result<(Fixity, Fixity)> {
     let (in_path, out_path) = paths;
     let rng = SystemRandom::new();
-    let no_randomness = |_| Error::Invalid("the system random number generator failed".into());
+    let no_randomness = |_| Error::NoRandomness;
     let file_key = FileKey::try_init_with_mut(|k| rng.fill(k)).map_err(no_randomness)?;
     let mut head = header(recipients, &file_key)?;
     let mut nonce = [0u8; 16];
@@ -92,10 +92,7 @@ pub fn encrypt(
     written.map_err(|e| Error::io(out_path, e))?;
     match (plaintext, sealed, hashed) {
         (Some(p), Some(()), Some(c)) => Ok((p, c)),
-        _ => Err(Error::Invalid(format!(
-            "{}: encryption stopped before the end of the input",
-            out_path.display()
-        ))),
+        _ => Err(Error::EncryptionStopped(out_path.to_path_buf())),
     }
 }
 
@@ -132,7 +129,7 @@ fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
 
 /// The header (spec: "Header"): version line, every recipient's stanzas, and the MAC.
 fn header(recipients: &[&dyn age::Recipient], file_key: &FileKey) -> Result<Vec<u8>> {
-    let refuse = |why: String| Error::Invalid(format!("cannot encrypt to these recipients: {why}"));
+    let refuse = Error::CannotEncrypt;
     let mut stanzas = Vec::new();
     let mut labels: Option<HashSet<String>> = None;
     for r in recipients {

@@ -14,6 +14,7 @@ use age::secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};
+use crate::failure::{DecryptFailure, RecipientError};
 use crate::hash::Fixity;
 
 pub mod age_writer;
@@ -63,29 +64,6 @@ impl Recipients {
 
 /// A parsed recipient: its text, and the key.
 pub type Recipient = (String, Box<dyn age::Recipient + Send + Sync>);
-
-/// Why a recipient was refused. It never holds the text given: that may be a private key.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum RecipientError {
-    /// An age or SSH private key where a public key belongs.
-    #[error("is a private key: give the public key (age1…) instead")]
-    PrivateKey,
-    /// `Public key: age1…`, as `age-keygen` prints it.
-    #[error("starts with \"Public key:\": drop that prefix and give only the key")]
-    Prefixed,
-    /// `age1<plugin>1…`: plugins would make age run a program.
-    #[error("is an age plugin recipient; plugins are not supported")]
-    Plugin,
-    /// Looks like an age key but does not decode.
-    #[error("is not a valid age public key ({0})")]
-    BadAge(&'static str),
-    /// Looks like an SSH key but is not a usable one.
-    #[error("is not a usable SSH public key ({0})")]
-    BadSsh(String),
-    /// Neither.
-    #[error("is not a public key: expected an age1… or ssh-ed25519/ssh-rsa public key")]
-    Unknown,
-}
 
 /// Whether `s` is, or holds, private key material (age, age plugin, or SSH), whatever the
 /// case: such text must never be printed.
@@ -289,7 +267,7 @@ impl Identities {
             );
         }
         if keys.is_empty() {
-            return Err(Error::Invalid("no identity given".into()));
+            return Err(Error::NoIdentity);
         }
         Ok(Identities::Keys(keys))
     }
@@ -316,35 +294,6 @@ pub fn encrypt_stream(
             age_writer::encrypt(&[&scrypt], input, output, paths)
         }
     }
-}
-
-/// Why a file could not be decrypted.
-#[derive(Debug, thiserror::Error)]
-pub enum DecryptFailure {
-    /// None of the identities opens the file.
-    #[error("no identity matches")]
-    NoMatch,
-    /// The passphrase does not open the file.
-    #[error("wrong passphrase")]
-    WrongPassphrase,
-    /// The file was tampered with or truncated (authentication failed).
-    #[error("authentication failed: the file was altered or truncated")]
-    Tampered,
-    /// The file asks for more scrypt work than [`MAX_SCRYPT_LOG_N`].
-    #[error(
-        "its passphrase needs scrypt work factor 2^{0}, above the limit of 2^{MAX_SCRYPT_LOG_N} \
-         (minutes of work and gigabytes of memory); refused"
-    )]
-    WorkFactor(u8),
-    /// Not an age file, or its header is malformed.
-    #[error("not a valid age file: {0}")]
-    NotAge(String),
-    /// The ASCII armor (`-----BEGIN AGE ENCRYPTED FILE-----`) is malformed.
-    #[error("malformed ASCII armor: {0}")]
-    Armor(String),
-    /// Reading or writing failed.
-    #[error("{}", crate::error::describe_io(.0))]
-    Io(io::Error),
 }
 
 /// An armored line longer than [`MAX_ARMOR_LINE`].
@@ -510,7 +459,10 @@ fn header_failure(e: age::DecryptError, passphrase: bool) -> DecryptFailure {
         age::DecryptError::DecryptionFailed
         | age::DecryptError::InvalidMac
         | age::DecryptError::KeyDecryptionFailed => DecryptFailure::Tampered,
-        age::DecryptError::ExcessiveWork { required, .. } => DecryptFailure::WorkFactor(required),
+        age::DecryptError::ExcessiveWork { required, .. } => DecryptFailure::WorkFactor {
+            required,
+            limit: MAX_SCRYPT_LOG_N,
+        },
         age::DecryptError::InvalidHeader => DecryptFailure::NotAge("malformed age header".into()),
         age::DecryptError::UnknownFormat => {
             DecryptFailure::NotAge(header::HeaderError::UnsupportedVersion.to_string())
@@ -589,7 +541,10 @@ mod tests {
         costly_bytes[at + 1..at + 3].copy_from_slice(b"23");
         let t = std::time::Instant::now();
         let e = decrypt_stream(&right, &costly_bytes[..], Vec::new()).unwrap_err();
-        assert!(matches!(e, DecryptFailure::WorkFactor(23)), "{e}");
+        assert!(
+            matches!(e, DecryptFailure::WorkFactor { required: 23, .. }),
+            "{e}"
+        );
         assert!(
             e.to_string().contains("2^23, above the limit of 2^22"),
             "{e}"
