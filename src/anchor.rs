@@ -172,7 +172,7 @@ mod tests {
                 details: serde_json::Value::Null,
             })
             .collect();
-        audit::append("", &pending, actor)
+        audit::append("", &pending, actor, "visitrec/test")
     }
 
     #[test]
@@ -197,6 +197,7 @@ mod tests {
                 details: serde_json::Value::Null,
             }],
             "bob",
+            "visitrec/test",
         );
         assert_eq!(check(&grown, &head), None);
     }

@@ -226,7 +226,7 @@ pub fn consent(writer: &mut Writer, id: &str, change: &ConsentChange) -> Result<
     txn.commit()?;
     Ok(ConsentOutcome {
         id: id.to_string(),
-        state: consent::state(&rec.consent, consent::today()),
+        state: consent::state(&rec.consent, crate::time::today()),
         entry,
     })
 }

@@ -57,8 +57,9 @@ pub struct Pending {
 }
 
 /// Appends `pending` to the log text `existing` (which must end in a newline or be empty),
-/// chaining each new line to the last one. Returns the new text.
-pub fn append(existing: &str, pending: &[Pending], actor: &str) -> String {
+/// chaining each new line to the last one, each recorded as done by `actor` with `tool`
+/// (the software and its version, e.g. `visitrec/0.1.0`). Returns the new text.
+pub fn append(existing: &str, pending: &[Pending], actor: &str, tool: &str) -> String {
     let mut out = existing.to_string();
     let (mut seq, mut prev) = match existing.lines().last() {
         Some(last) => (
@@ -67,7 +68,7 @@ pub fn append(existing: &str, pending: &[Pending], actor: &str) -> String {
         ),
         None => (0, GENESIS.to_string()),
     };
-    let at = crate::record::now();
+    let at = crate::time::now();
     let os = OsUser::current();
     for p in pending {
         seq += 1;
@@ -79,7 +80,7 @@ pub fn append(existing: &str, pending: &[Pending], actor: &str) -> String {
             actor: actor.to_string(),
             uid: Some(os.uid),
             user: Some(os.name.clone()),
-            tool: crate::archive::software_agent(),
+            tool: tool.to_string(),
             details: p.details.clone(),
             prev: prev.clone(),
         };
@@ -209,8 +210,8 @@ mod tests {
 
     #[test]
     fn chain_holds_and_every_tamper_breaks_it() {
-        let log = append("", &[pending("ingest"), pending("tag")], "alice");
-        let log = append(&log, &[pending("consent")], "bob");
+        let log = append("", &[pending("ingest"), pending("tag")], "alice", "t/1");
+        let log = append(&log, &[pending("consent")], "bob", "t/2");
         assert!(check(&log).is_empty(), "{:?}", check(&log));
         let lines: Vec<&str> = log.lines().collect();
         assert_eq!(entries(&log)[2].seq, 3);
@@ -223,5 +224,19 @@ mod tests {
         assert!(!check(&reordered).is_empty());
         let truncated = &log[..log.len() - 5];
         assert!(!check(truncated).is_empty());
+    }
+
+    #[test]
+    fn each_line_names_the_actor_and_tool_given() {
+        let log = append("", &[pending("ingest")], "alice", "t/1");
+        let log = append(&log, &[pending("tag")], "bob", "t/2");
+        let who: Vec<(String, String)> = entries(&log)
+            .into_iter()
+            .map(|e| (e.actor, e.tool))
+            .collect();
+        assert_eq!(
+            who,
+            [("alice".into(), "t/1".into()), ("bob".into(), "t/2".into())]
+        );
     }
 }

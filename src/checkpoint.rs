@@ -12,13 +12,10 @@ use serde::{Deserialize, Serialize};
 use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey, SshSig};
 
 use crate::anchor::{self, Anchor};
-use crate::archive::{TAG_MANIFEST, Writer};
+use crate::archive::{CHECKPOINTS, TAG_MANIFEST, Writer};
 use crate::audit::AUDIT_LOG;
 use crate::error::{Error, IoContext, Result};
 use crate::hash;
-
-/// The checkpoint file's name (a tag file at the bag's root).
-pub const CHECKPOINTS: &str = "checkpoints.jsonl";
 
 /// The SSH signature namespace of checkpoints (`ssh-keygen -Y … -n visitrec-audit`).
 pub const NAMESPACE: &str = "visitrec-audit";
@@ -140,7 +137,7 @@ pub fn sign(writer: &mut Writer, key: &PrivateKey) -> Result<Outcome> {
             already_signed: true,
         });
     }
-    let at = crate::record::now();
+    let at = crate::time::now();
     let msg = message(head.seq, &head.head, &at);
     let sig = key
         .sign(NAMESPACE, HashAlg::Sha512, msg.as_bytes())
@@ -508,7 +505,7 @@ mod tests {
                 details: serde_json::Value::Null,
             })
             .collect();
-        crate::audit::append("", &pending, "alice")
+        crate::audit::append("", &pending, "alice", "visitrec/test")
     }
 
     fn checkpoint_of(log: &str, k: &PrivateKey) -> Checkpoint {

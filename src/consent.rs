@@ -453,13 +453,6 @@ fn open_grants(history: &[ConsentEntry], scope: Scope) -> usize {
         .count()
 }
 
-/// Today's date in UTC: consent is judged by the instant, never by the caller's `TZ`.
-pub fn today() -> Date {
-    jiff::Timestamp::now()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date()
-}
-
 /// The day consent is judged on when none is asked for: today (UTC), but never earlier
 /// than the last day the audit log has seen, so a clock set back cannot bring a
 /// withdrawal recorded "tomorrow" back to "yesterday".
@@ -469,7 +462,7 @@ pub fn judging_day(log: &[crate::audit::Entry]) -> Date {
         .filter_map(|e| e.at.parse::<jiff::Timestamp>().ok())
         .max()
         .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date());
-    today().max(seen.unwrap_or(Date::MIN))
+    crate::time::today().max(seen.unwrap_or(Date::MIN))
 }
 
 /// A grant to be recorded.
@@ -507,7 +500,7 @@ impl Grant {
                 crate::tags::check_value(what, v)?;
             }
         }
-        let date = self.date.unwrap_or_else(today);
+        let date = self.date.unwrap_or_else(crate::time::today);
         let os = crate::audit::OsUser::current();
         if let Some(end) = self.expires
             && end < date
@@ -530,7 +523,7 @@ impl Grant {
             recorded_by: actor.to_string(),
             recorded_by_uid: Some(os.uid),
             recorded_by_user: Some(os.name),
-            recorded_at: crate::record::now(),
+            recorded_at: crate::time::now(),
         })
     }
 }
@@ -558,7 +551,7 @@ impl Withdrawal {
                 crate::tags::check_value(what, v)?;
             }
         }
-        let date = self.date.unwrap_or_else(today);
+        let date = self.date.unwrap_or_else(crate::time::today);
         let os = crate::audit::OsUser::current();
         let scopes: Vec<Scope> = if self.scopes.is_empty() {
             Scope::ALL
@@ -586,7 +579,7 @@ impl Withdrawal {
             recorded_by: actor.to_string(),
             recorded_by_uid: Some(os.uid),
             recorded_by_user: Some(os.name),
-            recorded_at: crate::record::now(),
+            recorded_at: crate::time::now(),
         })
     }
 }

@@ -407,7 +407,7 @@ pub fn decrypt(export: &Path, identities: &Identities, out: &Path) -> Result<Dec
         }
     }
     let mut info = BagInfo::default();
-    info.set("Bagging-Date", consent::today().to_string());
+    info.set("Bagging-Date", crate::time::today().to_string());
     info.set("Payload-Oxum", oxum.to_string());
     info.set("Bag-Software-Agent", crate::archive::software_agent());
     write_tag_files(&staging.dir, &info, expected)?;
@@ -990,7 +990,7 @@ mod tests {
         #[test]
         fn accepted_paths_stay_in_their_folder(path in "(data/|/|\\.\\./)?([0-9a-f]{16}|\\.\\.|\\.|[a-z]{1,4})(/([a-z0-9./]{0,20}|segments/[0-9]{1,4}\\.wav|original\\.[a-z0-9]{1,3}))*") {
             if let Ok((id, _)) = plain_file_kind(&path) {
-                prop_assert!(crate::archive::bagit::unsafe_path_reason(&path).is_none());
+                prop_assert!(crate::relpath::unsafe_path_reason(&path).is_none());
                 let folder = format!("data/{id}/");
                 prop_assert!(path.starts_with(&folder));
                 let parts: Vec<&str> = path.split('/').collect();

@@ -26,7 +26,7 @@ pub fn manifest(data: &[u8]) {
 /// `recording.json`, and the commit journal.
 pub fn recording_json(data: &[u8]) {
     if let Ok(rec) = crate::record::Recording::from_json(data) {
-        let _ = crate::consent::state(&rec.consent, crate::consent::today());
+        let _ = crate::consent::state(&rec.consent, crate::time::today());
         let _ = rec.to_json();
     }
     let _ = serde_json::from_slice::<crate::archive::journal::Journal>(data);

@@ -184,7 +184,7 @@ pub fn ingest(
     let _hold = interrupt::hold().map_err(|e| Error::io(&root, e))?;
     let candidates = collect(&root, inputs, &mut report);
     progress.start(candidates.len() as u64);
-    let ingested_at = record::now();
+    let ingested_at = crate::time::now();
 
     let consent = opts
         .consent

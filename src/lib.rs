@@ -26,9 +26,11 @@ pub mod interrupt;
 pub mod pipeline;
 pub mod progress;
 pub mod record;
+pub mod relpath;
 pub mod replay;
 pub mod sanitize;
 pub mod tags;
+pub mod time;
 pub mod verify;
 
 pub use error::{Error, Result};

@@ -236,7 +236,7 @@ impl Recording {
         let own = format!("data/{}/", self.id);
         let mut seen = std::collections::BTreeSet::new();
         for (field, path) in self.paths() {
-            if let Some(reason) = crate::archive::bagit::unsafe_path_reason(path) {
+            if let Some(reason) = crate::relpath::unsafe_path_reason(path) {
                 return Err(format!("{field} {path:?}: {reason}"));
             }
             let inside = path
@@ -265,14 +265,6 @@ impl Recording {
 /// Whether `s` has the form of a recording id (so it is safe as a path component).
 pub fn is_valid_id(s: &str) -> bool {
     s.len() == ID_LEN && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
-/// The current time as RFC 3339 UTC, to the second (the form every time in the archive takes).
-pub fn now() -> String {
-    let t = jiff::Timestamp::now();
-    jiff::Timestamp::from_second(t.as_second())
-        .expect("current time in range")
-        .to_string()
 }
 
 /// The payload path of `file` inside recording `id`.

@@ -997,7 +997,7 @@ impl Verifier<'_> {
                 BAG_INFO,
                 MANIFEST,
                 AUDIT_LOG,
-                crate::checkpoint::CHECKPOINTS,
+                crate::archive::CHECKPOINTS,
             ] {
                 if !tags.entries.contains_key(name) && self.text(name)?.is_some() {
                     self.problem(
@@ -1027,7 +1027,7 @@ impl Verifier<'_> {
     /// the log; with `--allowed-signers`, one must be by an allowed signer, and the lines
     /// after the last such one are warned about as unsigned history.
     fn check_history(&mut self, opts: &VerifyOptions) -> Result<()> {
-        use crate::checkpoint::CHECKPOINTS;
+        use crate::archive::CHECKPOINTS;
         for a in &opts.anchors {
             if let Some(why) = crate::anchor::check(&self.log, a) {
                 self.problem(AUDIT_LOG, ProblemKind::Anchor, why);

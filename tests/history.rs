@@ -517,6 +517,7 @@ fn a_forged_entry_after_the_last_checkpoint_shows_as_unsigned_history() {
             details: Value::Null,
         }],
         "mallory",
+        &visitrec::archive::software_agent(),
     );
     rewrite_log(
         &archive,

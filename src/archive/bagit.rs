@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::hash::Algorithm;
+use crate::relpath::unsafe_path_reason;
 
 /// The BagIt versions whose bags `verify` reads (RFC 8493 is 1.0; the others are its drafts,
 /// as bagit-python and the Library of Congress conformance suite know them).
@@ -57,30 +58,6 @@ pub fn decode_path(path: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-/// Why a manifest path is unsafe to follow, if it is.
-pub fn unsafe_path_reason(path: &str) -> Option<&'static str> {
-    if path.is_empty() {
-        return Some("empty path");
-    }
-    if path.starts_with('/') || path.starts_with('\\') || path.get(1..2) == Some(":") {
-        return Some("absolute path");
-    }
-    if path.contains('\\') {
-        return Some("backslash in path");
-    }
-    if path.contains('\0') {
-        return Some("NUL in path");
-    }
-    for part in path.split('/') {
-        match part {
-            ".." => return Some("path climbs out of the bag (..)"),
-            "" | "." => return Some("path has an empty or '.' component"),
-            _ => {}
-        }
-    }
-    None
 }
 
 /// Splits text into lines ended by LF, CR or CRLF (RFC 8493 §2.1 allows all three), with

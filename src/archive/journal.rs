@@ -188,7 +188,7 @@ const TAG_TARGETS: [&str; 5] = [
     super::BAG_INFO,
     super::TAG_MANIFEST,
     crate::audit::AUDIT_LOG,
-    crate::checkpoint::CHECKPOINTS,
+    super::CHECKPOINTS,
 ];
 
 /// `data/<id>/…`: a file inside a recording folder.
@@ -223,7 +223,7 @@ fn rel_journal() -> String {
 
 /// Refuses journal paths that could point outside the archive.
 fn check_rel(rel: &str) -> std::result::Result<(), String> {
-    match super::bagit::unsafe_path_reason(rel) {
+    match crate::relpath::unsafe_path_reason(rel) {
         None => Ok(()),
         Some(reason) => Err(format!("{reason}: {rel:?}")),
     }

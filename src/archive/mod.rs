@@ -35,6 +35,9 @@ pub const TAG_MANIFEST: &str = "tagmanifest-sha256.txt";
 pub const FETCH_TXT: &str = "fetch.txt";
 /// The payload folder.
 pub const DATA: &str = "data";
+/// The signed checkpoints of the audit log (a tag file at the bag's root; see
+/// `checkpoint`).
+pub const CHECKPOINTS: &str = "checkpoints.jsonl";
 
 /// The software agent recorded in `bag-info.txt`.
 pub fn software_agent() -> String {
@@ -234,7 +237,7 @@ impl Archive {
     /// checked to run through no symbolic link: for code that must open the file by name
     /// (decoders). `rel` must be a plain relative path.
     pub fn path_of(&self, rel: &str) -> Result<PathBuf> {
-        if let Some(reason) = bagit::unsafe_path_reason(rel) {
+        if let Some(reason) = crate::relpath::unsafe_path_reason(rel) {
             return Err(Error::BadFile {
                 path: self.root.join(rel),
                 reason: reason.into(),
@@ -257,7 +260,7 @@ impl Archive {
     /// [`crate::beneath`]). If a concurrent writer moved the staged file into place
     /// meanwhile, the final path is used.
     pub fn open_file(&self, rel: &str) -> Result<File> {
-        if let Some(reason) = bagit::unsafe_path_reason(rel) {
+        if let Some(reason) = crate::relpath::unsafe_path_reason(rel) {
             return Err(Error::BadFile {
                 path: self.root.join(rel),
                 reason: reason.into(),
@@ -897,7 +900,7 @@ impl Transaction<'_> {
                 .archive
                 .read_text(AUDIT_LOG)?
                 .unwrap_or_default();
-            let new = audit::append(&old, &self.audit, &self.writer.actor);
+            let new = audit::append(&old, &self.audit, &self.writer.actor, &software_agent());
             self.put_bytes(AUDIT_LOG, new.as_bytes())?;
         }
         let w = self.writer;

@@ -55,7 +55,7 @@ impl Report for Outcome {
             c.seq,
             c.head,
             c.fingerprint,
-            visitrec::checkpoint::CHECKPOINTS
+            visitrec::archive::CHECKPOINTS
         )
     }
 }
