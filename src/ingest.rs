@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -14,14 +13,15 @@ use crate::audio::decode::{AudioError, MaxDuration};
 use crate::audio::normalize::Settings;
 use crate::audio::probe::{self, AudioFacts};
 use crate::audio::segment::Params;
+use crate::batch::{self, Batch, Staged};
 use crate::consent::{ConsentEntry, Grant};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::hash::{self, Fixity};
 use crate::interrupt;
 use crate::pipeline::{
-    NormalizeReport, NormalizedItem, SegmentReport, SegmentedItem, StageError, Staged,
-    stage_normalized, stage_segments,
+    NormalizeReport, NormalizedItem, SegmentReport, SegmentedItem, StageError, stage_normalized,
+    stage_segments,
 };
 use crate::progress::{FileProgress, Progress};
 use crate::record::{self, ID_LEN, Mark, Recording, SCHEMA, Source};
@@ -32,10 +32,6 @@ const AUDIO_EXTENSIONS: &[&str] = &[
     "m4a", "mp4", "3gp", "3g2", "amr", "aac", "opus", "ogg", "oga", "mp3", "wav", "flac", "caf",
     "aif", "aiff", "mka", "webm", "wma", "alac",
 ];
-
-/// Recordings are committed in batches of at most this many, or after this long.
-const COMMIT_EVERY: usize = 256;
-const COMMIT_AFTER: Duration = Duration::from_secs(5);
 
 /// What to attach to every recording of the batch, and what to do with it next.
 #[derive(Debug, Clone, Default)]
@@ -201,11 +197,8 @@ pub fn ingest(
     });
     let mut known: HashSet<String> = record_ids(writer);
     let derived = derived_digests(writer);
-    let mut batch: Vec<Staged> = Vec::new();
-    let mut last_commit = Instant::now();
-    let mut kept = 0;
-    let chunk = rayon::current_num_threads().max(1) * 2;
-    for group in candidates.chunks(chunk) {
+    let mut batch = Batch::new("ingest", details);
+    for group in candidates.chunks(batch::chunk_len()) {
         let outcomes: Vec<Result<Outcome>> = group
             .par_iter()
             .map(|c| {
@@ -231,8 +224,7 @@ pub fn ingest(
                     batch.push(done.staged);
                 }
             }
-            kept += batch.len();
-            crate::pipeline::commit(writer, batch, "ingest", &details)?;
+            let kept = batch.finish(writer)?;
             writer.discard_staged();
             return Err(Error::Stopped {
                 signal,
@@ -266,15 +258,9 @@ pub fn ingest(
                 }
             }
         }
-        if batch.len() >= COMMIT_EVERY
-            || (!batch.is_empty() && last_commit.elapsed() >= COMMIT_AFTER)
-        {
-            kept += batch.len();
-            crate::pipeline::commit(writer, std::mem::take(&mut batch), "ingest", &details)?;
-            last_commit = Instant::now();
-        }
+        batch.commit_if_due(writer)?;
     }
-    crate::pipeline::commit(writer, batch, "ingest", &details)?;
+    batch.finish(writer)?;
     Ok(report)
 }
 

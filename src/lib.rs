@@ -9,6 +9,7 @@ pub mod annotate;
 pub mod archive;
 pub mod audio;
 pub mod audit;
+mod batch;
 pub mod beneath;
 pub mod catalog;
 pub mod checkpoint;

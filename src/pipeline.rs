@@ -3,8 +3,7 @@
 //! same settings changes nothing).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -13,19 +12,17 @@ use crate::archive::{Archive, Writer};
 use crate::audio::decode::{AudioError, MaxDuration};
 use crate::audio::normalize::{self, Settings};
 use crate::audio::segment::{self, Params};
+use crate::batch::{self, Batch, Staged};
 use crate::catalog;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
-use crate::hash::{self, Fixity};
+use crate::hash;
 use crate::interrupt;
 use crate::progress::{FileProgress, Progress};
-use crate::record::{self, Normalized, RECORDING_JSON, Recording, Segment, Segmentation};
+use crate::record::{self, Normalized, Recording, Segment, Segmentation};
 
 /// File name of the normalized rendition inside `data/<id>/`.
 pub const NORMALIZED_WAV: &str = "normalized.wav";
-
-const COMMIT_EVERY: usize = 256;
-const COMMIT_AFTER: Duration = Duration::from_secs(5);
 
 /// Checks normalize settings, with a message naming the flag.
 pub fn check_settings(s: &Settings) -> Result<()> {
@@ -158,28 +155,6 @@ impl SegmentReport {
     }
 }
 
-/// A recording's new files and metadata, staged and ready to commit.
-#[derive(Debug)]
-pub(crate) struct Staged {
-    /// The recording's metadata as it will be committed.
-    pub rec: Recording,
-    /// Staged files: (staged path, payload path, fixity).
-    pub puts: Vec<(PathBuf, String, Fixity)>,
-    /// Payload files to remove.
-    pub deletes: Vec<String>,
-}
-
-impl Staged {
-    /// Nothing staged yet for `rec`.
-    pub fn new(rec: Recording) -> Staged {
-        Staged {
-            rec,
-            puts: Vec::new(),
-            deletes: Vec::new(),
-        }
-    }
-}
-
 /// What became of one recording.
 enum Outcome<T> {
     /// Staged and committed; `T` is what to report.
@@ -205,17 +180,14 @@ fn run<T: Send>(
     writer: &mut Writer,
     ids: &[String],
     progress: &dyn Progress,
-    (op, details): (&str, serde_json::Value),
+    (op, details): (&'static str, serde_json::Value),
     work: impl Fn(&Writer, &Recording, FileProgress<'_>) -> Result<Outcome<T>> + Sync,
 ) -> Result<Vec<(String, Status<T>)>> {
     let _hold = interrupt::hold().map_err(|e| Error::io(writer.archive().root(), e))?;
     progress.start(ids.len() as u64);
-    let chunk = rayon::current_num_threads().max(1) * 2;
-    let mut batch: Vec<Staged> = Vec::new();
+    let mut batch = Batch::new(op, details);
     let mut out = Vec::with_capacity(ids.len());
-    let mut last = Instant::now();
-    let mut kept = 0;
-    for group in ids.chunks(chunk) {
+    for group in ids.chunks(batch::chunk_len()) {
         let results: Vec<Result<Outcome<T>>> = group
             .par_iter()
             .map(|id| {
@@ -233,12 +205,12 @@ fn run<T: Send>(
             .collect();
         if let Some(signal) = interrupt::caught() {
             // What the chunk completed is kept; what the signal cut short is redone.
-            batch.extend(results.into_iter().filter_map(|r| match r {
-                Ok(Outcome::Done(staged, _)) => Some(*staged),
-                _ => None,
-            }));
-            kept += batch.len();
-            commit(writer, batch, op, &details)?;
+            for r in results {
+                if let Ok(Outcome::Done(staged, _)) = r {
+                    batch.push(*staged);
+                }
+            }
+            let kept = batch.finish(writer)?;
             writer.discard_staged();
             return Err(Error::Stopped {
                 signal,
@@ -257,46 +229,10 @@ fn run<T: Send>(
             };
             out.push((id.clone(), status));
         }
-        if batch.len() >= COMMIT_EVERY || (!batch.is_empty() && last.elapsed() >= COMMIT_AFTER) {
-            kept += batch.len();
-            commit(writer, std::mem::take(&mut batch), op, &details)?;
-            last = Instant::now();
-        }
+        batch.commit_if_due(writer)?;
     }
-    commit(writer, batch, op, &details)?;
+    batch.finish(writer)?;
     Ok(out)
-}
-
-/// Commits staged recordings (their files and `recording.json`) as one transaction,
-/// logged in the audit trail as `op` with `details`.
-pub(crate) fn commit(
-    writer: &mut Writer,
-    batch: Vec<Staged>,
-    op: &str,
-    details: &serde_json::Value,
-) -> Result<()> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let mut txn = writer.begin();
-    txn.audit(
-        op,
-        batch.iter().map(|s| s.rec.id.clone()).collect(),
-        details.clone(),
-    );
-    for s in batch {
-        for d in &s.deletes {
-            txn.delete(d);
-        }
-        for (staged, rel, fixity) in s.puts {
-            txn.put_staged(staged, rel, fixity);
-        }
-        txn.put_bytes(
-            &record::payload_path(&s.rec.id, RECORDING_JSON),
-            &s.rec.to_json(),
-        )?;
-    }
-    txn.commit()
 }
 
 /// Normalizes the recordings `ids`; a recording longer than `max` fails.
