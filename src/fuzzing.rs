@@ -1,5 +1,6 @@
-//! Entry points for the fuzz targets (`fuzz/`) and their regression tests: each feeds
-//! arbitrary bytes to one parser or decoder and must return, never panic.
+//! Entry points for the fuzz targets (`fuzz/`, built with the `fuzzing` feature) and their
+//! regression test (below, run by `cargo test`): each feeds arbitrary bytes to one parser
+//! or decoder and must return, never panic.
 
 use std::io::Write;
 
@@ -91,4 +92,41 @@ fn scratch_file() -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
     ));
     let file = std::fs::File::create(&path)?;
     Ok((path, file))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    type Target = fn(&[u8]);
+
+    /// Every fuzz seed, and every input a fuzzer ever crashed on (kept in
+    /// `fuzz/regressions/`), goes through the same entry points as the fuzz targets: none
+    /// may panic.
+    #[test]
+    fn seeds_and_past_crashes_stay_harmless() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+        let targets: [(&str, Target); 6] = [
+            ("manifest", super::manifest),
+            ("recording_json", super::recording_json),
+            ("tags_and_marks", super::tags_and_marks),
+            ("recipients", super::recipients),
+            ("audio", super::audio),
+            ("age_file", super::age_file),
+        ];
+        let mut ran = 0;
+        for (name, target) in targets {
+            for dir in ["corpus", "regressions"] {
+                let Ok(entries) = std::fs::read_dir(root.join(dir).join(name)) else {
+                    continue;
+                };
+                for e in entries {
+                    let path = e.unwrap().path();
+                    target(&std::fs::read(&path).unwrap());
+                    ran += 1;
+                }
+            }
+        }
+        assert!(ran >= 19, "only {ran} inputs found");
+    }
 }

@@ -20,6 +20,9 @@ pub mod exit;
 pub mod export;
 pub mod failure;
 pub mod fsutil;
+// The fuzz targets' entry points: for the fuzz/ crate (which enables `fuzzing`) and for
+// the regression test that runs every seed and past crash, not part of the library's API.
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod hash;
 pub mod ingest;
