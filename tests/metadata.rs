@@ -117,6 +117,66 @@ fn invalid_tag_edits_are_refused_and_change_nothing() {
 }
 
 #[test]
+fn a_refused_edit_says_what_kind_of_thing_is_wrong() {
+    let (_d, archive) = new_archive();
+    let id = one(&archive);
+    for (args, kind, message) in [
+        (
+            vec!["tag", &id, "--set", "Visit=x"],
+            "bad-tag-key",
+            "tag key \"Visit\" is not valid",
+        ),
+        (
+            vec!["tag", &id, "--set", "k="],
+            "bad-text",
+            "value of tag k must not be empty",
+        ),
+        (
+            vec!["tag", &id, "--mark", "00:60=x"],
+            "bad-time",
+            "\"00:60\"",
+        ),
+        (
+            vec!["tag", &id, "--unset", "nope"],
+            "no-tag",
+            "has no tag nope",
+        ),
+        (
+            vec!["consent", &id, "--grant", "--scope", "ads", "--by", "p"],
+            "bad-scope",
+            "unknown consent scope \"ads\"",
+        ),
+        (
+            vec![
+                "consent",
+                &id,
+                "--grant",
+                "--scope",
+                "care",
+                "--by",
+                "p",
+                "--date",
+                "2026-13-01",
+            ],
+            "bad-date",
+            "--date 2026-13-01: not a date (YYYY-MM-DD)",
+        ),
+        (
+            vec!["normalize", &id, "--rate", "100"],
+            "bad-value",
+            "--rate 100: out of range (8000 to 192000 Hz)",
+        ),
+        (vec!["normalize"], "no-recordings-named", "or give --all"),
+    ] {
+        let (code, doc) = run_json(&args, &archive);
+        assert_eq!(code, 2, "{args:?}: {doc}");
+        assert_eq!(doc["error"]["kind"], kind, "{args:?}: {doc}");
+        let shown = doc["error"]["message"].as_str().unwrap();
+        assert!(shown.contains(message), "{args:?}: {shown}");
+    }
+}
+
+#[test]
 fn consent_is_enforced_by_scope_and_date_with_history_kept() {
     let (_d, archive) = new_archive();
     let id = one(&archive);
