@@ -97,9 +97,11 @@ fn decoded_lengths_match_ffmpeg_to_the_frame() {
         let ours = r["source"]["frames"].as_u64().unwrap();
         let rate = r["source"]["sample_rate"].as_f64().unwrap();
         // ffmpeg does not cut MP4 end padding when decoding; ffprobe's duration comes from
-        // the edit list and is the reference there.
+        // the edit list and is the reference there (the shorter of the two when an iTunes
+        // gapless tag, not an edit list, trims the start).
         let reference = if r["source"]["container"] == "isomp4" {
-            (ffprobe_duration(Path::new(&path)) * rate).round() as u64
+            let declared = (ffprobe_duration(Path::new(&path)) * rate).round() as u64;
+            declared.min(ffmpeg_frames(Path::new(&path)))
         } else {
             ffmpeg_frames(Path::new(&path))
         };
@@ -295,4 +297,50 @@ fn amr_nb_decodes_like_ffmpeg() {
             "{name}: only {snr:.1} dB from ffmpeg's decoding"
         );
     }
+}
+
+/// A Voice Memos file with no edit list but the iTunes gapless tag (`iTunSMPB`: 1024
+/// samples of priming, 640 175 of audio, 849 of padding) starts where ffmpeg's decode
+/// starts, and decodes to exactly the samples of the same stream with an edit list saying
+/// the same.
+#[test]
+fn itunes_gapless_tag_is_honoured_like_ffmpeg() {
+    let tagged = fixture("gapless/voice-memo-itunsmpb.m4a");
+    let with_elst = fixture("phone/voice-memo.m4a");
+    let (_d, archive) = new_archive();
+    let r = ingest_json(
+        &archive,
+        &[tagged.clone(), with_elst.clone()],
+        &["--normalize"],
+    );
+    let ids: Vec<&str> = r["ingested"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{r:#}");
+    let frames: Vec<u64> = ids
+        .iter()
+        .map(|id| {
+            recording(&archive, id)["source"]["frames"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    // ffmpeg trims the tag's priming as it trims the edit list's (and cuts no end padding
+    // in either case).
+    assert_eq!(ffmpeg_frames(&tagged), ffmpeg_frames(&with_elst));
+    let declared = (ffprobe_duration(&with_elst) * 48_000.0).round() as u64;
+    assert_eq!(frames[0], frames[1], "not 1024 samples (21 ms) too long");
+    assert!(
+        frames[0].abs_diff(declared) <= 1,
+        "{frames:?}, ffprobe {declared}"
+    );
+    let wav =
+        |id: &str| std::fs::read(archive.join("data").join(id).join("normalized.wav")).unwrap();
+    assert!(
+        wav(ids[0]) == wav(ids[1]),
+        "same samples, so the same normalized audio"
+    );
 }

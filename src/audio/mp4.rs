@@ -55,7 +55,23 @@ struct Walker<'a, R> {
     facts: Mp4Facts,
     movie_timescale: u32,
     trak: Option<Trak>,
+    /// The first audio track's time scale and duration, and whether it has an edit list.
+    audio: Option<(u32, u64, bool)>,
+    /// iTunes gapless info (`----:com.apple.iTunes:iTunSMPB`), when present.
+    gapless: Option<Gapless>,
 }
+
+/// The iTunes gapless tag's figures, in samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Gapless {
+    /// Encoder delay (priming) at the start.
+    delay: u64,
+    /// The original length, after the delay and before the padding.
+    samples: u64,
+}
+
+/// The largest encoder delay believed (ffmpeg's bound too): more is a damaged tag.
+const MAX_GAPLESS_DELAY: u64 = 16_384;
 
 /// Scans the boxes of an MP4/QuickTime file.
 pub fn scan<R: Read + Seek>(r: &mut R) -> io::Result<Mp4Facts> {
@@ -66,8 +82,11 @@ pub fn scan<R: Read + Seek>(r: &mut R) -> io::Result<Mp4Facts> {
         facts: Mp4Facts::default(),
         movie_timescale: 0,
         trak: None,
+        audio: None,
+        gapless: None,
     };
     w.walk(0, end, 0)?;
+    w.apply_gapless();
     Ok(w.facts)
 }
 
@@ -127,6 +146,7 @@ impl<R: Read + Seek> Walker<'_, R> {
                 b"mvhd" => self.read_mvhd(body, body_end)?,
                 b"\xa9xyz" | b"loci" => self.facts.has_location = true,
                 b"keys" => self.read_keys(body, body_end)?,
+                b"----" => self.read_freeform(body, body_end)?,
                 _ => {}
             }
             pos = body_end;
@@ -205,6 +225,7 @@ impl<R: Read + Seek> Walker<'_, R> {
             return;
         }
         self.facts.audio_format = t.format;
+        self.audio = Some((t.timescale, t.duration, !t.edits.is_empty()));
         if t.timescale == 0 {
             return;
         }
@@ -248,6 +269,54 @@ impl<R: Read + Seek> Walker<'_, R> {
         Ok(())
     }
 
+    /// A freeform iTunes item (`----`: `mean`, `name`, `data`); only `iTunSMPB` is kept.
+    fn read_freeform(&mut self, body: u64, end: u64) -> io::Result<()> {
+        let Some(b) = self.payload(body, end)? else {
+            return Ok(());
+        };
+        let (mut name, mut value) = (None, None);
+        let mut at = 0;
+        while let (Some(size), Some(kind)) = (be(&b, at, 4), b.get(at + 4..at + 8)) {
+            let size = size as usize;
+            let Some(child) = b.get(at + 8..at + size).filter(|_| size >= 8) else {
+                break;
+            };
+            match kind {
+                // Full boxes: 4 bytes of version and flags; `data` adds 4 of locale.
+                b"name" => name = child.get(4..),
+                b"data" => value = child.get(8..),
+                _ => {}
+            }
+            at += size;
+        }
+        if name == Some(b"iTunSMPB".as_slice()) {
+            self.gapless = value.and_then(|v| parse_itunsmpb(&String::from_utf8_lossy(v)));
+        }
+        Ok(())
+    }
+
+    /// Without an edit list, the iTunes gapless tag says what to trim (Voice Memos writes
+    /// it and no `elst`), as ffmpeg and Apple's players honour it.
+    fn apply_gapless(&mut self) {
+        let (Some((timescale, duration, has_edits)), Some(g)) = (self.audio, self.gapless) else {
+            return;
+        };
+        if has_edits || self.facts.audio_edit.is_some() || timescale == 0 {
+            return;
+        }
+        // The track's declared duration may leave out the last frame's padding, but never
+        // holds fewer samples than the original had.
+        let fits = duration == 0 || g.samples <= duration;
+        if g.delay > MAX_GAPLESS_DELAY || !fits {
+            return; // a tag that does not fit the track is not believed
+        }
+        self.facts.audio_edit = Some(AudioEdit {
+            timescale,
+            skip: g.delay,
+            keep: (g.samples > 0).then_some(g.samples),
+        });
+    }
+
     fn read_keys(&mut self, body: u64, end: u64) -> io::Result<()> {
         let Some(b) = self.payload(body, end)? else {
             return Ok(());
@@ -258,6 +327,16 @@ impl<R: Read + Seek> Walker<'_, R> {
         }
         Ok(())
     }
+}
+
+/// The iTunes gapless tag: ` 00000000 DELAY PADDING LENGTH …` in hex (the length may be
+/// 16 digits).
+fn parse_itunsmpb(text: &str) -> Option<Gapless> {
+    let mut fields = text.split_ascii_whitespace();
+    fields.next()?; // always zero
+    let mut hex = || u64::from_str_radix(fields.next()?, 16).ok();
+    let (delay, _padding, samples) = (hex()?, hex()?, hex()?);
+    Some(Gapless { delay, samples })
 }
 
 /// A big-endian unsigned integer of `len` bytes at `at`, if the slice is long enough.
@@ -288,6 +367,59 @@ mod tests {
         let f = scan(&mut Cursor::new(file)).unwrap();
         assert_eq!(f.created_unix, Some(1_700_000_000));
         assert!(f.has_location);
+    }
+
+    /// A file with one AAC track of `duration` ticks at 48 kHz, no edit list, and an
+    /// iTunes gapless tag holding `tag`.
+    fn gapless_file(duration: u32, tag: &str) -> Vec<u8> {
+        let mut mdhd = vec![0u8; 24];
+        mdhd[12..16].copy_from_slice(&48_000u32.to_be_bytes());
+        mdhd[16..20].copy_from_slice(&duration.to_be_bytes());
+        let mut hdlr = vec![0u8; 24];
+        hdlr[8..12].copy_from_slice(b"soun");
+        let mdia = bx(b"mdia", &[bx(b"mdhd", &mdhd), bx(b"hdlr", &hdlr)].concat());
+        let trak = bx(b"trak", &mdia);
+        let item = bx(
+            b"----",
+            &[
+                bx(b"mean", b"\0\0\0\0com.apple.iTunes"),
+                bx(b"name", b"\0\0\0\0iTunSMPB"),
+                bx(
+                    b"data",
+                    &[b"\0\0\0\x01\0\0\0\0".as_slice(), tag.as_bytes()].concat(),
+                ),
+            ]
+            .concat(),
+        );
+        let meta = bx(
+            b"meta",
+            &[vec![0u8; 4], bx(b"hdlr", &[0u8; 25]), bx(b"ilst", &item)].concat(),
+        );
+        bx(b"moov", &[trak, bx(b"udta", &meta)].concat())
+    }
+
+    #[test]
+    fn itunes_gapless_tag_trims_when_there_is_no_edit_list() {
+        let tag = " 00000000 00000840 000001C0 00000000000A2F00 00000000 00000000";
+        let f = scan(&mut Cursor::new(gapless_file(670_720, tag))).unwrap();
+        assert_eq!(
+            f.audio_edit,
+            Some(AudioEdit {
+                timescale: 48_000,
+                skip: 2112,
+                keep: Some(0xA2F00),
+            })
+        );
+        // A tag that does not fit the track, or a damaged one, is not believed.
+        for bad in [
+            " 00000000 00000840 000001C0 00000000000FFFFF",
+            " 00000000 00010000 00000000 0000000000000010",
+            " 00000000 zz",
+            "",
+        ] {
+            let f = scan(&mut Cursor::new(gapless_file(670_720, bad))).unwrap();
+            assert_eq!(f.audio_edit, None, "{bad:?}");
+        }
     }
 
     #[test]
