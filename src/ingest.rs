@@ -114,7 +114,8 @@ impl IngestReport {
         self.ingested.push(Ingested {
             id: id.to_string(),
             path: cand.path.display().to_string(),
-            duration_s: s.facts.duration_s(),
+            // The figure recording.json holds (rounded to the millisecond), not another.
+            duration_s: s.staged.rec.source.duration_s,
         });
         if let (Some(r), Some(n)) = (self.normalize.as_mut(), &s.staged.rec.normalized) {
             r.normalized.push(NormalizedItem {
@@ -142,7 +143,6 @@ struct Candidate {
 #[derive(Debug)]
 struct Done {
     staged: Staged,
-    facts: AudioFacts,
     slot: PathBuf,
 }
 
@@ -311,11 +311,7 @@ fn stage_one(
         ingested_at,
     };
     match stage_audio(writer, &base, &staged_original, (fixity, opts), progress) {
-        Ok((staged, facts)) => Ok(Outcome::Done(Box::new(Done {
-            staged,
-            facts,
-            slot,
-        }))),
+        Ok(staged) => Ok(Outcome::Done(Box::new(Done { staged, slot }))),
         Err(StageError::Audio(e)) => {
             let _ = fs::remove_dir_all(&slot);
             Ok(classify(cand, e))
@@ -344,7 +340,7 @@ fn stage_audio(
     original: &Path,
     (fixity, opts): (Fixity, &IngestOptions),
     progress: FileProgress<'_>,
-) -> std::result::Result<(Staged, AudioFacts), StageError> {
+) -> std::result::Result<Staged, StageError> {
     let cand = base.cand;
     let id = fixity.sha256[..ID_LEN].to_string();
     let mut staged = Staged::new(placeholder(&id));
@@ -394,7 +390,7 @@ fn stage_audio(
         let how = (params, *at_marks, opts.max_duration);
         stage_segments(writer, &mut staged, &wav, scores, how, progress)?;
     }
-    Ok((staged, facts))
+    Ok(staged)
 }
 
 /// A recording with only its id set, filled in by [`stage_audio`].

@@ -248,6 +248,7 @@ pub fn normalize(
         "rate": settings.rate,
         "target_lufs": settings.target_lufs,
         "true_peak_dbtp": settings.true_peak_dbtp,
+        "limiter": settings.limiter,
     });
     let statuses = run(
         writer,
@@ -358,6 +359,7 @@ fn is_current(w: &Writer, rec: &Recording, s: &Settings) -> bool {
         n.sample_rate == s.rate
             && n.target_lufs == s.target_lufs
             && n.true_peak_ceiling_dbtp == s.true_peak_dbtp
+            && n.limiter.is_some() == s.limiter
             && w.manifest().entries.contains_key(&n.path)
     })
 }
@@ -441,6 +443,10 @@ pub(crate) fn stage_normalized(
         loudness_after_lufs: r.after.integrated_lufs.map(|v| round(v, 100.0)),
         true_peak_after_dbtp: r.after.true_peak_dbtp.map(|v| round(v, 100.0)),
         gain_db: round(r.gain_db, 100.0),
+        limiter: r.limiting.map(|l| record::Limiting {
+            max_reduction_db: round(l.max_db, 100.0),
+            limited_s: round(l.samples as f64 / f64::from(settings.rate), 1000.0),
+        }),
         target_reached: r.target_reached,
         note: r.note.clone(),
     });

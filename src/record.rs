@@ -81,12 +81,26 @@ pub struct Normalized {
     pub loudness_after_lufs: Option<f64>,
     /// True peak of the written file (null: silence).
     pub true_peak_after_dbtp: Option<f64>,
-    /// The one linear gain applied, dB.
+    /// The gain applied before the limiter (the only one, without it), dB.
     pub gain_db: f64,
+    /// What the true-peak limiter took off; absent when it was off (`--limiter off`, and
+    /// every rendition made before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limiter: Option<Limiting>,
     /// Whether the target loudness was reached.
     pub target_reached: bool,
     /// Why the target was not reached, when it was not.
     pub note: Option<String>,
+}
+
+/// How much the limiter acted on a rendition.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Limiting {
+    /// The largest gain reduction, dB (0: it never acted).
+    pub max_reduction_db: f64,
+    /// Seconds of audio turned down by more than 0.1 dB.
+    pub limited_s: f64,
 }
 
 /// One speech segment (`data/<id>/segments/NNN.wav`, cut from the normalized audio).

@@ -557,3 +557,14 @@ fn a_file_replaced_by_a_folder_is_a_clear_error() {
         "{rep:#}"
     );
 }
+
+/// One rounding everywhere: `ingest --json` reports the duration recording.json holds.
+#[test]
+fn ingest_json_reports_the_duration_recording_json_holds() {
+    let (_d, archive) = new_archive();
+    let r = ingest_json(&archive, &[fixture("phone/voice-memo.m4a")], &[]);
+    let i = &r["ingested"][0];
+    let stored = recording(&archive, i["id"].as_str().unwrap())["source"]["duration_s"].clone();
+    assert_eq!(i["duration_s"], stored);
+    assert_eq!(stored.as_f64().unwrap(), 13.337);
+}

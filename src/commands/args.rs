@@ -31,9 +31,22 @@ pub struct NormArgs {
     /// Integrated loudness to reach, LUFS.
     #[arg(long, default_value_t = -16.0, allow_negative_numbers = true)]
     pub target_lufs: f64,
-    /// True-peak ceiling, dBTP (the gain is lowered to respect it).
+    /// True-peak ceiling, dBTP.
     #[arg(long, default_value_t = -1.5, allow_negative_numbers = true)]
     pub true_peak: f64,
+    /// `on`: peaks over the ceiling are limited (look-ahead, 8x oversampled), so the target
+    /// is reached; `off`: one linear gain, lowered until the peaks fit.
+    #[arg(long, value_enum, default_value_t = Switch::On, value_name = "on|off")]
+    pub limiter: Switch,
+}
+
+/// A feature turned on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    /// On.
+    On,
+    /// Off.
+    Off,
 }
 
 impl NormArgs {
@@ -43,6 +56,7 @@ impl NormArgs {
             rate: self.rate,
             target_lufs: self.target_lufs,
             true_peak_dbtp: self.true_peak,
+            limiter: self.limiter == Switch::On,
         }
     }
 }

@@ -61,9 +61,19 @@ impl Report for NormalizeReport {
             let peak = n
                 .true_peak_after_dbtp
                 .map_or(String::new(), |p| format!(", true peak {p:.1} dBTP"));
+            let limited = n
+                .limiter
+                .as_ref()
+                .filter(|l| l.max_reduction_db >= 0.1)
+                .map_or(String::new(), |l| {
+                    format!(
+                        ", limited up to {:.1} dB over {:.1} s",
+                        l.max_reduction_db, l.limited_s
+                    )
+                });
             writeln!(
                 out,
-                "normalized {}  {after}{peak}, gain {:+.1} dB",
+                "normalized {}  {after}{peak}, gain {:+.1} dB{limited}",
                 item.id, n.gain_db
             )?;
             if let Some(note) = &n.note {

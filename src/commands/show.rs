@@ -149,6 +149,14 @@ fn write_renditions(out: &mut dyn Write, r: &Recording) -> io::Result<()> {
                 db(n.true_peak_after_dbtp, "dBTP"),
                 n.gain_db
             )?;
+            match &n.limiter {
+                Some(l) => writeln!(
+                    out,
+                    "  limiter:    on, up to {:.1} dB off, over {:.1} s",
+                    l.max_reduction_db, l.limited_s
+                )?,
+                None => writeln!(out, "  limiter:    off (one linear gain)")?,
+            }
             if let Some(note) = &n.note {
                 writeln!(out, "  note:       {}", term(note))?;
             }
