@@ -511,3 +511,32 @@ fn demo_tells_each_step_and_ends_intact() {
     assert_eq!(code, 2);
     assert!(err.contains("already exists and is not empty"), "{err}");
 }
+
+#[test]
+fn a_usage_error_with_json_keeps_what_clap_said() {
+    // The missing argument is on clap's second line; the document and stderr name it.
+    let (code, out, err) = run(&["show", "--json"]);
+    assert_eq!(code, 2);
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("a JSON document");
+    let msg = doc["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("<ARCHIVE>") && msg.contains("<ID>"), "{msg}");
+    assert!(err.contains("<ARCHIVE>"), "{err}");
+    // The possible values of a bad value.
+    let (code, out, _) = run(&["list", "a", "--format", "xls", "--json"]);
+    assert_eq!(code, 2);
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("a JSON document");
+    let msg = doc["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("tsv, csv"), "{msg}");
+    // An argument that is not UTF-8 does not make the usage error panic.
+    use std::os::unix::ffi::OsStrExt;
+    let out = visitrec()
+        .arg("list")
+        .arg(std::ffi::OsStr::from_bytes(b"\xff"))
+        .arg("--no-such-flag")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("--no-such-flag"), "{err}");
+}
