@@ -540,3 +540,13 @@ fn a_usage_error_with_json_keeps_what_clap_said() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(err.contains("--no-such-flag"), "{err}");
 }
+
+#[test]
+fn list_json_prints_no_table_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, _) = archive_with_one(dir.path());
+    let (code, out, err) = run(&["list", s(&archive), "--json"]);
+    assert_eq!(code, 0);
+    serde_json::from_str::<serde_json::Value>(&out).expect("a JSON document");
+    assert!(!err.contains("RECORDED AT"), "{err}");
+}

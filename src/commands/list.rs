@@ -52,6 +52,8 @@ pub struct Listing {
     rows: Vec<(Recording, ConsentState)>,
     format: Format,
     filter: Option<Scope>,
+    /// `--json`: the table header is text only.
+    json: bool,
 }
 
 /// Lists the recordings, filtered by consent.
@@ -66,6 +68,7 @@ pub fn run(a: &Args) -> anyhow::Result<Listing> {
         rows,
         format: a.format,
         filter,
+        json: a.json,
     })
 }
 
@@ -126,7 +129,7 @@ impl Report for Listing {
     }
 
     fn diagnostics(&self, v: Verbosity) -> Vec<String> {
-        if self.format != Format::Text || v == Verbosity::Quiet {
+        if self.json || self.format != Format::Text || v == Verbosity::Quiet {
             return Vec::new();
         }
         vec![format!(
