@@ -550,3 +550,19 @@ fn list_json_prints_no_table_header() {
     serde_json::from_str::<serde_json::Value>(&out).expect("a JSON document");
     assert!(!err.contains("RECORDED AT"), "{err}");
 }
+
+#[test]
+fn log_verbose_names_every_recording_of_an_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("a");
+    let a = s(&archive);
+    assert_eq!(run(&["init", a, "--org", "T"]).0, 0);
+    let (code, _, err) = run(&["ingest", a, s(&fixture("phone"))]);
+    assert_eq!(code, 0, "{err}");
+    let (_, normal, _) = run(&["log", a]);
+    assert!(normal.contains(" more"), "{normal}");
+    let (_, verbose, _) = run(&["log", a, "-v"]);
+    assert!(!verbose.contains(" more"), "{verbose}");
+    let first = verbose.lines().next().unwrap();
+    assert_eq!(first.split_whitespace().count(), 4 + 7, "{first}");
+}
