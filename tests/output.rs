@@ -566,3 +566,31 @@ fn log_verbose_names_every_recording_of_an_entry() {
     let first = verbose.lines().next().unwrap();
     assert_eq!(first.split_whitespace().count(), 4 + 7, "{first}");
 }
+
+#[test]
+fn completion_offers_only_real_ids_of_a_hostile_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id) = archive_with_one(dir.path());
+    // A manifest naming folders with an escape sequence and a (percent-encoded) newline.
+    let manifest = archive.join("manifest-sha256.txt");
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    let zeros = "0".repeat(64);
+    text.push_str(&format!(
+        "{zeros}  data/{}\x1b[31mX/recording.json\n{zeros}  data/{}%0Ax/recording.json\n",
+        &id[..2],
+        &id[..2]
+    ));
+    std::fs::write(&manifest, text).unwrap();
+    let out = visitrec()
+        .env("COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "3")
+        .env("_CLAP_COMPLETE_COMP_TYPE", "9")
+        .env("_CLAP_COMPLETE_SPACE", "true")
+        .env("_CLAP_IFS", "\n")
+        .args(["--", "visitrec", "show", s(&archive), &id[..2]])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let words = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(words.trim(), id, "{words:?}");
+}
