@@ -594,3 +594,19 @@ fn completion_offers_only_real_ids_of_a_hostile_archive() {
     let words = String::from_utf8(out.stdout).unwrap();
     assert_eq!(words.trim(), id, "{words:?}");
 }
+
+#[test]
+fn init_on_a_read_only_file_system_names_the_archive() {
+    let Some(fs) = common::mounted(1024, "init on a read-only file system") else {
+        return;
+    };
+    fs.remount_read_only();
+    let archive = fs.path().join("study");
+    let (code, _, err) = run(&["init", s(&archive), "--org", "T"]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        err.trim(),
+        format!("visitrec: error: {}: read-only file system", s(&archive)),
+        "{err}"
+    );
+}
