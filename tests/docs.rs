@@ -169,3 +169,34 @@ fn completion_suggests_scopes_and_the_archives_ids() {
     let ids = complete(&["visitrec", "show", a, &id[..3]]);
     assert_eq!(ids.trim(), id, "{ids}");
 }
+
+#[test]
+fn subcommand_pages_list_the_options_the_subcommand_takes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let page = |name: &str| {
+        std::fs::read_to_string(root.join("man").join(name))
+            .unwrap()
+            .replace("\\-", "-")
+    };
+    // `visitrec list -V` is a usage error: only visitrec(1) lists -V; -q and -v are taken
+    // everywhere.
+    let list = page("visitrec-list.1");
+    assert!(!list.contains("--version"), "visitrec-list(1) lists -V");
+    assert!(list.contains("--quiet") && list.contains("--verbose"));
+    assert!(page("visitrec.1").contains("--version"));
+    common::visitrec().args(["list", "-V"]).assert().code(2);
+    // Every warning kind of verify is listed.
+    let verify = page("visitrec-verify.1");
+    for kind in [
+        "pending-journal",
+        "loose-permissions",
+        "clock-backwards",
+        "unsigned-history",
+        "leftover-staging",
+    ] {
+        assert!(
+            verify.contains(kind),
+            "visitrec-verify(1) does not list {kind}"
+        );
+    }
+}

@@ -58,12 +58,20 @@ fn man_pages(dir: &Path) -> io::Result<Vec<PathBuf>> {
     write("visitrec", main_page(cmd.clone())?)?;
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let name = format!("visitrec-{}", sub.get_name());
+        // The page lists what the subcommand accepts: the global options (-q, -v), and no
+        // -V, which only `visitrec` itself takes (its VERSION section stays).
+        let globals = cmd
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .map(|a| a.clone().display_order(usize::MAX));
         let page = sub
             .clone()
             .name(name.clone())
             .display_name(name.clone())
             .bin_name(format!("visitrec {}", sub.get_name()))
-            .version(env!("CARGO_PKG_VERSION"));
+            .version(env!("CARGO_PKG_VERSION"))
+            .disable_version_flag(true)
+            .args(globals);
         let man = clap_mangen::Man::new(page);
         let mut out = Vec::new();
         man.render(&mut out)?;
