@@ -610,3 +610,28 @@ fn init_on_a_read_only_file_system_names_the_archive() {
         "{err}"
     );
 }
+
+#[test]
+fn a_suggested_command_quotes_an_archive_path_with_spaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, _) = archive_with_one(dir.path());
+    let archive = dir.path().join("Dr Lee's study");
+    std::fs::rename(&one, &archive).unwrap();
+    let (code, _, err) = run(&["show", s(&archive), "zz"]);
+    assert_eq!(code, 2);
+    // The hint is a command that runs as printed.
+    let hint = err.split('`').nth(1).expect("a command in backticks");
+    assert!(hint.starts_with("visitrec list '"), "{err}");
+    let words = hint.trim_start_matches("visitrec ");
+    let bin = assert_cmd::cargo::cargo_bin("visitrec");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{} {words}", bin.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{hint}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
