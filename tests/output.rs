@@ -86,7 +86,7 @@ fn init_ingest_normalize_segment_say_what_they_did() {
     // -v lists each segment with its times.
     assert!(
         out.lines()
-            .any(|l| l.trim_start().starts_with("001  ") && l.ends_with(" s")),
+            .any(|l| l.trim_start().starts_with("001  00:00.000 - ") && l.ends_with(" s)")),
         "{out}"
     );
     let (code, out, err) = run(&["-q", "ingest", a, s(&wav)]);
@@ -633,5 +633,23 @@ fn a_suggested_command_quotes_an_archive_path_with_spaces() {
         out.status.success(),
         "{hint}: {}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn segment_verbose_prints_times_as_show_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id) = full_archive(dir.path());
+    let a = s(&archive);
+    // Cut at the mark: new parameters, so it segments again.
+    let (code, out, err) = run(&["segment", a, &id, "--at-marks", "-v"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\n           001  00:00.000 - "), "{out}");
+    let (_, shown, _) = run(&["show", a, &id]);
+    let first = out.lines().nth(1).unwrap().trim_start();
+    let first = first.split("  [").next().unwrap();
+    assert!(
+        shown.contains(&format!("  {first}  data/")),
+        "{first:?}\n{shown}"
     );
 }
