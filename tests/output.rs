@@ -484,9 +484,16 @@ fn actor_is_offered_only_by_commands_that_write() {
 #[test]
 fn demo_tells_each_step_and_ends_intact() {
     let dir = tempfile::tempdir().unwrap();
-    let work = dir.path().join("demo");
+    // A folder name with an escape sequence is printed escaped, in every step.
+    let work = dir.path().join("demo\u{1b}[31m");
+    let shown = s(&work).replace('\u{1b}', "\\x1b");
     let (code, out, err) = run(&["demo", s(&work)]);
     assert_eq!(code, 0, "{err}");
+    assert!(!out.contains('\u{1b}'), "{out:?}");
+    assert!(
+        out.starts_with(&format!("visitrec demo in {shown}\n")),
+        "{out}"
+    );
     for step in 1..=9 {
         assert!(
             out.contains(&format!("\n{step}. ")),
@@ -503,7 +510,7 @@ fn demo_tells_each_step_and_ends_intact() {
     );
     assert!(out.contains("opened with the key)"), "{out}");
     assert!(
-        out.contains(&format!("{}: intact (", s(&work.join("study-archive")))),
+        out.contains(&format!("{shown}/study-archive: intact (")),
         "{out}"
     );
     // It refuses a folder that holds something.
