@@ -200,3 +200,23 @@ fn subcommand_pages_list_the_options_the_subcommand_takes() {
         );
     }
 }
+
+#[test]
+fn the_files_visitrec_1_names_are_where_an_archive_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, _) = common::archive_with_one(dir.path());
+    let page = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("man/visitrec.1"))
+        .unwrap()
+        .replace("\\-", "-");
+    let files = &page[page.find(".SH FILES").unwrap()..page.find(".SH SECURITY").unwrap()];
+    for name in ["audit.jsonl", "bagit.txt", "manifest-sha256.txt"] {
+        assert!(archive.join(name).is_file(), "{name}");
+        assert!(
+            files.contains(&format!("ARCHIVE/{name}")) || files.contains(name),
+            "{name}"
+        );
+    }
+    assert!(files.contains("\\fIARCHIVE/audit.jsonl\\fR"), "{files}");
+    assert!(!files.contains(".visitrec/audit.jsonl"), "{files}");
+    assert!(!files.contains(".visitrec/checkpoints.jsonl"), "{files}");
+}

@@ -184,11 +184,12 @@ One recording: \fIoriginal.<ext>\fR (byte for byte as captured), \fIrecording.js
 and once made \fInormalized.wav\fR and \fIsegments/NNN.wav\fR. The id is the first 16 hex
 digits of the original's SHA\-256.
 .TP
-\fIARCHIVE/.visitrec/audit.jsonl\fR
-The audit log: one JSON line per change, each holding the SHA\-256 of the line before.
+\fIARCHIVE/audit.jsonl\fR
+The audit log: one JSON line per change, each holding the SHA\-256 of the line before
+(a tag file, in the tag manifest).
 .TP
-\fIARCHIVE/.visitrec/checkpoints.jsonl\fR
-Signed checkpoints of the audit log's head (\fBvisitrec checkpoint\fR).
+\fIARCHIVE/checkpoints.jsonl\fR
+Signed checkpoints of the audit log's head (\fBvisitrec checkpoint\fR; a tag file).
 .TP
 \fIARCHIVE/.visitrec/lock\fR, \fIjournal.json\fR, \fIstaging/\fR
 The write lock, the commit journal of a write in progress, and the files it stages.
