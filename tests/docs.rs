@@ -220,3 +220,16 @@ fn the_files_visitrec_1_names_are_where_an_archive_keeps_them() {
     assert!(!files.contains(".visitrec/audit.jsonl"), "{files}");
     assert!(!files.contains(".visitrec/checkpoints.jsonl"), "{files}");
 }
+
+#[test]
+fn help_and_man_page_give_the_same_exit_status_1() {
+    let out = common::visitrec().arg("--help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    let one = &help[help.find("\n  1  ").expect("exit code 1")..help.find("\n  2  ").unwrap()];
+    for cmd in ["verify", "ingest", "normalize", "segment"] {
+        assert!(
+            one.contains(cmd),
+            "--help's exit status 1 omits {cmd}: {one}"
+        );
+    }
+}
