@@ -660,3 +660,45 @@ fn segment_verbose_prints_times_as_show_does() {
         "{first:?}\n{shown}"
     );
 }
+
+#[test]
+fn every_id_and_scope_argument_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id) = archive_with_one(dir.path());
+    let a = s(&archive);
+    let complete = |words: &[&str]| -> String {
+        let out = visitrec()
+            .env("COMPLETE", "bash")
+            .env("_CLAP_COMPLETE_INDEX", (words.len() - 1).to_string())
+            .env("_CLAP_COMPLETE_COMP_TYPE", "9")
+            .env("_CLAP_COMPLETE_SPACE", "true")
+            .env("_CLAP_IFS", "\n")
+            .arg("--")
+            .args(words)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    for cmd in [
+        "tag",
+        "normalize",
+        "segment",
+        "encrypt",
+        "show",
+        "log",
+        "consent",
+    ] {
+        assert_eq!(complete(&["visitrec", cmd, a, &id[..3]]), id, "{cmd}");
+    }
+    assert_eq!(
+        complete(&[
+            "visitrec",
+            "ingest",
+            a,
+            "x.wav",
+            "--consent-scope",
+            "care,re"
+        ]),
+        "care,research"
+    );
+}
