@@ -702,3 +702,35 @@ fn every_id_and_scope_argument_completes() {
         "care,research"
     );
 }
+
+#[test]
+fn a_closed_pipe_is_success_for_a_long_csv_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("a");
+    let a = s(&archive);
+    assert_eq!(run(&["init", a, "--org", "T"]).0, 0);
+    // More rows than the CSV writer's and stdout's buffers hold (distinct content each).
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    for i in 0..60 {
+        let samples = 800 + i;
+        let bytes = (2 * samples) as u32;
+        common::crafted_wav(&inbox.join(format!("r{i}.wav")), 8000, 1, bytes, samples);
+    }
+    let wide = format!("note={}", "x".repeat(1000));
+    let (code, _, err) = run(&["ingest", a, s(&inbox), "--tag", &wide, "-q"]);
+    assert_eq!(code, 0, "{err}");
+    for format in ["csv", "tsv", "text"] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("visitrec"))
+            .args(["list", a, "--format", format])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // as `| head -0` does
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{format}: {err}");
+        assert!(!err.contains("error"), "{format}: {err}");
+    }
+}

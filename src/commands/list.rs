@@ -119,9 +119,9 @@ impl Report for Listing {
             }
             Format::Csv => {
                 let mut w = csv::Writer::from_writer(out);
-                w.write_record(COLUMNS).map_err(io::Error::other)?;
+                w.write_record(COLUMNS).map_err(csv_io)?;
                 for (r, st) in &self.rows {
-                    w.write_record(cells(r, st)).map_err(io::Error::other)?;
+                    w.write_record(cells(r, st)).map_err(csv_io)?;
                 }
                 w.flush()
             }
@@ -148,6 +148,15 @@ impl Report for Listing {
             .filter
             .map_or(String::new(), |s| format!(" whose consent covers {s}"));
         vec![format!("{n} {noun}{filter}")]
+    }
+}
+
+/// A CSV error as an I/O error of the same kind, so a closed pipe (`| head -1`) stays a
+/// closed pipe, which ends the command quietly.
+fn csv_io(e: csv::Error) -> io::Error {
+    match e.kind() {
+        csv::ErrorKind::Io(io) => io::Error::new(io.kind(), e.to_string()),
+        _ => io::Error::other(e),
     }
 }
 
