@@ -37,7 +37,7 @@ pub enum Error {
         holder: String,
     },
     /// No recording id starts with the given prefix.
-    #[error("no such recording {prefix} in {}; {}run `visitrec list {}` to see the ids", .archive.display(), did_you_mean(.suggestions), .archive.display())]
+    #[error("no such recording {prefix} in {}; {}run `visitrec list {}` to see the ids", .archive.display(), did_you_mean(.suggestions), shell_word(.archive))]
     NoSuchRecording {
         /// The archive searched.
         archive: PathBuf,
@@ -254,7 +254,7 @@ pub enum Error {
     #[error("{}: encryption stopped before the end of the input", .0.display())]
     EncryptionStopped(PathBuf),
     /// Consent does not cover the purpose for some recordings: nothing was exported.
-    #[error("consent does not cover {purpose} for {}; nothing was written (a grant is recorded with `visitrec consent {} {} --grant --scope {purpose} --by WHO`)", .refused.iter().map(|(id, why)| format!("{id}: {why}")).collect::<Vec<_>>().join("; "), .archive.display(), match .refused.as_slice() { [(id, _)] => id.as_str(), _ => "ID" })]
+    #[error("consent does not cover {purpose} for {}; nothing was written (a grant is recorded with `visitrec consent {} {} --grant --scope {purpose} --by WHO`)", .refused.iter().map(|(id, why)| format!("{id}: {why}")).collect::<Vec<_>>().join("; "), shell_word(.archive), match .refused.as_slice() { [(id, _)] => id.as_str(), _ => "ID" })]
     ConsentRefused {
         /// The archive.
         archive: PathBuf,
@@ -522,6 +522,19 @@ fn shown(value: &str) -> std::borrow::Cow<'_, str> {
         value.into()
     } else {
         format!("{value:?}").into()
+    }
+}
+
+/// `path` as one shell word, for a command the user is told to run: quoted when it holds
+/// anything but letters, digits and `_./:@%+=,-`, so copying the hint works.
+fn shell_word(path: &Path) -> String {
+    let s = path.display().to_string();
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:@%+=,-".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s
+    } else {
+        // `'"'"'` rather than `'\''`: printed messages escape a backslash.
+        format!("'{}'", s.replace('\'', r#"'"'"'"#))
     }
 }
 

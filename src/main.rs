@@ -26,10 +26,24 @@ fn main() -> ExitCode {
 /// with `--json` on the line also gets its JSON document.
 fn usage_error(e: &clap::Error) -> u8 {
     let code = e.exit_code();
-    if e.use_stderr() && std::env::args().any(|a| a == "--json") {
-        let first = e.to_string();
-        let first = first.lines().next().unwrap_or_default();
-        let msg = first.trim_start_matches("error: ");
+    if e.use_stderr() && std::env::args_os().any(|a| a == "--json") {
+        // clap says what is wrong on several lines (the missing argument, the possible
+        // values, a tip) before its usage; keep them all, on one line.
+        let text = e.render().to_string();
+        let said: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+            .filter(|l| !l.is_empty())
+            .collect();
+        let mut msg = String::new();
+        for line in said {
+            if !msg.is_empty() {
+                msg.push_str(if msg.ends_with(':') { " " } else { "; " });
+            }
+            msg.push_str(line);
+        }
+        let msg = msg.trim_start_matches("error: ");
         output::fail(&anyhow::anyhow!("{msg}"), true);
         return u8::try_from(code).unwrap_or(2);
     }

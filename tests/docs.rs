@@ -169,3 +169,67 @@ fn completion_suggests_scopes_and_the_archives_ids() {
     let ids = complete(&["visitrec", "show", a, &id[..3]]);
     assert_eq!(ids.trim(), id, "{ids}");
 }
+
+#[test]
+fn subcommand_pages_list_the_options_the_subcommand_takes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let page = |name: &str| {
+        std::fs::read_to_string(root.join("man").join(name))
+            .unwrap()
+            .replace("\\-", "-")
+    };
+    // `visitrec list -V` is a usage error: only visitrec(1) lists -V; -q and -v are taken
+    // everywhere.
+    let list = page("visitrec-list.1");
+    assert!(!list.contains("--version"), "visitrec-list(1) lists -V");
+    assert!(list.contains("--quiet") && list.contains("--verbose"));
+    assert!(page("visitrec.1").contains("--version"));
+    common::visitrec().args(["list", "-V"]).assert().code(2);
+    // Every warning kind of verify is listed.
+    let verify = page("visitrec-verify.1");
+    for kind in [
+        "pending-journal",
+        "loose-permissions",
+        "clock-backwards",
+        "unsigned-history",
+        "leftover-staging",
+    ] {
+        assert!(
+            verify.contains(kind),
+            "visitrec-verify(1) does not list {kind}"
+        );
+    }
+}
+
+#[test]
+fn the_files_visitrec_1_names_are_where_an_archive_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, _) = common::archive_with_one(dir.path());
+    let page = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("man/visitrec.1"))
+        .unwrap()
+        .replace("\\-", "-");
+    let files = &page[page.find(".SH FILES").unwrap()..page.find(".SH SECURITY").unwrap()];
+    for name in ["audit.jsonl", "bagit.txt", "manifest-sha256.txt"] {
+        assert!(archive.join(name).is_file(), "{name}");
+        assert!(
+            files.contains(&format!("ARCHIVE/{name}")) || files.contains(name),
+            "{name}"
+        );
+    }
+    assert!(files.contains("\\fIARCHIVE/audit.jsonl\\fR"), "{files}");
+    assert!(!files.contains(".visitrec/audit.jsonl"), "{files}");
+    assert!(!files.contains(".visitrec/checkpoints.jsonl"), "{files}");
+}
+
+#[test]
+fn help_and_man_page_give_the_same_exit_status_1() {
+    let out = common::visitrec().arg("--help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    let one = &help[help.find("\n  1  ").expect("exit code 1")..help.find("\n  2  ").unwrap()];
+    for cmd in ["verify", "ingest", "normalize", "segment"] {
+        assert!(
+            one.contains(cmd),
+            "--help's exit status 1 omits {cmd}: {one}"
+        );
+    }
+}

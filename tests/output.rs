@@ -86,7 +86,7 @@ fn init_ingest_normalize_segment_say_what_they_did() {
     // -v lists each segment with its times.
     assert!(
         out.lines()
-            .any(|l| l.trim_start().starts_with("001  ") && l.ends_with(" s")),
+            .any(|l| l.trim_start().starts_with("001  00:00.000 - ") && l.ends_with(" s)")),
         "{out}"
     );
     let (code, out, err) = run(&["-q", "ingest", a, s(&wav)]);
@@ -484,9 +484,16 @@ fn actor_is_offered_only_by_commands_that_write() {
 #[test]
 fn demo_tells_each_step_and_ends_intact() {
     let dir = tempfile::tempdir().unwrap();
-    let work = dir.path().join("demo");
+    // A folder name with an escape sequence is printed escaped, in every step.
+    let work = dir.path().join("demo\u{1b}[31m");
+    let shown = s(&work).replace('\u{1b}', "\\x1b");
     let (code, out, err) = run(&["demo", s(&work)]);
     assert_eq!(code, 0, "{err}");
+    assert!(!out.contains('\u{1b}'), "{out:?}");
+    assert!(
+        out.starts_with(&format!("visitrec demo in {shown}\n")),
+        "{out}"
+    );
     for step in 1..=9 {
         assert!(
             out.contains(&format!("\n{step}. ")),
@@ -503,11 +510,227 @@ fn demo_tells_each_step_and_ends_intact() {
     );
     assert!(out.contains("opened with the key)"), "{out}");
     assert!(
-        out.contains(&format!("{}: intact (", s(&work.join("study-archive")))),
+        out.contains(&format!("{shown}/study-archive: intact (")),
         "{out}"
     );
     // It refuses a folder that holds something.
     let (code, _, err) = run(&["demo", s(&work)]);
     assert_eq!(code, 2);
     assert!(err.contains("already exists and is not empty"), "{err}");
+}
+
+#[test]
+fn a_usage_error_with_json_keeps_what_clap_said() {
+    // The missing argument is on clap's second line; the document and stderr name it.
+    let (code, out, err) = run(&["show", "--json"]);
+    assert_eq!(code, 2);
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("a JSON document");
+    let msg = doc["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("<ARCHIVE>") && msg.contains("<ID>"), "{msg}");
+    assert!(err.contains("<ARCHIVE>"), "{err}");
+    // The possible values of a bad value.
+    let (code, out, _) = run(&["list", "a", "--format", "xls", "--json"]);
+    assert_eq!(code, 2);
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("a JSON document");
+    let msg = doc["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("tsv, csv"), "{msg}");
+    // An argument that is not UTF-8 does not make the usage error panic.
+    use std::os::unix::ffi::OsStrExt;
+    let out = visitrec()
+        .arg("list")
+        .arg(std::ffi::OsStr::from_bytes(b"\xff"))
+        .arg("--no-such-flag")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("--no-such-flag"), "{err}");
+}
+
+#[test]
+fn list_json_prints_no_table_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, _) = archive_with_one(dir.path());
+    let (code, out, err) = run(&["list", s(&archive), "--json"]);
+    assert_eq!(code, 0);
+    serde_json::from_str::<serde_json::Value>(&out).expect("a JSON document");
+    assert!(!err.contains("RECORDED AT"), "{err}");
+}
+
+#[test]
+fn log_verbose_names_every_recording_of_an_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("a");
+    let a = s(&archive);
+    assert_eq!(run(&["init", a, "--org", "T"]).0, 0);
+    let (code, _, err) = run(&["ingest", a, s(&fixture("phone"))]);
+    assert_eq!(code, 0, "{err}");
+    let (_, normal, _) = run(&["log", a]);
+    assert!(normal.contains(" more"), "{normal}");
+    let (_, verbose, _) = run(&["log", a, "-v"]);
+    assert!(!verbose.contains(" more"), "{verbose}");
+    let first = verbose.lines().next().unwrap();
+    assert_eq!(first.split_whitespace().count(), 4 + 7, "{first}");
+}
+
+#[test]
+fn completion_offers_only_real_ids_of_a_hostile_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id) = archive_with_one(dir.path());
+    // A manifest naming folders with an escape sequence and a (percent-encoded) newline.
+    let manifest = archive.join("manifest-sha256.txt");
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    let zeros = "0".repeat(64);
+    text.push_str(&format!(
+        "{zeros}  data/{}\x1b[31mX/recording.json\n{zeros}  data/{}%0Ax/recording.json\n",
+        &id[..2],
+        &id[..2]
+    ));
+    std::fs::write(&manifest, text).unwrap();
+    let out = visitrec()
+        .env("COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "3")
+        .env("_CLAP_COMPLETE_COMP_TYPE", "9")
+        .env("_CLAP_COMPLETE_SPACE", "true")
+        .env("_CLAP_IFS", "\n")
+        .args(["--", "visitrec", "show", s(&archive), &id[..2]])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let words = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(words.trim(), id, "{words:?}");
+}
+
+#[test]
+fn init_on_a_read_only_file_system_names_the_archive() {
+    let Some(fs) = common::mounted(1024, "init on a read-only file system") else {
+        return;
+    };
+    fs.remount_read_only();
+    let archive = fs.path().join("study");
+    let (code, _, err) = run(&["init", s(&archive), "--org", "T"]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        err.trim(),
+        format!("visitrec: error: {}: read-only file system", s(&archive)),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_suggested_command_quotes_an_archive_path_with_spaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, _) = archive_with_one(dir.path());
+    let archive = dir.path().join("Dr Lee's study");
+    std::fs::rename(&one, &archive).unwrap();
+    let (code, _, err) = run(&["show", s(&archive), "zz"]);
+    assert_eq!(code, 2);
+    // The hint is a command that runs as printed.
+    let hint = err.split('`').nth(1).expect("a command in backticks");
+    assert!(hint.starts_with("visitrec list '"), "{err}");
+    let words = hint.trim_start_matches("visitrec ");
+    let bin = assert_cmd::cargo::cargo_bin("visitrec");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{} {words}", bin.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{hint}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn segment_verbose_prints_times_as_show_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id) = full_archive(dir.path());
+    let a = s(&archive);
+    // Cut at the mark: new parameters, so it segments again.
+    let (code, out, err) = run(&["segment", a, &id, "--at-marks", "-v"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\n           001  00:00.000 - "), "{out}");
+    let (_, shown, _) = run(&["show", a, &id]);
+    let first = out.lines().nth(1).unwrap().trim_start();
+    let first = first.split("  [").next().unwrap();
+    assert!(
+        shown.contains(&format!("  {first}  data/")),
+        "{first:?}\n{shown}"
+    );
+}
+
+#[test]
+fn every_id_and_scope_argument_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id) = archive_with_one(dir.path());
+    let a = s(&archive);
+    let complete = |words: &[&str]| -> String {
+        let out = visitrec()
+            .env("COMPLETE", "bash")
+            .env("_CLAP_COMPLETE_INDEX", (words.len() - 1).to_string())
+            .env("_CLAP_COMPLETE_COMP_TYPE", "9")
+            .env("_CLAP_COMPLETE_SPACE", "true")
+            .env("_CLAP_IFS", "\n")
+            .arg("--")
+            .args(words)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    for cmd in [
+        "tag",
+        "normalize",
+        "segment",
+        "encrypt",
+        "show",
+        "log",
+        "consent",
+    ] {
+        assert_eq!(complete(&["visitrec", cmd, a, &id[..3]]), id, "{cmd}");
+    }
+    assert_eq!(
+        complete(&[
+            "visitrec",
+            "ingest",
+            a,
+            "x.wav",
+            "--consent-scope",
+            "care,re"
+        ]),
+        "care,research"
+    );
+}
+
+#[test]
+fn a_closed_pipe_is_success_for_a_long_csv_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("a");
+    let a = s(&archive);
+    assert_eq!(run(&["init", a, "--org", "T"]).0, 0);
+    // More rows than the CSV writer's and stdout's buffers hold (distinct content each).
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    for i in 0..60 {
+        let samples = 800 + i;
+        let bytes = (2 * samples) as u32;
+        common::crafted_wav(&inbox.join(format!("r{i}.wav")), 8000, 1, bytes, samples);
+    }
+    let wide = format!("note={}", "x".repeat(1000));
+    let (code, _, err) = run(&["ingest", a, s(&inbox), "--tag", &wide, "-q"]);
+    assert_eq!(code, 0, "{err}");
+    for format in ["csv", "tsv", "text"] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("visitrec"))
+            .args(["list", a, "--format", format])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // as `| head -0` does
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{format}: {err}");
+        assert!(!err.contains("error"), "{format}: {err}");
+    }
 }

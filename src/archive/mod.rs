@@ -113,9 +113,15 @@ impl Archive {
             name.to_string_lossy(),
             std::process::id()
         ));
-        fsutil::remove_tree(&tmp)?;
-        fsutil::create_dirs(&tmp.join(DATA))?;
-        fsutil::create_dirs(&tmp.join(META_DIR))?;
+        // A folder that cannot be made is reported as the archive the user named, not as
+        // the hidden staging folder.
+        let named = |e: Error| match e {
+            Error::Io { source, .. } => Error::io(path, source),
+            other => other,
+        };
+        fsutil::remove_tree(&tmp).map_err(named)?;
+        fsutil::create_dirs(&tmp.join(DATA)).map_err(named)?;
+        fsutil::create_dirs(&tmp.join(META_DIR)).map_err(named)?;
         let today = jiff::Zoned::now().date().to_string();
         let mut info = BagInfo::default();
         info.set(
@@ -132,13 +138,13 @@ impl Archive {
         ];
         let mut tags = Manifest::default();
         for (name, text) in &files {
-            fsutil::write_new(&tmp.join(name), text.as_bytes())?;
+            fsutil::write_new(&tmp.join(name), text.as_bytes()).map_err(named)?;
             tags.entries
                 .insert(name.to_string(), hash::hash_bytes(text.as_bytes()).sha256);
         }
-        fsutil::write_new(&tmp.join(TAG_MANIFEST), tags.render().as_bytes())?;
-        fsutil::sync_dir(&tmp.join(DATA))?;
-        fsutil::sync_dir(&tmp)?;
+        fsutil::write_new(&tmp.join(TAG_MANIFEST), tags.render().as_bytes()).map_err(named)?;
+        fsutil::sync_dir(&tmp.join(DATA)).map_err(named)?;
+        fsutil::sync_dir(&tmp).map_err(named)?;
         if let Err(e) = fs::rename(&tmp, path) {
             let _ = fsutil::remove_tree(&tmp);
             return Err(Error::io(path, e));

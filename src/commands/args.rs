@@ -8,7 +8,7 @@ use visitrec::consent::Grant;
 #[group(skip)]
 pub struct Which {
     /// Recording ids or unique prefixes.
-    #[arg(group = "which")]
+    #[arg(group = "which", add = super::complete::recording_ids())]
     pub ids: Vec<String>,
     /// Every recording in the archive.
     #[arg(long, group = "which")]
@@ -88,7 +88,7 @@ fn parse_max_hours(v: &str) -> Result<MaxDuration, String> {
 #[derive(Debug, Clone, clap::Args)]
 pub struct IngestConsentArgs {
     /// Record consent for these purposes (comma-separated) for every new recording.
-    #[arg(long, value_name = "SCOPES", requires = "consent_by")]
+    #[arg(long, value_name = "SCOPES", requires = "consent_by", add = super::complete::scopes())]
     pub consent_scope: Option<String>,
     /// Who consented (with --consent-scope), e.g. patient:P017.
     #[arg(long, value_name = "WHO", requires = "consent_scope")]

@@ -51,7 +51,9 @@ pub fn recording_ids() -> ArgValueCompleter {
         a.recording_ids()
             .unwrap_or_default()
             .into_iter()
-            .filter(|id| id.starts_with(current.as_ref()))
+            // A hostile manifest may name a folder with escapes or a newline in it: only
+            // real ids are offered, so nothing else reaches the shell.
+            .filter(|id| visitrec::record::is_valid_id(id) && id.starts_with(current.as_ref()))
             .map(CompletionCandidate::new)
             .collect()
     })

@@ -23,6 +23,7 @@ use visitrec::verify::{self, Report as Verified, VerifyOptions};
 
 use super::output::{Report, Verbosity};
 use super::progress::Bar;
+use visitrec::sanitize::term;
 
 /// The bundled sample recordings (phone fixtures from `tests/fixtures/`).
 pub const SAMPLES: &[(&str, &[u8])] = &[
@@ -244,14 +245,14 @@ impl Report for DemoRun {
         if v == Verbosity::Quiet {
             return Ok(());
         }
-        writeln!(out, "visitrec demo in {}", self.dir.display())?;
+        writeln!(out, "visitrec demo in {}", shown(&self.dir))?;
         writeln!(
             out,
             "1. wrote {} sample phone recordings to {}",
             SAMPLES.len(),
-            self.inbox.display()
+            shown(&self.inbox)
         )?;
-        writeln!(out, "2. created the archive {}", self.archive.display())?;
+        writeln!(out, "2. created the archive {}", shown(&self.archive))?;
         writeln!(
             out,
             "3. ingested them for participant P017 (tag site=demo-clinic) with consent for"
@@ -278,7 +279,7 @@ impl Report for DemoRun {
                 out,
                 "     {}  {}",
                 visitrec::tags::format_time(m.at_s),
-                m.label
+                term(&m.label)
             )?;
         }
         writeln!(out, "   then cut it again at its marks:")?;
@@ -292,14 +293,14 @@ impl Report for DemoRun {
         writeln!(
             out,
             "Next: visitrec list {}   visitrec log {}",
-            self.archive.display(),
-            self.archive.display()
+            shown(&self.archive),
+            shown(&self.archive)
         )?;
         writeln!(
             out,
             "      age -d -i {} {}/data/<id>/original.m4a.age > visit.m4a",
-            self.key.display(),
-            self.export.out
+            shown(&self.key),
+            term(&self.export.out)
         )
     }
 
@@ -325,17 +326,17 @@ impl DemoRun {
         writeln!(
             out,
             "6. generated the patient's age key {} and encrypted every recording for",
-            self.key.display()
+            shown(&self.key)
         )?;
         writeln!(
             out,
             "   personal use: {} ({} recordings, {:.1} MB)",
-            self.export.out,
+            term(&self.export.out),
             self.export.recordings.len(),
             self.export.plaintext_bytes as f64 / 1e6
         )?;
         for w in &self.export.warnings {
-            writeln!(out, "   warning: {w}")?;
+            writeln!(out, "   warning: {}", term(w))?;
         }
         writeln!(
             out,
@@ -348,7 +349,12 @@ impl DemoRun {
             "8. opened it as the patient would: {} files, {:.1} MB in {}",
             self.decrypted.files,
             self.decrypted.bytes as f64 / 1e6,
-            self.decrypted.out
+            term(&self.decrypted.out)
         )
     }
+}
+
+/// A path as printed: control characters and bidi overrides escaped.
+fn shown(p: &Path) -> String {
+    term(&p.display().to_string()).into_owned()
 }

@@ -58,12 +58,20 @@ fn man_pages(dir: &Path) -> io::Result<Vec<PathBuf>> {
     write("visitrec", main_page(cmd.clone())?)?;
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let name = format!("visitrec-{}", sub.get_name());
+        // The page lists what the subcommand accepts: the global options (-q, -v), and no
+        // -V, which only `visitrec` itself takes (its VERSION section stays).
+        let globals = cmd
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .map(|a| a.clone().display_order(usize::MAX));
         let page = sub
             .clone()
             .name(name.clone())
             .display_name(name.clone())
             .bin_name(format!("visitrec {}", sub.get_name()))
-            .version(env!("CARGO_PKG_VERSION"));
+            .version(env!("CARGO_PKG_VERSION"))
+            .disable_version_flag(true)
+            .args(globals);
         let man = clap_mangen::Man::new(page);
         let mut out = Vec::new();
         man.render(&mut out)?;
@@ -176,11 +184,12 @@ One recording: \fIoriginal.<ext>\fR (byte for byte as captured), \fIrecording.js
 and once made \fInormalized.wav\fR and \fIsegments/NNN.wav\fR. The id is the first 16 hex
 digits of the original's SHA\-256.
 .TP
-\fIARCHIVE/.visitrec/audit.jsonl\fR
-The audit log: one JSON line per change, each holding the SHA\-256 of the line before.
+\fIARCHIVE/audit.jsonl\fR
+The audit log: one JSON line per change, each holding the SHA\-256 of the line before
+(a tag file, in the tag manifest).
 .TP
-\fIARCHIVE/.visitrec/checkpoints.jsonl\fR
-Signed checkpoints of the audit log's head (\fBvisitrec checkpoint\fR).
+\fIARCHIVE/checkpoints.jsonl\fR
+Signed checkpoints of the audit log's head (\fBvisitrec checkpoint\fR; a tag file).
 .TP
 \fIARCHIVE/.visitrec/lock\fR, \fIjournal.json\fR, \fIstaging/\fR
 The write lock, the commit journal of a write in progress, and the files it stages.

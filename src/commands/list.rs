@@ -52,6 +52,8 @@ pub struct Listing {
     rows: Vec<(Recording, ConsentState)>,
     format: Format,
     filter: Option<Scope>,
+    /// `--json`: the table header is text only.
+    json: bool,
 }
 
 /// Lists the recordings, filtered by consent.
@@ -66,6 +68,7 @@ pub fn run(a: &Args) -> anyhow::Result<Listing> {
         rows,
         format: a.format,
         filter,
+        json: a.json,
     })
 }
 
@@ -116,9 +119,9 @@ impl Report for Listing {
             }
             Format::Csv => {
                 let mut w = csv::Writer::from_writer(out);
-                w.write_record(COLUMNS).map_err(io::Error::other)?;
+                w.write_record(COLUMNS).map_err(csv_io)?;
                 for (r, st) in &self.rows {
-                    w.write_record(cells(r, st)).map_err(io::Error::other)?;
+                    w.write_record(cells(r, st)).map_err(csv_io)?;
                 }
                 w.flush()
             }
@@ -126,7 +129,7 @@ impl Report for Listing {
     }
 
     fn diagnostics(&self, v: Verbosity) -> Vec<String> {
-        if self.format != Format::Text || v == Verbosity::Quiet {
+        if self.json || self.format != Format::Text || v == Verbosity::Quiet {
             return Vec::new();
         }
         vec![format!(
@@ -145,6 +148,15 @@ impl Report for Listing {
             .filter
             .map_or(String::new(), |s| format!(" whose consent covers {s}"));
         vec![format!("{n} {noun}{filter}")]
+    }
+}
+
+/// A CSV error as an I/O error of the same kind, so a closed pipe (`| head -1`) stays a
+/// closed pipe, which ends the command quietly.
+fn csv_io(e: csv::Error) -> io::Error {
+    match e.kind() {
+        csv::ErrorKind::Io(io) => io::Error::new(io.kind(), e.to_string()),
+        _ => io::Error::other(e),
     }
 }
 

@@ -63,9 +63,10 @@ impl Report for Anchor {
 pub struct Entries(Vec<Entry>);
 
 impl Report for Entries {
-    fn write_text(&self, out: &mut dyn Write, _v: Verbosity) -> io::Result<()> {
+    fn write_text(&self, out: &mut dyn Write, v: Verbosity) -> io::Result<()> {
         for e in &self.0 {
-            let ids = if e.ids.len() > 3 {
+            // -v names every recording an entry touched.
+            let ids = if e.ids.len() > 3 && v < Verbosity::Verbose {
                 format!("{} and {} more", e.ids[..3].join(" "), e.ids.len() - 3)
             } else {
                 e.ids.join(" ")

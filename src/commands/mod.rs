@@ -52,7 +52,8 @@ pub struct Cli {
 /// The exit statuses, for `--help` (visitrec(1) has them too).
 pub const EXIT_CODES: &str = "Exit codes:
   0  success: everything done, or the archive is intact
-  1  the command ran but found problems (verify) or rejected some inputs (ingest)
+  1  the command ran but found problems (verify), rejected some inputs (ingest), or some
+     recordings failed (normalize, segment)
   2  could not run: usage, no such archive, archive locked, I/O error, wrong key, tampered export
   3  refused: consent does not cover the export's --purpose (nothing written)
   128+N  interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP): encrypt and decrypt removed

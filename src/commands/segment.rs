@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use visitrec::pipeline::SegmentReport;
 use visitrec::sanitize::term;
+use visitrec::tags::format_time;
 
 use super::ActorArg;
 use super::args::{LimitArgs, SegArgs, Which};
@@ -67,10 +68,14 @@ impl Report for SegmentReport {
                         .label
                         .as_deref()
                         .map_or(String::new(), |l| format!("  [{}]", term(l)));
+                    // As `show` prints them.
                     writeln!(
                         out,
-                        "           {:03}  {:.3}-{:.3} s{label}",
-                        s.index, s.start_s, s.end_s
+                        "           {:03}  {} - {}  ({:.1} s){label}",
+                        s.index,
+                        format_time(s.start_s),
+                        format_time(s.end_s),
+                        s.end_s - s.start_s
                     )?;
                 }
             }

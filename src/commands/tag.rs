@@ -21,6 +21,7 @@ pub struct Args {
     /// The archive.
     pub archive: PathBuf,
     /// The recording id or a unique prefix of it.
+    #[arg(add = super::complete::recording_ids())]
     pub id: String,
     /// Set a tag (repeatable). Keys: [a-z0-9][a-z0-9_.-]{0,63}.
     #[arg(long, value_name = "KEY=VALUE")]

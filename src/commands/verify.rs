@@ -42,7 +42,7 @@ Problem kinds (each makes the exit status 1):
   checkpoint        a signed checkpoint does not verify against --allowed-signers
 
 Warnings (printed to stderr; the exit status stays 0): pending-journal, loose-permissions,
-clock-backwards, unsigned-history.
+clock-backwards, unsigned-history, leftover-staging.
 
 With --json, stdout always holds one JSON document: the report, or
 {\"error\": {\"kind\", \"message\", \"path\"}} when verify could not run (exit 2).";
