@@ -309,7 +309,7 @@ pub enum Error {
     },
     /// A flag that checks an archive's audit history was given for a bag that has none
     /// (an export).
-    #[error("{}: {flag} checks an archive's audit log, and this is an export, which has none", .path.display())]
+    #[error("{}: {flag} checks an archive's audit log, and this is an export (or one decrypted), which has none", .path.display())]
     NeedsArchive {
         /// The bag given.
         path: PathBuf,

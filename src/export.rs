@@ -34,8 +34,10 @@ use crate::record::{self, RECORDING_JSON};
 pub const PLAINTEXT_MANIFEST: &str = "data/plaintext-manifest-sha256.txt.age";
 /// The `bag-info.txt` label that marks an encrypted export.
 pub const CONTENT_LABEL: &str = "Visitrec-Content";
-/// Its value.
+/// Its value in an export.
 pub const CONTENT_EXPORT: &str = "encrypted-export";
+/// Its value in the plaintext bag `decrypt` writes.
+pub const CONTENT_OPENED: &str = "decrypted-export";
 
 /// A recording refused for export, and why.
 struct Refusal {
@@ -410,6 +412,8 @@ pub fn decrypt(export: &Path, identities: &Identities, out: &Path) -> Result<Dec
     info.set("Bagging-Date", crate::time::today().to_string());
     info.set("Payload-Oxum", oxum.to_string());
     info.set("Bag-Software-Agent", crate::archive::software_agent());
+    // Not an archive: it has no audit log, and `verify` must not ask for one.
+    info.set(CONTENT_LABEL, CONTENT_OPENED.into());
     write_tag_files(&staging.dir, &info, expected)?;
     staging.sync()?;
     stop_if_interrupted()?;
@@ -935,6 +939,11 @@ impl Drop for Staging {
 /// Whether the bag at `root` says it is an encrypted export.
 pub fn is_export(info: &BagInfo) -> bool {
     info.get(CONTENT_LABEL) == Some(CONTENT_EXPORT)
+}
+
+/// Whether the bag says it is what `decrypt` made of an export.
+pub fn is_opened_export(info: &BagInfo) -> bool {
+    info.get(CONTENT_LABEL) == Some(CONTENT_OPENED)
 }
 
 #[cfg(test)]

@@ -193,6 +193,8 @@ pub enum BagKind {
     Archive,
     /// A visitrec export (encrypted).
     Export,
+    /// The plaintext bag `decrypt` makes of an export.
+    DecryptedExport,
     /// A bag that is not visitrec's.
     Other,
 }
@@ -268,7 +270,9 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
     v.check_presence(&manifests, &listing);
     let info = v.check_bag_info(&listing, encoding, decl.is_1_0())?;
     let export = crate::export::is_export(&info);
-    let visitrec = export || is_visitrec(&archive, &info, &manifests, &listing);
+    // What `decrypt` wrote: the recordings and their metadata, with no audit log.
+    let opened = crate::export::is_opened_export(&info);
+    let visitrec = export || opened || is_visitrec(&archive, &info, &manifests, &listing);
     if visitrec {
         v.check_visitrec_bag(&decl, &manifests);
     } else if !manifests.iter().any(|m| m.payload) {
@@ -289,9 +293,9 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
         .map(|m| m.manifest.clone())
         .unwrap_or_default();
     if visitrec {
-        v.check_required(&tag_manifest, &manifest, export)?;
+        v.check_required(&tag_manifest, &manifest, export || opened)?;
     }
-    if export {
+    if export || opened {
         if !opts.anchors.is_empty() {
             return Err(Error::NeedsArchive {
                 path: path.to_path_buf(),
@@ -304,6 +308,12 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
                 flag: "--allowed-signers",
             });
         }
+        if opened && opts.require_consent {
+            return Err(Error::NeedsArchive {
+                path: path.to_path_buf(),
+                flag: "--require-consent",
+            });
+        }
     } else if visitrec {
         v.check_history(opts)?;
     }
@@ -314,7 +324,9 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
             v.check_export_layout(&manifest);
         } else if visitrec {
             let recordings = v.check_recordings(&manifest);
-            v.check_audit(&recordings)?;
+            if !opened {
+                v.check_audit(&recordings)?;
+            }
         }
     }
     if let Some(ids) = &opts.identities {
@@ -363,10 +375,11 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
     Ok(Report {
         ok: problems.is_empty(),
         path: path.display().to_string(),
-        bag: match (export, visitrec) {
-            (true, _) => BagKind::Export,
-            (false, true) => BagKind::Archive,
-            (false, false) => BagKind::Other,
+        bag: match (export, opened, visitrec) {
+            (true, _, _) => BagKind::Export,
+            (false, true, _) => BagKind::DecryptedExport,
+            (false, false, true) => BagKind::Archive,
+            (false, false, false) => BagKind::Other,
         },
         tool: crate::archive::software_agent(),
         checked_at: checked_at.to_string(),

@@ -72,7 +72,10 @@ fn normalize_writes_exact_length_wav_and_is_idempotent() {
         // limiter turns the peaks down and the target is reached.
         assert_eq!(n["target_reached"], true, "{n:#}");
         assert!((n["loudness_after_lufs"].as_f64().unwrap() + 16.0).abs() <= 0.5);
-        assert!(n["limiter"]["max_reduction_db"].as_f64().unwrap() > 0.5, "{n:#}");
+        assert!(
+            n["limiter"]["max_reduction_db"].as_f64().unwrap() > 0.5,
+            "{n:#}"
+        );
         assert!(n["note"].is_null(), "{n:#}");
     }
     assert_eq!(verify_json(&archive, &[]).0, 0);

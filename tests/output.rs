@@ -267,6 +267,11 @@ fn encrypt_decrypt_verify_checkpoint_print_their_results() {
     let (code, out, _) = run(&["decrypt", s(&export), "-i", s(&key), "--out", s(&plain)]);
     assert_eq!(code, 0);
     assert!(out.starts_with("decrypted 2 file(s), "), "{out}");
+    // What decrypt made is a bag of its own that verify checks (no audit log asked for).
+    let (code, report) = common::verify_json(&plain, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["bag"], "decrypted-export");
+    assert_eq!(report["recordings"], 1);
     let (code, out, _) = run(&["verify", a]);
     assert_eq!(code, 0);
     assert!(out.starts_with(&format!("{a}: intact (")), "{out}");
