@@ -93,8 +93,7 @@ impl Batch {
 
     /// Commits what is staged if there is enough of it, or it has waited long enough.
     pub fn commit_if_due(&mut self, writer: &mut Writer) -> Result<()> {
-        let due = !self.whole
-            && self.staged.len() >= COMMIT_EVERY
+        let due = !self.whole && self.staged.len() >= COMMIT_EVERY
             || (!self.staged.is_empty() && self.last_commit.elapsed() >= COMMIT_AFTER);
         if due {
             self.commit(writer, Vec::new())?;

@@ -119,9 +119,13 @@ pub fn consent_from(writer: &mut Writer, path: &Path) -> Result<BulkReport> {
     let known = |c: &str| KEYS.contains(&c) || COLUMNS.contains(&c);
     let mut t = Table::read(path, &known, &[])?;
     if !KEYS.iter().any(|k| t.has(k)) {
-        t.problem(1, "no id, sha256 or file_name column to name the recordings".into());
+        t.problem(
+            1,
+            "no id, sha256 or file_name column to name the recordings".into(),
+        );
+        t.check()?;
     }
-    t.check()?;
+    t.check_header()?;
     let finder = Finder::new(writer, &t)?;
     let rows = std::mem::take(&mut t.rows);
     let mut checked = Vec::new();
@@ -181,7 +185,10 @@ pub fn consent_from(writer: &mut Writer, path: &Path) -> Result<BulkReport> {
     t.check()?;
     let mut txn = writer.begin();
     for (rec, audit) in recs.iter().filter(|(_, a)| !a.is_empty()) {
-        txn.put_bytes(&record::payload_path(&rec.id, RECORDING_JSON), &rec.to_json())?;
+        txn.put_bytes(
+            &record::payload_path(&rec.id, RECORDING_JSON),
+            &rec.to_json(),
+        )?;
         for (op, details) in audit {
             txn.audit(op, vec![rec.id.clone()], details.clone());
         }
@@ -202,13 +209,21 @@ fn check_row(t: &mut Table, finder: &Finder, line: u64, f: &[String]) -> Option<
     }
     let change = match t.get(f, "provision") {
         None => {
-            let stray = ["scopes", "by", "method", "date", "expires", "witness", "note"]
-                .into_iter()
-                .find(|c| t.get(f, c).is_some());
+            let stray = [
+                "scopes", "by", "method", "date", "expires", "witness", "note",
+            ]
+            .into_iter()
+            .find(|c| t.get(f, c).is_some());
             if let Some(c) = stray {
-                t.problem(line, format!("{c} is given but provision is empty (permit or deny)"));
+                t.problem(
+                    line,
+                    format!("{c} is given but provision is empty (permit or deny)"),
+                );
             } else if participant.is_none() {
-                t.problem(line, "nothing to do: no provision and no participant".into());
+                t.problem(
+                    line,
+                    "nothing to do: no provision and no participant".into(),
+                );
             }
             None
         }
@@ -247,7 +262,10 @@ fn withdrawal_columns(t: &mut Table, line: u64, f: &[String]) -> Option<Withdraw
         }
         None => Vec::new(),
     };
-    let date = match t.get(f, "date").map(|d| crate::consent::parse_date("date", d)) {
+    let date = match t
+        .get(f, "date")
+        .map(|d| crate::consent::parse_date("date", d))
+    {
         Some(Ok(d)) => Some(d),
         Some(Err(e)) => {
             t.problem(line, format!("date: {e}"));
@@ -295,7 +313,10 @@ impl Finder {
         if t.has("file_name") {
             for id in &ids {
                 let rec = crate::catalog::load(writer.archive(), id)?;
-                by_name.entry(rec.source.file_name).or_default().push(rec.id);
+                by_name
+                    .entry(rec.source.file_name)
+                    .or_default()
+                    .push(rec.id);
             }
         }
         Ok(Finder {
@@ -318,7 +339,10 @@ impl Finder {
                 [] | [_] => t.problem(line, format!("no recording matches id {v:?}")),
                 many => t.problem(
                     line,
-                    format!("id {v:?} matches {} recordings: give more digits", many.len()),
+                    format!(
+                        "id {v:?} matches {} recordings: give more digits",
+                        many.len()
+                    ),
                 ),
             }
         }
@@ -352,7 +376,10 @@ impl Finder {
                 if let Some((col, other)) = rest.iter().find(|(_, o)| o != id) {
                     t.problem(
                         line,
-                        format!("{} names recording {id}, but {col} names {other}", found[0].0),
+                        format!(
+                            "{} names recording {id}, but {col} names {other}",
+                            found[0].0
+                        ),
                     );
                     return None;
                 }

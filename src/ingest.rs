@@ -214,7 +214,14 @@ pub fn ingest_manifest(
         });
     }
     let whole = Some(manifest.path.as_path());
-    run(writer, candidates, opts, progress, IngestReport::default(), whole)
+    run(
+        writer,
+        candidates,
+        opts,
+        progress,
+        IngestReport::default(),
+        whole,
+    )
 }
 
 /// The audit details of an `ingest` entry for recordings given `a`.

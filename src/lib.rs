@@ -7,12 +7,12 @@
 pub mod anchor;
 pub mod annotate;
 pub mod archive;
+pub mod attach;
 pub mod audio;
 pub mod audit;
-pub mod attach;
 mod batch;
-pub mod bulk;
 pub mod beneath;
+pub mod bulk;
 pub mod catalog;
 pub mod checkpoint;
 pub mod consent;

@@ -59,7 +59,7 @@ pub fn read(path: &Path) -> Result<Manifest> {
                 .is_some_and(|k| crate::tags::check_key(k).is_ok())
     };
     let mut t = Table::read(path, &known, &["path"])?;
-    t.check()?;
+    t.check_header()?;
     let folder = path.parent().unwrap_or(Path::new("."));
     let folder = if folder.as_os_str().is_empty() {
         Path::new(".")
@@ -90,9 +90,7 @@ pub fn read(path: &Path) -> Result<Manifest> {
                 Ok(m) if m.file_type().is_symlink() => {
                     t.problem(line, format!("{rel:?} is a symbolic link (not followed)"))
                 }
-                Ok(m) if !m.is_file() => {
-                    t.problem(line, format!("{rel:?} is not a regular file"))
-                }
+                Ok(m) if !m.is_file() => t.problem(line, format!("{rel:?} is not a regular file")),
                 Ok(_) => {
                     if let Some(a) = crate::archive::enclosing_archive(&file) {
                         t.problem(
@@ -128,9 +126,11 @@ pub fn read(path: &Path) -> Result<Manifest> {
                 }
             }
         }
-        let wants_consent = ["scopes", "by", "method", "date", "expires", "witness", "note"]
-            .iter()
-            .any(|c| t.get(f, c).is_some());
+        let wants_consent = [
+            "scopes", "by", "method", "date", "expires", "witness", "note",
+        ]
+        .iter()
+        .any(|c| t.get(f, c).is_some());
         let consent = if wants_consent {
             crate::bulk::grant_columns(&mut t, line, f)
         } else {

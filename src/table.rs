@@ -25,6 +25,8 @@ pub struct Table {
     pub rows: Vec<(u64, Vec<String>)>,
     /// Problems found so far, as `FILE:LINE: reason`.
     problems: Vec<String>,
+    /// Whether the header (or the file as a whole) is wrong, so no row can be read.
+    unreadable: bool,
 }
 
 impl Table {
@@ -61,6 +63,7 @@ impl Table {
             header: Vec::new(),
             rows: Vec::new(),
             problems: Vec::new(),
+            unreadable: false,
         };
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -73,7 +76,14 @@ impl Table {
                 Ok(r) => r,
                 Err(e) => {
                     let line = e.position().map_or(0, |p| p.line());
-                    t.problem(line, format!("not readable as UTF-8 CSV: {}", csv_reason(&e)));
+                    t.problem(
+                        line,
+                        format!("not readable as UTF-8 CSV: {}", csv_reason(&e)),
+                    );
+                    if first {
+                        first = false;
+                        t.unreadable = true;
+                    }
                     continue;
                 }
             };
@@ -102,6 +112,7 @@ impl Table {
         }
         if first {
             t.problem(1, "empty: a header row is required".into());
+            t.unreadable = true;
         }
         Ok(t)
     }
@@ -113,6 +124,7 @@ impl Table {
         known: &dyn Fn(&str) -> bool,
         required: &[&str],
     ) {
+        let before = self.problems.len();
         for (i, name) in names.iter().enumerate() {
             if !known(name) {
                 self.problem(line, format!("unknown column {name:?}"));
@@ -122,10 +134,14 @@ impl Table {
         }
         for r in required {
             if !self.columns.contains_key(*r) {
-                self.problem(line, format!("no {r:?} column (the header row is required)"));
+                self.problem(
+                    line,
+                    format!("no {r:?} column (the header row is required)"),
+                );
             }
         }
         self.header = names;
+        self.unreadable = self.problems.len() > before;
     }
 
     /// Whether the file has column `name`.
@@ -141,12 +157,21 @@ impl Table {
 
     /// Records a problem at `line`.
     pub fn problem(&mut self, line: u64, reason: String) {
-        self.problems.push(format!("{}:{line}: {reason}", self.path.display()));
+        self.problems
+            .push(format!("{}:{line}: {reason}", self.path.display()));
     }
 
     /// How many problems were recorded so far.
     pub fn problem_count(&self) -> usize {
         self.problems.len()
+    }
+
+    /// Fails with every problem recorded if the header is wrong (then no row can be read).
+    pub fn check_header(&mut self) -> Result<()> {
+        if self.unreadable {
+            self.check()?;
+        }
+        Ok(())
     }
 
     /// Fails with every problem recorded, if any.

@@ -238,7 +238,11 @@ fn added_note(a: &Added) -> String {
 /// ` (1 given consent, 1 already had it, 2 updated)` after the count of present inputs,
 /// when the run's flags asked for anything.
 fn present_note(r: &IngestReport) -> String {
-    let already = r.duplicates.iter().filter(|d| d.added.consent_already).count();
+    let already = r
+        .duplicates
+        .iter()
+        .filter(|d| d.added.consent_already)
+        .count();
     let updated = r
         .duplicates
         .iter()
