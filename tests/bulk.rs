@@ -107,7 +107,7 @@ fn reingest_applies_consent_participant_and_tags_to_files_already_archived() {
 
     // The same run again: the identical grant is not recorded twice, and the JSON says so.
     let before = snapshot(&archive);
-    let r = ingest_json(&archive, &[file.clone()], &flags);
+    let r = ingest_json(&archive, std::slice::from_ref(&file), &flags);
     assert_eq!(r["given_consent"], 0);
     assert_eq!(r["duplicates"][0]["added"]["consent_already"], true);
     assert_eq!(r["duplicates"][0]["added"]["consent"], false);
@@ -140,7 +140,7 @@ fn reingest_refuses_a_participant_or_tag_that_differs_and_changes_nothing() {
     let file = d.path().join("inbox/r00.wav");
     let r = ingest_json(
         &archive,
-        &[file.clone()],
+        std::slice::from_ref(&file),
         &["--participant", "P1", "--tag", "site=a"],
     );
     assert_eq!(r["duplicates"][0]["added"]["participant"], true);
@@ -417,7 +417,7 @@ fn kill_9_all_or_nothing(
     let full = t.elapsed().as_micros().max(1000) as u64;
     let all = count(&archive);
     assert_ne!(none, all);
-    let mut seed = 0x5EED_0F_C0FFEEu64;
+    let mut seed = 0x5EED_0FC0_FFEE_u64;
     let mut mid = 0;
     let mut seen = [0, 0];
     for round in 0..16 {
