@@ -333,6 +333,14 @@ fn run(
                     if known.contains(&id) {
                         // Twice in this batch: the first copy is the one kept.
                         let _ = fs::remove_dir_all(&done.slot);
+                        if cand.attach.is_some() {
+                            // Its own row would be lost: the manifest must list it once.
+                            report.rejected.push(refusal(format!(
+                                "has the same content as another file of the manifest \
+                                 (recording {id}): list it once"
+                            )));
+                            continue;
+                        }
                         report.duplicates.push(duplicate(id, shown));
                         continue;
                     }

@@ -617,13 +617,16 @@ fn ingest_manifest_refuses_the_whole_file() {
     );
     // Problems found only when the files are read refuse the whole batch too: the good
     // file a.wav is not ingested either.
+    fs::copy(study.join("b.wav"), study.join("b-copy.wav")).unwrap();
     refuse(
-        "path,participant\na.wav,P2\nnotes.m4a,P3\nold.wav,P9\n",
+        "path,participant\na.wav,P2\nnotes.m4a,P3\nold.wav,P9\nb.wav,P4\nb-copy.wav,P5\n",
         &[
             "m.csv:3: ",
             "notes.m4a",
             "m.csv:4: ",
             r#"participant "P1", not "P9""#,
+            "m.csv:6: ",
+            "has the same content as another file of the manifest",
             "(nothing was changed)",
         ],
     );
