@@ -29,6 +29,18 @@ pub(crate) struct Staged {
     pub puts: Vec<(PathBuf, String, Fixity)>,
     /// Payload files to remove.
     pub deletes: Vec<String>,
+    /// The audit details logged for this recording when they differ from the batch's.
+    pub details: Option<serde_json::Value>,
+}
+
+/// A recording already archived whose metadata changes in the batch's last commit, and the
+/// audit entries (op, details) that log the change.
+#[derive(Debug)]
+pub(crate) struct Update {
+    /// The recording's metadata as it will be committed.
+    pub rec: Recording,
+    /// What is logged for it.
+    pub audit: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl Staged {
@@ -38,6 +50,7 @@ impl Staged {
             rec,
             puts: Vec::new(),
             deletes: Vec::new(),
+            details: None,
         }
     }
 }
@@ -50,6 +63,8 @@ pub(crate) struct Batch {
     op: &'static str,
     details: serde_json::Value,
     last_commit: Instant,
+    /// Commit everything at the end, in one transaction.
+    whole: bool,
 }
 
 impl Batch {
@@ -61,7 +76,14 @@ impl Batch {
             op,
             details,
             last_commit: Instant::now(),
+            whole: false,
         }
+    }
+
+    /// This batch commits only when it finishes: all of it, or nothing.
+    pub fn whole(mut self) -> Batch {
+        self.whole = true;
+        self
     }
 
     /// Adds a staged recording.
@@ -71,34 +93,59 @@ impl Batch {
 
     /// Commits what is staged if there is enough of it, or it has waited long enough.
     pub fn commit_if_due(&mut self, writer: &mut Writer) -> Result<()> {
-        let due = self.staged.len() >= COMMIT_EVERY
+        let due = !self.whole && self.staged.len() >= COMMIT_EVERY
             || (!self.staged.is_empty() && self.last_commit.elapsed() >= COMMIT_AFTER);
         if due {
-            self.commit(writer)?;
+            self.commit(writer, Vec::new())?;
         }
         Ok(())
     }
 
     /// Commits whatever is left; returns how many recordings this batch committed in all.
-    pub fn finish(mut self, writer: &mut Writer) -> Result<usize> {
-        self.commit(writer)?;
+    pub fn finish(self, writer: &mut Writer) -> Result<usize> {
+        self.finish_with(writer, Vec::new())
+    }
+
+    /// Commits whatever is left together with `updates`; returns how many recordings this
+    /// batch committed in all (not counting the updates).
+    pub fn finish_with(mut self, writer: &mut Writer, updates: Vec<Update>) -> Result<usize> {
+        self.commit(writer, updates)?;
         Ok(self.committed)
     }
 
-    /// Commits the staged recordings (their files and `recording.json`) as one transaction.
-    fn commit(&mut self, writer: &mut Writer) -> Result<()> {
+    /// Commits the staged recordings (their files and `recording.json`) and `updates` as
+    /// one transaction.
+    fn commit(&mut self, writer: &mut Writer, updates: Vec<Update>) -> Result<()> {
         let batch = std::mem::take(&mut self.staged);
         self.last_commit = Instant::now();
-        if batch.is_empty() {
+        if batch.is_empty() && updates.is_empty() {
             return Ok(());
         }
         self.committed += batch.len();
         let mut txn = writer.begin();
-        txn.audit(
-            self.op,
-            batch.iter().map(|s| s.rec.id.clone()).collect(),
-            self.details.clone(),
-        );
+        // One audit entry per distinct details, in the order first met.
+        let mut groups: Vec<(&serde_json::Value, Vec<String>)> = Vec::new();
+        let mut index: std::collections::HashMap<String, usize> = Default::default();
+        for s in &batch {
+            let details = s.details.as_ref().unwrap_or(&self.details);
+            let n = *index.entry(details.to_string()).or_insert_with(|| {
+                groups.push((details, Vec::new()));
+                groups.len() - 1
+            });
+            groups[n].1.push(s.rec.id.clone());
+        }
+        for (details, ids) in groups {
+            txn.audit(self.op, ids, details.clone());
+        }
+        for u in updates {
+            for (op, details) in u.audit {
+                txn.audit(op, vec![u.rec.id.clone()], details);
+            }
+            txn.put_bytes(
+                &record::payload_path(&u.rec.id, RECORDING_JSON),
+                &u.rec.to_json(),
+            )?;
+        }
         for s in batch {
             for d in &s.deletes {
                 txn.delete(d);

@@ -156,6 +156,15 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A CSV file (`consent --from`, `ingest --manifest`) refused whole: every problem
+    /// found, each as `FILE:LINE: reason`.
+    #[error("{} (nothing was changed)", .problems.join("; "))]
+    BadCsv {
+        /// The file given.
+        path: PathBuf,
+        /// Every problem, in line order.
+        problems: Vec<String>,
+    },
     /// A mark placed before the start or after the end of its recording.
     #[error("mark at {at} is outside the recording {id} ({duration})")]
     MarkOutside {
@@ -395,6 +404,7 @@ impl Error {
             Error::BadTime(_) => "bad-time",
             Error::BadMark(_) => "bad-mark",
             Error::BadMarks { .. } => "bad-marks",
+            Error::BadCsv { .. } => "bad-csv",
             Error::MarkOutside { .. } => "mark-outside",
             Error::MarkTaken { .. } => "mark-taken",
             Error::NoMark { .. } => "no-mark",
@@ -443,6 +453,7 @@ impl Error {
             | Error::NotExport { path, .. }
             | Error::OutFolder { path, .. }
             | Error::BadMarks { path, .. }
+            | Error::BadCsv { path, .. }
             | Error::NeedsExport { path, .. }
             | Error::OutInsideArchive { out: path, .. }
             | Error::AlreadyExists(path)

@@ -4,17 +4,19 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::archive::Writer;
+use crate::attach::{Added, Attachment};
 use crate::audio::decode::{AudioError, MaxDuration};
 use crate::audio::normalize::Settings;
 use crate::audio::probe::{self, AudioFacts};
 use crate::audio::segment::Params;
-use crate::batch::{self, Batch, Staged};
-use crate::consent::{ConsentEntry, Grant};
+use crate::batch::{self, Batch, Staged, Update};
+use crate::consent::Grant;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::hash::{self, Fixity};
@@ -74,6 +76,9 @@ pub struct Duplicate {
     pub id: String,
     /// The input file.
     pub path: String,
+    /// What this run's participant, tag, mark and consent flags (or manifest row) added
+    /// to the recording already archived.
+    pub added: Added,
 }
 
 /// An input that was refused or passed over, and why.
@@ -83,6 +88,9 @@ pub struct Refusal {
     pub path: String,
     /// Why.
     pub reason: String,
+    /// The line of the manifest (`--manifest`) that named it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
 }
 
 /// The outcome of one ingest run.
@@ -92,6 +100,8 @@ pub struct IngestReport {
     pub ingested: Vec<Ingested>,
     /// Inputs already in the archive (or repeated within the batch).
     pub duplicates: Vec<Duplicate>,
+    /// How many of the recordings already archived got a consent entry from this run.
+    pub given_consent: usize,
     /// Inputs refused: unreadable, damaged, unsupported codec.
     pub rejected: Vec<Refusal>,
     /// Files met in a folder walk that are not recordings.
@@ -137,6 +147,10 @@ impl IngestReport {
 struct Candidate {
     path: PathBuf,
     explicit: bool,
+    /// What to attach to it, when not the run's flags (a manifest row).
+    attach: Option<Arc<Attachment>>,
+    /// The manifest line naming it.
+    line: Option<u64>,
 }
 
 /// A candidate copied into staging, decoded, and (when asked) normalized and segmented.
@@ -157,12 +171,79 @@ enum Outcome {
 /// Ingests `inputs` (files and folders) into the archive held by `writer`, reporting to
 /// `progress`. On SIGINT, SIGTERM or SIGHUP (see [`interrupt`]) it stops after the files at
 /// hand, commits those completed, removes the rest of its staging and fails with
-/// [`Error::Stopped`].
+/// [`Error::Stopped`]. Inputs already archived get the participant, tags, marks and
+/// consent of `opts` (see [`crate::attach`]); one that conflicts is rejected.
 pub fn ingest(
     writer: &mut Writer,
     inputs: &[PathBuf],
     opts: &IngestOptions,
     progress: &dyn Progress,
+) -> Result<IngestReport> {
+    let mut report = IngestReport::default();
+    let root = writer.archive().root().to_path_buf();
+    let candidates = collect(&root, inputs, &mut report);
+    run(writer, candidates, opts, progress, report, None)
+}
+
+/// Ingests the files a manifest names (see [`crate::manifest`]), each with its row's
+/// participant, tags and consent, all in one transaction: if any file is refused, or an
+/// interruption stops the run, nothing is committed.
+pub fn ingest_manifest(
+    writer: &mut Writer,
+    manifest: &crate::manifest::Manifest,
+    opts: &IngestOptions,
+    progress: &dyn Progress,
+) -> Result<IngestReport> {
+    let mut candidates = Vec::new();
+    for row in &manifest.rows {
+        let consent = row
+            .consent
+            .as_ref()
+            .map(|g| g.entry(writer.actor()))
+            .transpose()?;
+        candidates.push(Candidate {
+            path: row.path.clone(),
+            explicit: true,
+            attach: Some(Arc::new(Attachment {
+                participant: row.participant.clone(),
+                tags: row.tags.clone(),
+                marks: Vec::new(),
+                consent,
+            })),
+            line: Some(row.line),
+        });
+    }
+    let whole = Some(manifest.path.as_path());
+    run(
+        writer,
+        candidates,
+        opts,
+        progress,
+        IngestReport::default(),
+        whole,
+    )
+}
+
+/// The audit details of an `ingest` entry for recordings given `a`.
+fn details(opts: &IngestOptions, a: &Attachment) -> serde_json::Value {
+    serde_json::json!({
+        "normalized": opts.normalize.is_some() || opts.segment.is_some(),
+        "segmented": opts.segment.is_some(),
+        "marks": a.marks.len(),
+        "consent_scopes": a.consent.as_ref().map(|c| &c.scopes),
+        "consent": a.consent.as_ref().map(crate::replay::consent_details),
+        "tag_keys": a.tags.keys().collect::<Vec<_>>(),
+    })
+}
+
+/// Stages and commits `candidates`; `whole` (the manifest) commits all or nothing.
+fn run(
+    writer: &mut Writer,
+    candidates: Vec<Candidate>,
+    opts: &IngestOptions,
+    progress: &dyn Progress,
+    mut report: IngestReport,
+    whole: Option<&Path>,
 ) -> Result<IngestReport> {
     if let Some(s) = &opts.normalize {
         crate::pipeline::check_settings(s)?;
@@ -170,15 +251,11 @@ pub fn ingest(
     if let Some((p, _)) = &opts.segment {
         crate::pipeline::check_params(p)?;
     }
-    let mut report = IngestReport {
-        normalize: (opts.normalize.is_some() || opts.segment.is_some())
-            .then(NormalizeReport::default),
-        segment: opts.segment.is_some().then(SegmentReport::default),
-        ..IngestReport::default()
-    };
+    report.normalize =
+        (opts.normalize.is_some() || opts.segment.is_some()).then(NormalizeReport::default);
+    report.segment = opts.segment.is_some().then(SegmentReport::default);
     let root = writer.archive().root().to_path_buf();
     let _hold = interrupt::hold().map_err(|e| Error::io(&root, e))?;
-    let candidates = collect(&root, inputs, &mut report);
     progress.start(candidates.len() as u64);
     let ingested_at = crate::time::now();
 
@@ -187,35 +264,39 @@ pub fn ingest(
         .as_ref()
         .map(|g| g.entry(writer.actor()))
         .transpose()?;
-    let details = serde_json::json!({
-        "normalized": opts.normalize.is_some() || opts.segment.is_some(),
-        "segmented": opts.segment.is_some(),
-        "marks": opts.marks.len(),
-        "consent_scopes": consent.as_ref().map(|c| &c.scopes),
-        "consent": consent.as_ref().map(crate::replay::consent_details),
-        "tag_keys": opts.tags.keys().collect::<Vec<_>>(),
+    let common = Arc::new(Attachment {
+        participant: opts.participant.clone(),
+        tags: opts.tags.clone(),
+        marks: opts.marks.clone(),
+        consent,
     });
     let mut known: HashSet<String> = record_ids(writer);
     let derived = derived_digests(writer);
-    let mut batch = Batch::new("ingest", details);
+    let mut batch = Batch::new("ingest", details(opts, &common));
+    if whole.is_some() {
+        batch = batch.whole();
+    }
+    let mut present: Vec<(usize, Arc<Attachment>, Option<u64>)> = Vec::new();
     for group in candidates.chunks(batch::chunk_len()) {
         let outcomes: Vec<Result<Outcome>> = group
             .par_iter()
             .map(|c| {
                 let to = FileProgress::new(progress, &c.path);
-                let o = stage_one(
-                    writer,
-                    c,
-                    (&known, &derived),
-                    (opts, &consent),
-                    &ingested_at,
-                    to,
-                );
+                let a = c.attach.as_ref().unwrap_or(&common);
+                let o = stage_one(writer, c, (&known, &derived), (opts, a), &ingested_at, to);
                 progress.advance(&c.path);
                 o
             })
             .collect();
         if let Some(signal) = interrupt::caught() {
+            if whole.is_some() {
+                writer.discard_staged();
+                return Err(Error::Stopped {
+                    signal,
+                    kept: 0,
+                    redo: candidates.len(),
+                });
+            }
             // What the chunk completed is kept; what the signal cut short is redone.
             for outcome in outcomes {
                 if let Ok(Outcome::Done(done)) = outcome
@@ -234,22 +315,33 @@ pub fn ingest(
         }
         for (cand, outcome) in group.iter().zip(outcomes) {
             let shown = cand.path.display().to_string();
+            let refusal = |reason| Refusal {
+                path: shown.clone(),
+                reason,
+                line: cand.line,
+            };
             match outcome? {
-                Outcome::Rejected(reason) => report.rejected.push(Refusal {
-                    path: shown,
-                    reason,
-                }),
-                Outcome::Skipped(reason) => report.skipped.push(Refusal {
-                    path: shown,
-                    reason,
-                }),
-                Outcome::Present(id) => report.duplicates.push(Duplicate { id, path: shown }),
+                Outcome::Rejected(reason) => report.rejected.push(refusal(reason)),
+                Outcome::Skipped(reason) => report.skipped.push(refusal(reason)),
+                Outcome::Present(id) => {
+                    let a = cand.attach.clone().unwrap_or_else(|| common.clone());
+                    present.push((report.duplicates.len(), a, cand.line));
+                    report.duplicates.push(duplicate(id, shown));
+                }
                 Outcome::Done(done) => {
                     let id = done.staged.rec.id.clone();
                     if known.contains(&id) {
                         // Twice in this batch: the first copy is the one kept.
                         let _ = fs::remove_dir_all(&done.slot);
-                        report.duplicates.push(Duplicate { id, path: shown });
+                        if cand.attach.is_some() {
+                            // Its own row would be lost: the manifest must list it once.
+                            report.rejected.push(refusal(format!(
+                                "has the same content as another file of the manifest \
+                                 (recording {id}): list it once"
+                            )));
+                            continue;
+                        }
+                        report.duplicates.push(duplicate(id, shown));
                         continue;
                     }
                     known.insert(id.clone());
@@ -260,8 +352,89 @@ pub fn ingest(
         }
         batch.commit_if_due(writer)?;
     }
-    batch.finish(writer)?;
+    let updates = attach_present(writer, &mut report, present);
+    if let Some(manifest) = whole
+        && !report.rejected.is_empty()
+    {
+        writer.discard_staged();
+        return Err(Error::BadCsv {
+            path: manifest.to_path_buf(),
+            problems: report
+                .rejected
+                .iter()
+                .map(|r| {
+                    let at = r.line.map_or(String::new(), |n| format!(":{n}"));
+                    format!("{}{at}: {}: {}", manifest.display(), r.path, r.reason)
+                })
+                .collect(),
+        });
+    }
+    report.given_consent = report.duplicates.iter().filter(|d| d.added.consent).count();
+    batch.finish_with(writer, updates)?;
     Ok(report)
+}
+
+/// A [`Duplicate`] to which nothing was added (yet).
+fn duplicate(id: String, path: String) -> Duplicate {
+    Duplicate {
+        id,
+        path,
+        added: Added::default(),
+    }
+}
+
+/// Attaches to each recording already archived what its input asked for, in input order
+/// (a recording named twice is loaded once); an input that conflicts with its recording
+/// moves from the duplicates to the rejected. Returns the recordings that changed.
+fn attach_present(
+    writer: &Writer,
+    report: &mut IngestReport,
+    present: Vec<(usize, Arc<Attachment>, Option<u64>)>,
+) -> Vec<Update> {
+    let mut recs: Vec<Update> = Vec::new();
+    let mut at: HashMap<String, usize> = HashMap::new();
+    let mut refused: Vec<(usize, String, Option<u64>)> = Vec::new();
+    for (i, a, line) in present {
+        if a.is_empty() {
+            continue;
+        }
+        let id = report.duplicates[i].id.clone();
+        let n = match at.get(&id) {
+            Some(n) => *n,
+            None => match crate::catalog::load(writer.archive(), &id) {
+                Ok(rec) => {
+                    recs.push(Update {
+                        rec,
+                        audit: Vec::new(),
+                    });
+                    at.insert(id, recs.len() - 1);
+                    recs.len() - 1
+                }
+                Err(e) => {
+                    refused.push((i, format!("already archived, but {e}"), line));
+                    continue;
+                }
+            },
+        };
+        let u = &mut recs[n];
+        match crate::attach::attach(&mut u.rec, &a) {
+            Ok(added) => {
+                u.audit.extend(added.audit(a.consent.as_ref()));
+                report.duplicates[i].added = added;
+            }
+            Err(reason) => refused.push((i, reason, line)),
+        }
+    }
+    for (i, reason, line) in refused.into_iter().rev() {
+        let d = report.duplicates.remove(i);
+        report.rejected.push(Refusal {
+            path: d.path,
+            reason,
+            line,
+        });
+    }
+    recs.retain(|u| !u.audit.is_empty());
+    recs
 }
 
 /// Copies one candidate into staging (hashing it), then decodes the staged copy — through
@@ -272,7 +445,7 @@ fn stage_one(
     writer: &Writer,
     cand: &Candidate,
     (known, derived): (&HashSet<String>, &HashMap<String, String>),
-    (opts, consent): (&IngestOptions, &Option<ConsentEntry>),
+    (opts, attach): (&IngestOptions, &Attachment),
     ingested_at: &str,
     progress: FileProgress<'_>,
 ) -> Result<Outcome> {
@@ -307,7 +480,7 @@ fn stage_one(
     let base = Base {
         cand,
         src_meta: &src_meta,
-        consent,
+        attach,
         ingested_at,
     };
     match stage_audio(writer, &base, &staged_original, (fixity, opts), progress) {
@@ -328,7 +501,7 @@ fn stage_one(
 struct Base<'a> {
     cand: &'a Candidate,
     src_meta: &'a fs::Metadata,
-    consent: &'a Option<ConsentEntry>,
+    attach: &'a Attachment,
     ingested_at: &'a str,
 }
 
@@ -379,10 +552,14 @@ fn stage_audio(
         has_location: facts.has_location,
     };
     staged.rec.ingested_at = base.ingested_at.to_string();
-    staged.rec.participant = opts.participant.clone();
-    staged.rec.tags = opts.tags.clone();
-    staged.rec.consent = base.consent.iter().cloned().collect();
-    crate::annotate::add_marks(&mut staged.rec, &opts.marks).map_err(StageError::Unfit)?;
+    let a = base.attach;
+    staged.rec.participant = a.participant.clone();
+    staged.rec.tags = a.tags.clone();
+    staged.rec.consent = a.consent.iter().cloned().collect();
+    crate::annotate::add_marks(&mut staged.rec, &a.marks).map_err(StageError::Unfit)?;
+    if cand.attach.is_some() {
+        staged.details = Some(details(opts, a));
+    }
     staged
         .puts
         .push((original.to_path_buf(), stored_as, fixity));
@@ -536,6 +713,7 @@ fn collect(archive: &Path, inputs: &[PathBuf], report: &mut IngestReport) -> Vec
                 report.rejected.push(Refusal {
                     path: input.display().to_string(),
                     reason: crate::failure::describe_io(&e),
+                    line: None,
                 });
                 continue;
             }
@@ -544,6 +722,7 @@ fn collect(archive: &Path, inputs: &[PathBuf], report: &mut IngestReport) -> Vec
             report.rejected.push(Refusal {
                 path: input.display().to_string(),
                 reason: inside_archive_reason(&inside),
+                line: None,
             });
             continue;
         }
@@ -551,6 +730,8 @@ fn collect(archive: &Path, inputs: &[PathBuf], report: &mut IngestReport) -> Vec
             out.push(Candidate {
                 path: input.clone(),
                 explicit: true,
+                attach: None,
+                line: None,
             });
             continue;
         }
@@ -573,7 +754,11 @@ fn collect(archive: &Path, inputs: &[PathBuf], report: &mut IngestReport) -> Vec
                         .io_error()
                         .map(crate::failure::describe_io)
                         .unwrap_or_else(|| e.to_string());
-                    report.rejected.push(Refusal { path, reason });
+                    report.rejected.push(Refusal {
+                        path,
+                        reason,
+                        line: None,
+                    });
                     continue;
                 }
             };
@@ -583,6 +768,7 @@ fn collect(archive: &Path, inputs: &[PathBuf], report: &mut IngestReport) -> Vec
                     report.skipped.push(Refusal {
                         path: entry.path().display().to_string(),
                         reason: inside_archive_reason(entry.path()),
+                        line: None,
                     });
                     walk.skip_current_dir();
                 }
@@ -602,10 +788,13 @@ fn collect(archive: &Path, inputs: &[PathBuf], report: &mut IngestReport) -> Vec
                 Some(reason) => report.skipped.push(Refusal {
                     path: path.display().to_string(),
                     reason: reason.into(),
+                    line: None,
                 }),
                 None => out.push(Candidate {
                     path,
                     explicit: false,
+                    attach: None,
+                    line: None,
                 }),
             }
         }

@@ -87,7 +87,8 @@ fn parse_max_hours(v: &str) -> Result<MaxDuration, String> {
 /// A consent grant applied to every recording of an ingest batch.
 #[derive(Debug, Clone, clap::Args)]
 pub struct IngestConsentArgs {
-    /// Record consent for these purposes (comma-separated) for every new recording.
+    /// Record consent for these purposes (comma-separated) for every recording of the batch,
+    /// new or already archived (an identical grant is not recorded twice).
     #[arg(long, value_name = "SCOPES", requires = "consent_by", add = super::complete::scopes())]
     pub consent_scope: Option<String>,
     /// Who consented (with --consent-scope), e.g. patient:P017.

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 use visitrec::annotate::{ConsentChange, ConsentOutcome};
+use visitrec::bulk::BulkReport;
 use visitrec::consent::{ConsentEntry, ConsentState, Grant, Lapse, Provision, Withdrawal};
 use visitrec::sanitize::term;
 
@@ -17,6 +18,7 @@ pub const EXAMPLES: &str = "Examples:
       --by patient:P017 --method verbal --witness clinician:C04 --expires 2031-11-02
   visitrec consent study-archive 3f9a1c --withdraw --scope research
   visitrec consent study-archive 3f9a1c --at 2030-01-01
+  visitrec consent study-archive --from consents.csv
 
 Scopes: personal-use, family-sharing, care, research, education, quality-improvement";
 
@@ -27,8 +29,17 @@ pub struct Args {
     /// The archive.
     pub archive: PathBuf,
     /// The recording id or a unique prefix of it.
-    #[arg(add = super::complete::recording_ids())]
-    pub id: String,
+    #[arg(add = super::complete::recording_ids(), required_unless_present = "from")]
+    pub id: Option<String>,
+    /// Record the grants, withdrawals and participants of a CSV file, one row per change
+    /// (columns in docs/FORMAT.md): all of it, or nothing if any row is wrong.
+    #[arg(
+        long,
+        value_name = "FILE.csv",
+        conflicts_with_all = ["id", "grant", "withdraw", "scope", "by", "method", "witness",
+            "date", "expires", "note", "at"]
+    )]
+    pub from: Option<PathBuf>,
     /// Record a grant (needs --scope and --by).
     #[arg(long)]
     pub grant: bool,
@@ -114,10 +125,15 @@ impl Args {
 
 /// Records the change, or reads the consent.
 pub fn run(a: &Args) -> anyhow::Result<Box<dyn Rendered>> {
+    if let Some(from) = &a.from {
+        let mut writer = a.actor.writer(&a.archive)?;
+        return Ok(Box::new(visitrec::bulk::consent_from(&mut writer, from)?));
+    }
+    let id = a.id.as_deref().expect("clap requires an id without --from");
     match a.change()? {
         Some(change) => {
             let mut writer = a.actor.writer(&a.archive)?;
-            let id = writer.archive().resolve_id(&a.id)?;
+            let id = writer.archive().resolve_id(id)?;
             Ok(Box::new(visitrec::annotate::consent(
                 &mut writer,
                 &id,
@@ -126,7 +142,7 @@ pub fn run(a: &Args) -> anyhow::Result<Box<dyn Rendered>> {
         }
         None => {
             let day = super::day_of(a.at.as_deref())?;
-            let (rec, state) = visitrec::catalog::with_consent(&a.archive, Some(&a.id), day)?
+            let (rec, state) = visitrec::catalog::with_consent(&a.archive, Some(id), day)?
                 .pop()
                 .expect("one recording");
             Ok(Box::new(ConsentView {
@@ -144,6 +160,38 @@ impl Report for ConsentOutcome {
             writeln!(out, "{}: consent {}", self.id, self.state.summary())?;
         }
         Ok(())
+    }
+}
+
+impl Report for BulkReport {
+    fn write_text(&self, out: &mut dyn Write, v: Verbosity) -> io::Result<()> {
+        if v == Verbosity::Quiet {
+            return Ok(());
+        }
+        for r in &self.rows {
+            let mut did = Vec::new();
+            if r.added.consent {
+                did.push("consent recorded");
+            }
+            if r.added.consent_already {
+                did.push("grant already recorded");
+            }
+            if r.added.participant {
+                did.push("participant set");
+            }
+            if did.is_empty() {
+                did.push("unchanged");
+            }
+            writeln!(out, "line {:<5} {}  {}", r.line, r.id, did.join(", "))?;
+        }
+        writeln!(
+            out,
+            "{} rows: {} consent entries recorded, {} already recorded, {} participants set",
+            self.rows.len(),
+            self.consent_added,
+            self.consent_already,
+            self.participants_set
+        )
     }
 }
 
