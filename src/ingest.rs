@@ -25,6 +25,7 @@ use crate::pipeline::{
 };
 use crate::progress::{FileProgress, Progress};
 use crate::record::{self, ID_LEN, Mark, Recording, SCHEMA, Source};
+use crate::tombstone::{TOMBSTONE_JSON, Tombstone};
 
 /// Extensions under which a file is expected to be audio: in a folder walk, a file so named
 /// that is not audio is rejected (reported as a problem), others are merely skipped.
@@ -51,6 +52,9 @@ pub struct IngestOptions {
     pub marks: Vec<Mark>,
     /// A consent grant recorded for every new recording.
     pub consent: Option<Grant>,
+    /// Archive again content that was purged (replacing its tombstone); otherwise such an
+    /// input is rejected, saying when and why it was purged.
+    pub allow_reingest: bool,
     /// Recordings longer than this are rejected (by their declared length before they are
     /// decoded; by their decoded length as soon as decoding passes it).
     pub max_duration: MaxDuration,
@@ -197,6 +201,7 @@ pub fn ingest(
     });
     let mut known: HashSet<String> = record_ids(writer);
     let derived = derived_digests(writer);
+    let purged = purged_ids(writer);
     let mut batch = Batch::new("ingest", details);
     for group in candidates.chunks(batch::chunk_len()) {
         let outcomes: Vec<Result<Outcome>> = group
@@ -206,7 +211,7 @@ pub fn ingest(
                 let o = stage_one(
                     writer,
                     c,
-                    (&known, &derived),
+                    (&known, &derived, &purged),
                     (opts, &consent),
                     &ingested_at,
                     to,
@@ -271,7 +276,7 @@ pub fn ingest(
 fn stage_one(
     writer: &Writer,
     cand: &Candidate,
-    (known, derived): (&HashSet<String>, &HashMap<String, String>),
+    (known, derived, purged): (&HashSet<String>, &HashMap<String, String>, &Purged),
     (opts, consent): (&IngestOptions, &Option<ConsentEntry>),
     ingested_at: &str,
     progress: FileProgress<'_>,
@@ -300,6 +305,17 @@ fn stage_one(
         )));
     }
     let id = fixity.sha256[..ID_LEN].to_string();
+    let reingest = purged.get(&id);
+    if let (Some(t), false) = (reingest, opts.allow_reingest) {
+        let _ = fs::remove_dir_all(&slot);
+        let when = t.as_ref().map_or_else(
+            || "purged (its tombstone does not read)".to_string(),
+            |t| format!("purged on {}: {}", t.purged_on(), t.reason.words()),
+        );
+        return Ok(Outcome::Rejected(format!(
+            "recording {id} was {when}; pass --allow-reingest to archive it again"
+        )));
+    }
     if known.contains(&id) && existing_sha(writer, &id).as_deref() == Some(&fixity.sha256) {
         let _ = fs::remove_dir_all(&slot);
         return Ok(Outcome::Present(id));
@@ -311,11 +327,18 @@ fn stage_one(
         ingested_at,
     };
     match stage_audio(writer, &base, &staged_original, (fixity, opts), progress) {
-        Ok((staged, facts)) => Ok(Outcome::Done(Box::new(Done {
-            staged,
-            facts,
-            slot,
-        }))),
+        Ok((mut staged, facts)) => {
+            if reingest.is_some() {
+                staged
+                    .deletes
+                    .push(record::payload_path(&id, TOMBSTONE_JSON));
+            }
+            Ok(Outcome::Done(Box::new(Done {
+                staged,
+                facts,
+                slot,
+            })))
+        }
         Err(StageError::Audio(e)) => {
             let _ = fs::remove_dir_all(&slot);
             Ok(classify(cand, e))
@@ -619,6 +642,24 @@ fn collect(archive: &Path, inputs: &[PathBuf], report: &mut IngestReport) -> Vec
 
 /// Digest → path of every payload file that is not an original (renditions, segments,
 /// metadata): content the archive made itself, never to be ingested as a new recording.
+/// Purged recordings, by id: their tombstone, or `None` when it does not read.
+type Purged = HashMap<String, Option<Tombstone>>;
+
+/// The archive's purged recordings (see [`Purged`]).
+fn purged_ids(writer: &Writer) -> Purged {
+    crate::archive::tombstone_ids_in(writer.manifest())
+        .into_iter()
+        .map(|id| {
+            let t = writer
+                .archive()
+                .read(&record::payload_path(&id, TOMBSTONE_JSON))
+                .ok()
+                .and_then(|b| Tombstone::from_json(&b).ok());
+            (id, t)
+        })
+        .collect()
+}
+
 fn derived_digests(writer: &Writer) -> HashMap<String, String> {
     writer
         .manifest()

@@ -29,12 +29,14 @@ pub mod ingest;
 pub mod interrupt;
 pub mod pipeline;
 pub mod progress;
+pub mod purge;
 pub mod record;
 pub mod relpath;
 pub mod replay;
 pub mod sanitize;
 pub mod tags;
 pub mod time;
+pub mod tombstone;
 pub mod verify;
 
 pub use error::{Error, Result};

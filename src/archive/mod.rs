@@ -377,7 +377,11 @@ impl Archive {
             }
         }
         for (rel, staged) in &self.overlay {
-            let Some(staged) = staged else { continue };
+            let Some(staged) = staged else {
+                // Committed as removed: gone, whether or not the rename has happened yet.
+                out.files.remove(rel);
+                continue;
+            };
             if rel.starts_with("data/") {
                 // A concurrent writer may have moved it into place since we looked.
                 let meta = fs::symlink_metadata(self.root.join(staged))
@@ -496,7 +500,14 @@ impl Archive {
         Ok(ids_in(&m))
     }
 
-    /// Resolves a unique id prefix (like git) to the full id.
+    /// Every purged recording's id, from the payload manifest (`data/<id>/tombstone.json`).
+    pub fn tombstone_ids(&self) -> Result<Vec<String>> {
+        let m = self.strict_manifest(MANIFEST)?;
+        Ok(tombstone_ids_in(&m))
+    }
+
+    /// Resolves a unique id prefix (like git) to the full id. A prefix that names only a
+    /// purged recording is [`Error::Purged`], saying when and why.
     pub fn resolve_id(&self, prefix: &str) -> Result<String> {
         let prefix_lc = prefix.to_ascii_lowercase();
         let matches: Vec<String> = self
@@ -504,6 +515,16 @@ impl Archive {
             .into_iter()
             .filter(|id| !prefix_lc.is_empty() && id.starts_with(&prefix_lc))
             .collect();
+        if matches.is_empty() {
+            let purged: Vec<String> = self
+                .tombstone_ids()?
+                .into_iter()
+                .filter(|id| !prefix_lc.is_empty() && id.starts_with(&prefix_lc))
+                .collect();
+            if let [id] = purged.as_slice() {
+                return Err(self.purged_error(id));
+            }
+        }
         match matches.len() {
             0 => Err(Error::NoSuchRecording {
                 archive: self.root.clone(),
@@ -515,6 +536,25 @@ impl Archive {
                 prefix: prefix.to_string(),
                 candidates: matches,
             }),
+        }
+    }
+
+    /// The error for a purged recording `id`, from its tombstone.
+    pub fn purged_error(&self, id: &str) -> Error {
+        let rel = crate::record::payload_path(id, crate::tombstone::TOMBSTONE_JSON);
+        let t = self
+            .read(&rel)
+            .ok()
+            .and_then(|b| crate::tombstone::Tombstone::from_json(&b).ok());
+        Error::Purged {
+            id: id.to_string(),
+            on: t
+                .as_ref()
+                .map_or("an unknown date", |t| t.purged_on())
+                .to_string(),
+            reason: t
+                .map_or("tombstone unreadable", |t| t.reason.words())
+                .to_string(),
         }
     }
 
@@ -733,6 +773,17 @@ pub fn ids_in(m: &Manifest) -> Vec<String> {
             let rest = p.strip_prefix("data/")?;
             let (id, file) = rest.split_once('/')?;
             (file == crate::record::RECORDING_JSON).then(|| id.to_string())
+        })
+        .collect()
+}
+
+/// The ids of the purged recordings a manifest lists (`data/<id>/tombstone.json`).
+pub fn tombstone_ids_in(m: &Manifest) -> Vec<String> {
+    m.entries
+        .keys()
+        .filter_map(|p| {
+            let (id, file) = p.strip_prefix("data/")?.split_once('/')?;
+            (file == crate::tombstone::TOMBSTONE_JSON).then(|| id.to_string())
         })
         .collect()
 }

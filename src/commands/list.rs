@@ -7,6 +7,7 @@ use serde::Serialize;
 use visitrec::consent::{ConsentState, Scope};
 use visitrec::record::Recording;
 use visitrec::sanitize::term;
+use visitrec::tombstone::Tombstone;
 
 use super::output::{Report, Verbosity};
 
@@ -33,6 +34,9 @@ pub struct Args {
     /// Print a JSON array of recordings (each with its consent_state).
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// Also list purged recordings (their tombstones), marked `purged`.
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// `list --format`.
@@ -50,6 +54,7 @@ pub enum Format {
 #[derive(Debug)]
 pub struct Listing {
     rows: Vec<(Recording, ConsentState)>,
+    purged: Vec<Tombstone>,
     format: Format,
     filter: Option<Scope>,
 }
@@ -62,8 +67,15 @@ pub fn run(a: &Args) -> anyhow::Result<Listing> {
         .into_iter()
         .filter(|(_, state)| filter.is_none_or(|s| state.covers(s)))
         .collect();
+    let purged = if a.all && filter.is_none() {
+        let archive = visitrec::archive::Archive::open(&a.archive)?;
+        visitrec::purge::tombstones(&archive)?
+    } else {
+        Vec::new()
+    };
     Ok(Listing {
         rows,
+        purged,
         format: a.format,
         filter,
     })
@@ -77,12 +89,32 @@ struct Row<'a> {
     consent_state: &'a ConsentState,
 }
 
+/// A purged recording in `list --all --json`: its id and tombstone.
+#[derive(Serialize)]
+struct PurgedRow<'a> {
+    id: &'a str,
+    purged: bool,
+    tombstone: &'a Tombstone,
+}
+
 impl Serialize for Listing {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.rows.iter().map(|(recording, consent_state)| Row {
-            recording,
-            consent_state,
-        }))
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.rows.len() + self.purged.len()))?;
+        for (recording, consent_state) in &self.rows {
+            seq.serialize_element(&Row {
+                recording,
+                consent_state,
+            })?;
+        }
+        for t in &self.purged {
+            seq.serialize_element(&PurgedRow {
+                id: &t.id,
+                purged: true,
+                tombstone: t,
+            })?;
+        }
+        seq.end()
     }
 }
 
@@ -105,12 +137,18 @@ impl Report for Listing {
                 for (r, st) in &self.rows {
                     writeln!(out, "{}", text_line(r, st))?;
                 }
+                for t in &self.purged {
+                    writeln!(out, "{}", purged_line(t))?;
+                }
                 Ok(())
             }
             Format::Tsv => {
                 writeln!(out, "{}", COLUMNS.join("\t"))?;
                 for (r, st) in &self.rows {
                     writeln!(out, "{}", cells(r, st).join("\t"))?;
+                }
+                for t in &self.purged {
+                    writeln!(out, "{}", purged_cells(t).join("\t"))?;
                 }
                 Ok(())
             }
@@ -119,6 +157,9 @@ impl Report for Listing {
                 w.write_record(COLUMNS).map_err(io::Error::other)?;
                 for (r, st) in &self.rows {
                     w.write_record(cells(r, st)).map_err(io::Error::other)?;
+                }
+                for t in &self.purged {
+                    w.write_record(purged_cells(t)).map_err(io::Error::other)?;
                 }
                 w.flush()
             }
@@ -144,7 +185,12 @@ impl Report for Listing {
         let filter = self
             .filter
             .map_or(String::new(), |s| format!(" whose consent covers {s}"));
-        vec![format!("{n} {noun}{filter}")]
+        let purged = if self.purged.is_empty() {
+            String::new()
+        } else {
+            format!(", {} purged", self.purged.len())
+        };
+        vec![format!("{n} {noun}{filter}{purged}")]
     }
 }
 
@@ -174,6 +220,33 @@ fn cells(r: &Recording, st: &ConsentState) -> Vec<String> {
         granted.join(","),
         cell(&tags.join(" ")),
     ]
+}
+
+/// The table row of a purged recording: only what its tombstone keeps.
+fn purged_cells(t: &Tombstone) -> Vec<String> {
+    vec![
+        t.id.clone(),
+        String::new(),
+        String::new(),
+        format!("{:.3}", t.duration_s),
+        String::new(),
+        format!("purged {} {}", t.purged_on(), t.reason.code()),
+        String::new(),
+        String::new(),
+    ]
+}
+
+/// The text line of a purged recording.
+fn purged_line(t: &Tombstone) -> String {
+    format!(
+        "{}  {:<25}  {:>8}  {:<10}  purged {} ({})",
+        t.id,
+        "-",
+        fmt_duration(t.duration_s),
+        "-",
+        term(t.purged_on()),
+        t.reason.code()
+    )
 }
 
 /// `h:mm:ss` or `mm:ss`.
