@@ -33,6 +33,7 @@ pub mod purge;
 pub mod record;
 pub mod relpath;
 pub mod replay;
+pub mod retention;
 pub mod sanitize;
 pub mod tags;
 pub mod time;

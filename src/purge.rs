@@ -14,6 +14,7 @@ use crate::catalog;
 use crate::consent::{self, Scope};
 use crate::error::{Error, Result};
 use crate::record::{self, Recording};
+use crate::retention::{BAG_INFO_LABEL, Period, TAG_KEY};
 use crate::tombstone::{PurgedBy, Reason, TOMBSTONE_JSON, Tombstone};
 
 /// What `purge` is asked to do.
@@ -235,4 +236,86 @@ pub fn tombstones(archive: &Archive) -> Result<Vec<Tombstone>> {
         .iter()
         .map(|id| tombstone(archive, id))
         .collect()
+}
+
+/// A recording past its retention period.
+#[derive(Debug, Clone, Serialize)]
+pub struct Expired {
+    /// The recording.
+    pub id: String,
+    /// When it was recorded (the period counts from this day).
+    pub recorded_at: String,
+    /// The period that applies (`10y`, …).
+    pub retention: String,
+    /// Where the period comes from: `archive` (bag-info.txt) or `tag` (its `retention` tag).
+    pub retention_from: &'static str,
+    /// The last day it was to be kept.
+    pub kept_until: String,
+    /// Why it must be kept anyway (consent active for some scope, or consent the audit
+    /// log does not explain); `None` when it may be purged.
+    pub kept_because: Option<String>,
+}
+
+/// The archive's retention period (`Visitrec-Retention` in `bag-info.txt`), if set.
+pub fn archive_retention(archive: &Archive) -> Result<Option<Period>> {
+    let info = archive.bag_info()?;
+    info.get(BAG_INFO_LABEL)
+        .map(|v| {
+            Period::parse("--retention", v).map_err(|e| Error::BadFile {
+                path: archive.root().join(crate::archive::BAG_INFO),
+                reason: format!("{BAG_INFO_LABEL}: {e}"),
+            })
+        })
+        .transpose()
+}
+
+/// Every recording past its retention period on `day` (default: the judging day): the
+/// archive's period, or the recording's `retention` tag, counted from `recorded_at`.
+/// Each says whether its consent keeps it.
+pub fn expired(archive: &Archive, day: Option<jiff::civil::Date>) -> Result<Vec<Expired>> {
+    let default = archive_retention(archive)?;
+    let recs = catalog::list(archive)?;
+    let judged = catalog::judge(archive, &recs, day)?;
+    let mut out = Vec::new();
+    for rec in &recs {
+        let (period, from) = match rec.tags.get(TAG_KEY) {
+            Some(v) => {
+                let p = Period::parse("--tag retention", v).map_err(|e| Error::BadFile {
+                    path: archive
+                        .root()
+                        .join(record::payload_path(&rec.id, record::RECORDING_JSON)),
+                    reason: e.to_string(),
+                })?;
+                (p, "tag")
+            }
+            None => match default {
+                Some(p) => (p, "archive"),
+                None => continue,
+            },
+        };
+        let Some(last) = period.last_day(&rec.source.recorded_at) else {
+            continue;
+        };
+        if last >= judged.day {
+            continue;
+        }
+        let state = consent::state(&rec.consent, judged.day);
+        let kept_because = if let Some(why) = judged.unexplained.get(&rec.id) {
+            Some(format!("consent not explained by the audit log ({why})"))
+        } else if state.granted.is_empty() {
+            None
+        } else {
+            let s: Vec<&str> = state.granted.keys().map(|s| s.as_str()).collect();
+            Some(format!("consent active for {}", s.join(", ")))
+        };
+        out.push(Expired {
+            id: rec.id.clone(),
+            recorded_at: rec.source.recorded_at.clone(),
+            retention: period.to_string(),
+            retention_from: from,
+            kept_until: last.to_string(),
+            kept_because,
+        });
+    }
+    Ok(out)
 }

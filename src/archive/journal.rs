@@ -319,6 +319,10 @@ mod tests {
             r#"{"moves":[],"deletes":["data/not-an-id/x"]}"#,
             r#"{"moves":[],"deletes":["data/00112233445566aa/original.flac"]}"#,
             r#"{"moves":[],"deletes":["data/00112233445566aa/recording.json"]}"#,
+            // A purge's tombstone licenses removing its own recording's files only.
+            r#"{"moves":[{"from":".visitrec/staging/s/t","to":"data/00112233445566bb/tombstone.json"}],"deletes":["data/00112233445566aa/original.flac"]}"#,
+            r#"{"moves":[],"deletes":["data/00112233445566aa/tombstone.json"]}"#,
+            r#"{"moves":[{"from":".visitrec/staging/s/t","to":"data/00112233445566aa/tombstone.json"}],"deletes":["data/00112233445566aa/../../x"]}"#,
             r#"{"moves":[],"deletes":[],"anything":1}"#,
             r#"{"moves":[{"from":".visitrec/staging/s/a","to":"bag-info.txt","x":1}]}"#,
             r#"{"moves":[],"deletes":["data/00112233445566aa/../../x"]}"#,
@@ -328,6 +332,18 @@ mod tests {
                 Err(Error::BadJournal { .. }) => {}
                 other => panic!("{text}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn a_purge_journal_may_remove_the_recording_it_tombstones() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for text in [
+            r#"{"moves":[{"from":".visitrec/staging/s/t","to":"data/00112233445566aa/tombstone.json"}],"deletes":["data/00112233445566aa/original.flac","data/00112233445566aa/recording.json"]}"#,
+            r#"{"moves":[{"from":".visitrec/staging/s/r","to":"data/00112233445566aa/recording.json"}],"deletes":["data/00112233445566aa/tombstone.json"]}"#,
+        ] {
+            assert!(planted(root, text).is_ok(), "{text}");
         }
     }
 

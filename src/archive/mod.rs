@@ -94,6 +94,11 @@ impl Archive {
     /// Creates a new, empty archive at `path` (which must not exist, or be an empty folder).
     /// The bag is built in a sibling temp folder and renamed into place, so it appears whole.
     pub fn init(path: &Path, organization: &str) -> Result<Archive> {
+        Archive::init_with(path, organization, &[])
+    }
+
+    /// [`Archive::init`], with further `bag-info.txt` elements (e.g. `Visitrec-Retention`).
+    pub fn init_with(path: &Path, organization: &str, extra: &[(&str, String)]) -> Result<Archive> {
         if let Ok(mut entries) = fs::read_dir(path) {
             if entries.next().is_some() {
                 return Err(Error::AlreadyExists(path.to_path_buf()));
@@ -125,6 +130,9 @@ impl Archive {
         info.set("Bagging-Date", today);
         info.set("Payload-Oxum", Oxum::default().to_string());
         info.set("Bag-Software-Agent", software_agent());
+        for (label, value) in extra {
+            info.set(label, value.replace(['\r', '\n'], " "));
+        }
         let files = [
             (BAGIT_TXT, bagit::BAGIT_TXT.to_string()),
             (BAG_INFO, info.render()),
@@ -866,6 +874,7 @@ impl Writer {
             puts: Vec::new(),
             deletes: Vec::new(),
             audit: Vec::new(),
+            info: Vec::new(),
         }
     }
 }
@@ -903,6 +912,7 @@ pub struct Transaction<'w> {
     puts: Vec<(PathBuf, String, Fixity)>,
     deletes: Vec<String>,
     audit: Vec<audit::Pending>,
+    info: Vec<(String, Option<String>)>,
 }
 
 impl Transaction<'_> {
@@ -934,9 +944,18 @@ impl Transaction<'_> {
         });
     }
 
+    /// Sets (`Some`) or removes (`None`) a `bag-info.txt` element, e.g.
+    /// `Visitrec-Retention`. The labels visitrec maintains itself are not to be set here.
+    pub fn set_info(&mut self, label: &str, value: Option<String>) {
+        self.info.push((label.to_string(), value));
+    }
+
     /// Whether nothing has been staged or logged.
     pub fn is_empty(&self) -> bool {
-        self.puts.is_empty() && self.deletes.is_empty() && self.audit.is_empty()
+        self.puts.is_empty()
+            && self.deletes.is_empty()
+            && self.audit.is_empty()
+            && self.info.is_empty()
     }
 
     /// Commits: rewrites the manifests and bag-info, writes the journal (the commit point),
@@ -959,6 +978,12 @@ impl Transaction<'_> {
         let mut manifest = w.manifest.clone();
         let mut tag_manifest = w.tag_manifest.clone();
         let mut info = w.info.clone();
+        for (label, value) in &self.info {
+            match value {
+                Some(v) => info.set(label, v.clone()),
+                None => info.fields.retain(|(k, _)| !k.eq_ignore_ascii_case(label)),
+            }
+        }
         let mut oxum = info
             .get("Payload-Oxum")
             .and_then(Oxum::parse)

@@ -1,10 +1,12 @@
 //! `visitrec list`: one line per recording, or a table for spreadsheets.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
 use serde::Serialize;
 use visitrec::consent::{ConsentState, Scope};
+use visitrec::purge::Expired;
 use visitrec::record::Recording;
 use visitrec::sanitize::term;
 use visitrec::tombstone::Tombstone;
@@ -35,8 +37,12 @@ pub struct Args {
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
     /// Also list purged recordings (their tombstones), marked `purged`.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "expired")]
     pub all: bool,
+    /// Only recordings past their retention period (see `visitrec retention`), each with
+    /// the day it was to be kept until and whether its consent keeps it still.
+    #[arg(long)]
+    pub expired: bool,
 }
 
 /// `list --format`.
@@ -55,6 +61,7 @@ pub enum Format {
 pub struct Listing {
     rows: Vec<(Recording, ConsentState)>,
     purged: Vec<Tombstone>,
+    expired: Option<BTreeMap<String, Expired>>,
     format: Format,
     filter: Option<Scope>,
 }
@@ -63,9 +70,21 @@ pub struct Listing {
 pub fn run(a: &Args) -> anyhow::Result<Listing> {
     let day = super::day_of(a.at.as_deref())?;
     let filter: Option<Scope> = a.consent.as_deref().map(str::parse).transpose()?;
+    let expired = if a.expired {
+        let archive = visitrec::archive::Archive::open(&a.archive)?;
+        let found = visitrec::purge::expired(&archive, day)?;
+        Some(found.into_iter().map(|e| (e.id.clone(), e)).collect())
+    } else {
+        None
+    };
     let rows = visitrec::catalog::with_consent(&a.archive, None, day)?
         .into_iter()
         .filter(|(_, state)| filter.is_none_or(|s| state.covers(s)))
+        .filter(|(r, _)| {
+            expired
+                .as_ref()
+                .is_none_or(|e: &BTreeMap<String, Expired>| e.contains_key(&r.id))
+        })
         .collect();
     let purged = if a.all && filter.is_none() {
         let archive = visitrec::archive::Archive::open(&a.archive)?;
@@ -76,6 +95,7 @@ pub fn run(a: &Args) -> anyhow::Result<Listing> {
     Ok(Listing {
         rows,
         purged,
+        expired,
         format: a.format,
         filter,
     })
@@ -87,6 +107,8 @@ struct Row<'a> {
     #[serde(flatten)]
     recording: &'a Recording,
     consent_state: &'a ConsentState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expired: Option<&'a Expired>,
 }
 
 /// A purged recording in `list --all --json`: its id and tombstone.
@@ -105,6 +127,7 @@ impl Serialize for Listing {
             seq.serialize_element(&Row {
                 recording,
                 consent_state,
+                expired: self.expired.as_ref().and_then(|e| e.get(&recording.id)),
             })?;
         }
         for t in &self.purged {
@@ -135,7 +158,11 @@ impl Report for Listing {
         match self.format {
             Format::Text => {
                 for (r, st) in &self.rows {
-                    writeln!(out, "{}", text_line(r, st))?;
+                    let mut line = text_line(r, st);
+                    if let Some(e) = self.expired.as_ref().and_then(|e| e.get(&r.id)) {
+                        line.push_str(&expired_note(e));
+                    }
+                    writeln!(out, "{line}")?;
                 }
                 for t in &self.purged {
                     writeln!(out, "{}", purged_line(t))?;
@@ -190,7 +217,14 @@ impl Report for Listing {
         } else {
             format!(", {} purged", self.purged.len())
         };
-        vec![format!("{n} {noun}{filter}{purged}")]
+        let expired = match &self.expired {
+            Some(e) => {
+                let kept = e.values().filter(|x| x.kept_because.is_some()).count();
+                format!(" past their retention period ({kept} kept by consent)")
+            }
+            None => String::new(),
+        };
+        vec![format!("{n} {noun}{filter}{expired}{purged}")]
     }
 }
 
@@ -234,6 +268,18 @@ fn purged_cells(t: &Tombstone) -> Vec<String> {
         String::new(),
         String::new(),
     ]
+}
+
+/// `  [expired: kept until 2026-01-31 (10y); kept: consent active for care]`.
+fn expired_note(e: &Expired) -> String {
+    let kept = e
+        .kept_because
+        .as_deref()
+        .map_or(String::new(), |k| format!("; kept: {}", term(k)));
+    format!(
+        "  [expired: kept until {} ({} from {}){kept}]",
+        e.kept_until, e.retention, e.retention_from
+    )
 }
 
 /// The text line of a purged recording.

@@ -27,6 +27,7 @@ pub mod normalize;
 pub mod output;
 pub mod progress;
 pub mod purge;
+pub mod retention;
 pub mod segment;
 pub mod show;
 pub mod tag;
@@ -84,6 +85,9 @@ pub enum Command {
     /// Erase recordings (audio and personal metadata), keeping a tombstone of each.
     #[command(after_help = purge::EXAMPLES)]
     Purge(purge::Args),
+    /// Show or set how long recordings are kept (bag-info Visitrec-Retention).
+    #[command(after_help = retention::EXAMPLES)]
+    Retention(retention::Args),
     /// Encrypt recordings with age into an export bag for a recipient (consent enforced).
     #[command(after_help = encrypt::EXAMPLES)]
     Encrypt(encrypt::Args),
@@ -134,6 +138,7 @@ impl Command {
             Command::Tag(a) => a.json,
             Command::Consent(a) => a.json,
             Command::Purge(a) => a.json,
+            Command::Retention(a) => a.json,
             Command::Encrypt(a) => a.json,
             Command::Decrypt(a) => a.json,
             Command::Log(a) => a.json,
@@ -155,6 +160,7 @@ impl Command {
             Command::Tag(a) => Box::new(tag::run(a)?),
             Command::Consent(a) => consent::run(a)?,
             Command::Purge(a) => Box::new(purge::run(a)?),
+            Command::Retention(a) => Box::new(retention::run(a)?),
             Command::Encrypt(a) => Box::new(encrypt::run(a)?),
             Command::Decrypt(a) => Box::new(decrypt::run(a)?),
             Command::Log(a) => log::run(a)?,

@@ -23,7 +23,7 @@ pub struct Args {
     /// The archive.
     pub archive: PathBuf,
     /// The recordings (ids or unique prefixes).
-    #[arg(add = super::complete::recording_ids(), required = true)]
+    #[arg(add = super::complete::recording_ids(), required_unless_present = "expired")]
     pub ids: Vec<String>,
     /// Why: consent-withdrawn, retention-expired, request (erasure asked for) or error
     /// (archived by mistake). Recorded in the tombstone and the audit log.
@@ -35,6 +35,10 @@ pub struct Args {
     /// List what would be removed (files and bytes); change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Purge every recording past its retention period (see `visitrec retention`) whose
+    /// consent does not keep it (with --force, those too).
+    #[arg(long, conflicts_with = "ids")]
+    pub expired: bool,
     #[command(flatten)]
     pub actor: ActorArg,
     /// Print the result as JSON.
@@ -81,6 +85,14 @@ pub fn run(a: &Args) -> anyhow::Result<PurgeReport> {
 
 /// The recordings the arguments name, and those of them already purged.
 fn resolve(archive: &Archive, a: &Args) -> visitrec::Result<(Vec<String>, Vec<String>)> {
+    if a.expired {
+        let ids = visitrec::purge::expired(archive, None)?
+            .into_iter()
+            .filter(|e| a.force || e.kept_because.is_none())
+            .map(|e| e.id)
+            .collect();
+        return Ok((ids, Vec::new()));
+    }
     visitrec::purge::resolve(archive, &a.ids)
 }
 
