@@ -488,6 +488,7 @@ fn kill_9_during_purge_leaves_the_archive_before_or_after() {
     let full = t.elapsed().as_micros().max(1000) as u64;
     let mut seed = 0x5EED_0F9A_1700_0001u64;
     let mut kills = 0;
+    let mut after = 0;
     for round in 0..16 {
         fs::remove_dir_all(&archive).unwrap();
         copy_tree(&template, &archive);
@@ -518,6 +519,9 @@ fn kill_9_during_purge_leaves_the_archive_before_or_after() {
         .unwrap();
         let n = listed.as_array().unwrap().len();
         assert!(n == 0 || n == 8, "round {round}: {n} of 8 recordings left");
+        if n == 0 {
+            after += 1;
+        }
         let again = run(&archive).output().unwrap();
         assert!(
             again.status.success(),
@@ -538,5 +542,7 @@ fn kill_9_during_purge_leaves_the_archive_before_or_after() {
             );
         }
     }
+    eprintln!("{kills} of 16 kills landed mid-run; {after} after the commit point");
     assert!(kills >= 4, "only {kills} of 16 kills landed mid-run");
+    assert!(after < 16, "no kill landed before the commit point");
 }
