@@ -305,10 +305,10 @@ fn stage_one(
         )));
     }
     let id = fixity.sha256[..ID_LEN].to_string();
-    let reingest = purged.get(&id);
-    if let (Some(t), false) = (reingest, opts.allow_reingest) {
+    let reingest = purged.contains(&id);
+    if reingest && !opts.allow_reingest {
         let _ = fs::remove_dir_all(&slot);
-        let when = t.as_ref().map_or_else(
+        let when = tombstone_of(writer, &id).map_or_else(
             || "purged (its tombstone does not read)".to_string(),
             |t| format!("purged on {}: {}", t.purged_on(), t.reason.words()),
         );
@@ -328,7 +328,7 @@ fn stage_one(
     };
     match stage_audio(writer, &base, &staged_original, (fixity, opts), progress) {
         Ok((mut staged, facts)) => {
-            if reingest.is_some() {
+            if reingest {
                 staged
                     .deletes
                     .push(record::payload_path(&id, TOMBSTONE_JSON));
@@ -642,22 +642,24 @@ fn collect(archive: &Path, inputs: &[PathBuf], report: &mut IngestReport) -> Vec
 
 /// Digest → path of every payload file that is not an original (renditions, segments,
 /// metadata): content the archive made itself, never to be ingested as a new recording.
-/// Purged recordings, by id: their tombstone, or `None` when it does not read.
-type Purged = HashMap<String, Option<Tombstone>>;
+/// The ids of the archive's purged recordings (their tombstones are read only for an
+/// input that has one of these ids).
+type Purged = HashSet<String>;
 
 /// The archive's purged recordings (see [`Purged`]).
 fn purged_ids(writer: &Writer) -> Purged {
     crate::archive::tombstone_ids_in(writer.manifest())
         .into_iter()
-        .map(|id| {
-            let t = writer
-                .archive()
-                .read(&record::payload_path(&id, TOMBSTONE_JSON))
-                .ok()
-                .and_then(|b| Tombstone::from_json(&b).ok());
-            (id, t)
-        })
         .collect()
+}
+
+/// The tombstone of purged recording `id`, or `None` when it does not read.
+fn tombstone_of(writer: &Writer, id: &str) -> Option<Tombstone> {
+    let bytes = writer
+        .archive()
+        .read(&record::payload_path(id, TOMBSTONE_JSON))
+        .ok()?;
+    Tombstone::from_json(&bytes).ok()
 }
 
 fn derived_digests(writer: &Writer) -> HashMap<String, String> {

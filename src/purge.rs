@@ -103,7 +103,12 @@ pub fn plan(archive: &Archive, ids: &[String], opts: &PurgeOptions) -> Result<Ve
         }
         let prefix = format!("data/{}/", rec.id);
         let mut files = Vec::new();
-        for path in manifest.entries.keys().filter(|p| p.starts_with(&prefix)) {
+        let own = manifest
+            .entries
+            .range(prefix.clone()..)
+            .map(|(p, _)| p)
+            .take_while(|p| p.starts_with(&prefix));
+        for path in own {
             let file = archive.open_file(path)?;
             let bytes = file
                 .metadata()

@@ -936,10 +936,13 @@ impl Verifier<'_> {
     fn check_tombstone(&mut self, manifest: &Manifest, id: &str, has_json: bool) -> bool {
         let path = record::payload_path(id, TOMBSTONE_JSON);
         let prefix = format!("data/{id}/");
+        // Only this folder's entries: a range of the sorted manifest, not a scan of it.
         let others: Vec<&String> = manifest
             .entries
-            .keys()
-            .filter(|p| p.starts_with(&prefix) && **p != path)
+            .range(prefix.clone()..)
+            .map(|(p, _)| p)
+            .take_while(|p| p.starts_with(&prefix))
+            .filter(|p| **p != path)
             .collect();
         if has_json || !others.is_empty() {
             self.problem(
