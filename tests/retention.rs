@@ -244,4 +244,15 @@ fn expired_recordings_are_listed_and_purged_unless_consent_keeps_them() {
     );
     let (code, rep) = verify_json(&archive, &[]);
     assert_eq!(code, 0, "{rep:#}");
+    // Nothing left past its period: said so, or nothing at all with -q.
+    let out = run(
+        &["purge", "--expired", "--reason", "retention-expired"],
+        &archive,
+    );
+    assert!(out.status.success() && text(&out.stderr).contains("nothing to purge"));
+    let out = run(
+        &["purge", "--expired", "--reason", "retention-expired", "-q"],
+        &archive,
+    );
+    assert!(out.status.success() && out.stdout.is_empty() && out.stderr.is_empty());
 }

@@ -132,8 +132,17 @@ impl Report for PurgeReport {
         Ok(())
     }
 
-    fn summary(&self, _v: Verbosity) -> Vec<String> {
+    fn summary(&self, v: Verbosity) -> Vec<String> {
         let n = self.purged.len();
+        if v == Verbosity::Quiet {
+            return Vec::new();
+        }
+        if n == 0 {
+            return vec![format!(
+                "nothing to purge ({}); nothing was changed",
+                self.reason.code()
+            )];
+        }
         let files: usize = self.purged.iter().map(|p| p.files.len()).sum();
         let bytes: u64 = self.purged.iter().map(|p| p.bytes).sum();
         let line = if self.dry_run {
