@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: an archive of N recordings (default 10 000 small generated WAVs): how long the
-# first ingest takes, then `list`, `verify --fast`, `verify`, and ingesting ONE more file
-# (target: under 1 s — ingest must not rewrite or rehash the whole archive).
+# first ingest takes, then `list`, `verify --fast`, `verify`, ingesting ONE more file
+# (target: under 1 s — ingest must not rewrite or rehash the whole archive), and purging it.
 # Usage: bench/scale.sh [N] [WORKDIR]   (needs python3)
 set -euo pipefail
 n=${1:-10000}
@@ -32,4 +32,6 @@ printf 'list:                   ';       t "$bin" list "$work/archive"
 printf 'verify --fast:          ';       t "$bin" -q verify "$work/archive" --fast
 printf 'verify (full):          ';       t "$bin" -q verify "$work/archive"
 printf 'ingest one more file:   ';       t "$bin" -q ingest "$work/archive" "$work/extra/one-more.wav"
+one=$(sha256sum "$work/extra/one-more.wav" | cut -c1-16)
+printf 'purge one recording:    ';       t "$bin" -q purge "$work/archive" "$one" --reason request --force
 printf 'recordings now:         %s\n' "$(grep -c '/recording.json$' "$work/archive/manifest-sha256.txt")"

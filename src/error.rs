@@ -46,6 +46,28 @@ pub enum Error {
         /// Ids that look like what was meant (closest first).
         suggestions: Vec<String>,
     },
+    /// The recording was purged: only its tombstone is left.
+    #[error(
+        "recording {id} was purged on {on}: {reason}; only its tombstone is left (`visitrec show` shows it)"
+    )]
+    Purged {
+        /// The recording.
+        id: String,
+        /// The UTC day it was purged.
+        on: String,
+        /// Why, in words.
+        reason: String,
+    },
+    /// `purge` refused a recording (consent still active, or not explained by the log).
+    #[error(
+        "not purging recording {id}: {why}; or pass --force (with --reason) to purge it anyway; nothing was changed"
+    )]
+    PurgeRefused {
+        /// The recording.
+        id: String,
+        /// Why.
+        why: String,
+    },
     /// Several recording ids start with the given prefix.
     #[error("recording id {prefix} is ambiguous: it matches {}; give more digits", .candidates.join(", "))]
     AmbiguousId {
@@ -375,7 +397,7 @@ impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> Exit {
         match self {
-            Error::ConsentRefused { .. } => Exit::Consent,
+            Error::ConsentRefused { .. } | Error::PurgeRefused { .. } => Exit::Consent,
             Error::Interrupted { signal } | Error::Stopped { signal, .. } => Exit::Signal(*signal),
             _ => Exit::Fatal,
         }
@@ -390,6 +412,8 @@ impl Error {
             Error::Locked { .. } => "locked",
             Error::NoSuchRecording { .. } => "no-such-recording",
             Error::AmbiguousId { .. } => "ambiguous-id",
+            Error::Purged { .. } => "purged",
+            Error::PurgeRefused { .. } => "purge-refused",
             Error::BadFile { .. } => "bad-file",
             Error::Symlink(_) => "symlink",
             Error::BadJournal { .. } => "bad-journal",
@@ -466,6 +490,8 @@ impl Error {
                 Some(archive)
             }
             Error::AmbiguousId { .. }
+            | Error::Purged { .. }
+            | Error::PurgeRefused { .. }
             | Error::Recipient { .. }
             | Error::Interrupted { .. }
             | Error::Stopped { .. }

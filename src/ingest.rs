@@ -27,6 +27,7 @@ use crate::pipeline::{
 };
 use crate::progress::{FileProgress, Progress};
 use crate::record::{self, ID_LEN, Mark, Recording, SCHEMA, Source};
+use crate::tombstone::{TOMBSTONE_JSON, Tombstone};
 
 /// Extensions under which a file is expected to be audio: in a folder walk, a file so named
 /// that is not audio is rejected (reported as a problem), others are merely skipped.
@@ -53,6 +54,9 @@ pub struct IngestOptions {
     pub marks: Vec<Mark>,
     /// A consent grant recorded for every new recording.
     pub consent: Option<Grant>,
+    /// Archive again content that was purged (replacing its tombstone); otherwise such an
+    /// input is rejected, saying when and why it was purged.
+    pub allow_reingest: bool,
     /// Recordings longer than this are rejected (by their declared length before they are
     /// decoded; by their decoded length as soon as decoding passes it).
     pub max_duration: MaxDuration,
@@ -272,6 +276,7 @@ fn run(
     });
     let mut known: HashSet<String> = record_ids(writer);
     let derived = derived_digests(writer);
+    let purged = purged_ids(writer);
     let mut batch = Batch::new("ingest", details(opts, &common));
     if whole.is_some() {
         batch = batch.whole();
@@ -283,7 +288,14 @@ fn run(
             .map(|c| {
                 let to = FileProgress::new(progress, &c.path);
                 let a = c.attach.as_ref().unwrap_or(&common);
-                let o = stage_one(writer, c, (&known, &derived), (opts, a), &ingested_at, to);
+                let o = stage_one(
+                    writer,
+                    c,
+                    (&known, &derived, &purged),
+                    (opts, a),
+                    &ingested_at,
+                    to,
+                );
                 progress.advance(&c.path);
                 o
             })
@@ -444,7 +456,7 @@ fn attach_present(
 fn stage_one(
     writer: &Writer,
     cand: &Candidate,
-    (known, derived): (&HashSet<String>, &HashMap<String, String>),
+    (known, derived, purged): (&HashSet<String>, &HashMap<String, String>, &Purged),
     (opts, attach): (&IngestOptions, &Attachment),
     ingested_at: &str,
     progress: FileProgress<'_>,
@@ -473,6 +485,17 @@ fn stage_one(
         )));
     }
     let id = fixity.sha256[..ID_LEN].to_string();
+    let reingest = purged.contains(&id);
+    if reingest && !opts.allow_reingest {
+        let _ = fs::remove_dir_all(&slot);
+        let when = tombstone_of(writer, &id).map_or_else(
+            || "purged (its tombstone does not read)".to_string(),
+            |t| format!("purged on {}: {}", t.purged_on(), t.reason.words()),
+        );
+        return Ok(Outcome::Rejected(format!(
+            "recording {id} was {when}; pass --allow-reingest to archive it again"
+        )));
+    }
     if known.contains(&id) && existing_sha(writer, &id).as_deref() == Some(&fixity.sha256) {
         let _ = fs::remove_dir_all(&slot);
         return Ok(Outcome::Present(id));
@@ -484,7 +507,14 @@ fn stage_one(
         ingested_at,
     };
     match stage_audio(writer, &base, &staged_original, (fixity, opts), progress) {
-        Ok(staged) => Ok(Outcome::Done(Box::new(Done { staged, slot }))),
+        Ok(mut staged) => {
+            if reingest {
+                staged
+                    .deletes
+                    .push(record::payload_path(&id, TOMBSTONE_JSON));
+            }
+            Ok(Outcome::Done(Box::new(Done { staged, slot })))
+        }
         Err(StageError::Audio(e)) => {
             let _ = fs::remove_dir_all(&slot);
             Ok(classify(cand, e))
@@ -804,6 +834,26 @@ fn collect(archive: &Path, inputs: &[PathBuf], report: &mut IngestReport) -> Vec
 
 /// Digest → path of every payload file that is not an original (renditions, segments,
 /// metadata): content the archive made itself, never to be ingested as a new recording.
+/// The ids of the archive's purged recordings (their tombstones are read only for an
+/// input that has one of these ids).
+type Purged = HashSet<String>;
+
+/// The archive's purged recordings (see [`Purged`]).
+fn purged_ids(writer: &Writer) -> Purged {
+    crate::archive::tombstone_ids_in(writer.manifest())
+        .into_iter()
+        .collect()
+}
+
+/// The tombstone of purged recording `id`, or `None` when it does not read.
+fn tombstone_of(writer: &Writer, id: &str) -> Option<Tombstone> {
+    let bytes = writer
+        .archive()
+        .read(&record::payload_path(id, TOMBSTONE_JSON))
+        .ok()?;
+    Tombstone::from_json(&bytes).ok()
+}
+
 fn derived_digests(writer: &Writer) -> HashMap<String, String> {
     writer
         .manifest()

@@ -32,13 +32,16 @@ pub mod interrupt;
 pub mod manifest;
 pub mod pipeline;
 pub mod progress;
+pub mod purge;
 pub mod record;
 pub mod relpath;
 pub mod replay;
+pub mod retention;
 pub mod sanitize;
 pub mod table;
 pub mod tags;
 pub mod time;
+pub mod tombstone;
 pub mod verify;
 
 pub use error::{Error, Result};

@@ -70,6 +70,8 @@ pub fn check(entries: &[Entry], recordings: &[Recording]) -> Vec<Mismatch> {
                         keys.collect::<Option<BTreeSet<String>>>()
                     });
                 }
+                // A purged recording ingested again starts a new history.
+                "purge" => *t = Told::default(),
                 "consent" => t.consent.push(e.details.clone()),
                 "tag" => {
                     if let Some(keys) = &mut t.tag_keys {
@@ -145,6 +147,30 @@ pub fn check(entries: &[Entry], recordings: &[Recording]) -> Vec<Mismatch> {
         }
     }
     out
+}
+
+/// Each tombstone must be explained by the log: the last `ingest` or `purge` entry naming
+/// its id is a `purge` (a tombstone planted by hand, or one left beside a re-ingest, is not).
+pub fn check_tombstones(entries: &[Entry], tombstones: &[String]) -> Vec<Mismatch> {
+    let wanted: BTreeSet<&str> = tombstones.iter().map(String::as_str).collect();
+    let mut last: BTreeMap<&str, &str> = BTreeMap::new();
+    for e in entries
+        .iter()
+        .filter(|e| e.op == "ingest" || e.op == "purge")
+    {
+        for id in e.ids.iter().filter(|id| wanted.contains(id.as_str())) {
+            last.insert(id.as_str(), e.op.as_str());
+        }
+    }
+    tombstones
+        .iter()
+        .filter(|id| last.get(id.as_str()) != Some(&"purge"))
+        .map(|id| Mismatch {
+            id: id.clone(),
+            consent: false,
+            detail: "no purge entry in the audit log explains this tombstone".into(),
+        })
+        .collect()
 }
 
 /// `deny research from 2026-11-23` / `permit care,research from 2026-11-01 until 2031-11-01`.

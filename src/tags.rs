@@ -54,6 +54,9 @@ pub fn parse_tag(s: &str) -> Result<(String, String)> {
         .ok_or_else(|| Error::BadTag(s.to_string()))?;
     check_key(k)?;
     check_value(&format!("value of tag {k}"), v)?;
+    if k == crate::retention::TAG_KEY {
+        crate::retention::Period::parse("--tag retention", v)?;
+    }
     Ok((k.to_string(), v.to_string()))
 }
 

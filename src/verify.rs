@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::hash::{self, Algorithm};
 use crate::record::{self, RECORDING_JSON, Recording};
+use crate::tombstone::{TOMBSTONE_JSON, Tombstone};
 
 /// What kind of problem was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -323,9 +324,9 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
         if export {
             v.check_export_layout(&manifest);
         } else if visitrec {
-            let recordings = v.check_recordings(&manifest);
+            let (recordings, tombstones) = v.check_recordings(&manifest);
             if !opened {
-                v.check_audit(&recordings)?;
+                v.check_audit(&recordings, &tombstones)?;
             }
         }
     }
@@ -857,15 +858,17 @@ impl Verifier<'_> {
     /// Each `data/<id>/recording.json` must parse, name its own folder, and describe the
     /// original it sits beside (as the manifest records it: a changed original is already
     /// reported as `modified`).
-    fn check_recordings(&mut self, manifest: &Manifest) -> Vec<Recording> {
+    fn check_recordings(&mut self, manifest: &Manifest) -> (Vec<Recording>, Vec<String>) {
         let mut loaded = Vec::new();
         let mut folders: BTreeMap<&str, bool> = BTreeMap::new();
+        let mut purged: BTreeMap<&str, usize> = BTreeMap::new();
         for path in manifest.entries.keys() {
             let rest = &path["data/".len()..];
             match rest.split_once('/') {
                 Some((id, file)) => {
                     let has = folders.entry(id).or_default();
                     *has |= file == RECORDING_JSON;
+                    *purged.entry(id).or_default() += usize::from(file == TOMBSTONE_JSON);
                 }
                 None => self.problem(
                     path,
@@ -874,8 +877,15 @@ impl Verifier<'_> {
                 ),
             }
         }
+        let mut tombstones = Vec::new();
         for (id, has_json) in folders {
             let json_path = record::payload_path(id, RECORDING_JSON);
+            if purged.get(id).is_some_and(|n| *n > 0) {
+                if self.check_tombstone(manifest, id, has_json) {
+                    tombstones.push(id.to_string());
+                }
+                continue;
+            }
             if !has_json {
                 self.problem(
                     &format!("data/{id}"),
@@ -931,7 +941,47 @@ impl Verifier<'_> {
                 loaded.push(rec);
             }
         }
-        loaded
+        (loaded, tombstones)
+    }
+
+    /// A purged recording's folder holds its `tombstone.json` and nothing else, and the
+    /// tombstone must parse and name its folder. Whether it reads.
+    fn check_tombstone(&mut self, manifest: &Manifest, id: &str, has_json: bool) -> bool {
+        let path = record::payload_path(id, TOMBSTONE_JSON);
+        let prefix = format!("data/{id}/");
+        // Only this folder's entries: a range of the sorted manifest, not a scan of it.
+        let others: Vec<&String> = manifest
+            .entries
+            .range(prefix.clone()..)
+            .map(|(p, _)| p)
+            .take_while(|p| p.starts_with(&prefix))
+            .filter(|p| **p != path)
+            .collect();
+        if has_json || !others.is_empty() {
+            self.problem(
+                &path,
+                ProblemKind::BadMetadata,
+                format!(
+                    "a purged recording's folder holds only its tombstone, but the manifest also lists {}",
+                    others.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            );
+        }
+        let Ok(bytes) = self.archive.read(&path) else {
+            return false; // already reported as missing
+        };
+        match Tombstone::from_json(&bytes) {
+            Ok(t) if t.id == id => true,
+            Ok(t) => {
+                let why = format!("id {} does not match its folder {id}", t.id);
+                self.problem(&path, ProblemKind::BadMetadata, why);
+                false
+            }
+            Err(e) => {
+                self.problem(&path, ProblemKind::BadMetadata, e);
+                false
+            }
+        }
     }
 
     /// An export holds only `.age` files.
@@ -957,7 +1007,7 @@ impl Verifier<'_> {
     /// The audit log, when there is one, must be an unbroken hash chain, and it must
     /// explain every recording's consent history, ingest and tag keys (see
     /// [`crate::replay`]).
-    fn check_audit(&mut self, recordings: &[Recording]) -> Result<()> {
+    fn check_audit(&mut self, recordings: &[Recording], tombstones: &[String]) -> Result<()> {
         for b in audit::check(&self.log) {
             self.problem(
                 AUDIT_LOG,
@@ -989,6 +1039,10 @@ impl Verifier<'_> {
                 ProblemKind::HistoryMismatch
             };
             self.problem(&record::payload_path(&m.id, RECORDING_JSON), kind, m.detail);
+        }
+        for m in crate::replay::check_tombstones(&self.entries, tombstones) {
+            let path = record::payload_path(&m.id, TOMBSTONE_JSON);
+            self.problem(&path, ProblemKind::HistoryMismatch, m.detail);
         }
         Ok(())
     }

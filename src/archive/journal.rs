@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil;
+use crate::tombstone::TOMBSTONE_JSON;
 
 /// One rename, both paths relative to the archive root.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -99,11 +100,22 @@ impl Journal {
                 )));
             }
         }
+        let moved_onto = |id: &str, file: &str| {
+            let target = crate::record::payload_path(id, file);
+            self.moves.iter().any(|m| m.to == target)
+        };
         for d in &self.deletes {
             check_rel(d).map_err(&bad)?;
-            if !is_derived_file(d) {
+            let purged = payload_parts(d).is_some_and(|(id, file)| {
+                if file == TOMBSTONE_JSON {
+                    moved_onto(id, crate::record::RECORDING_JSON)
+                } else {
+                    moved_onto(id, TOMBSTONE_JSON)
+                }
+            });
+            if !is_derived_file(d) && !purged {
                 return Err(bad(format!(
-                    "removes {d:?}; a transaction removes only derived files (normalized.wav, segments/NNN.wav), never an original or metadata"
+                    "removes {d:?}; a transaction removes only derived files (normalized.wav, segments/NNN.wav), and an original or metadata only when it puts the recording's tombstone.json in place (a purge)"
                 )));
             }
         }
@@ -196,6 +208,12 @@ fn is_payload_file(rel: &str) -> bool {
     rel.strip_prefix("data/")
         .and_then(|rest| rest.split_once('/'))
         .is_some_and(|(id, file)| crate::record::is_valid_id(id) && !file.is_empty())
+}
+
+/// `(id, file)` of a payload path `data/<id>/<file>` with a valid id.
+fn payload_parts(rel: &str) -> Option<(&str, &str)> {
+    let (id, file) = rel.strip_prefix("data/")?.split_once('/')?;
+    (crate::record::is_valid_id(id) && !file.is_empty()).then_some((id, file))
 }
 
 /// `data/<id>/normalized.wav` or `data/<id>/segments/<name>.wav`: the only files a
@@ -301,6 +319,10 @@ mod tests {
             r#"{"moves":[],"deletes":["data/not-an-id/x"]}"#,
             r#"{"moves":[],"deletes":["data/00112233445566aa/original.flac"]}"#,
             r#"{"moves":[],"deletes":["data/00112233445566aa/recording.json"]}"#,
+            // A purge's tombstone licenses removing its own recording's files only.
+            r#"{"moves":[{"from":".visitrec/staging/s/t","to":"data/00112233445566bb/tombstone.json"}],"deletes":["data/00112233445566aa/original.flac"]}"#,
+            r#"{"moves":[],"deletes":["data/00112233445566aa/tombstone.json"]}"#,
+            r#"{"moves":[{"from":".visitrec/staging/s/t","to":"data/00112233445566aa/tombstone.json"}],"deletes":["data/00112233445566aa/../../x"]}"#,
             r#"{"moves":[],"deletes":[],"anything":1}"#,
             r#"{"moves":[{"from":".visitrec/staging/s/a","to":"bag-info.txt","x":1}]}"#,
             r#"{"moves":[],"deletes":["data/00112233445566aa/../../x"]}"#,
@@ -310,6 +332,18 @@ mod tests {
                 Err(Error::BadJournal { .. }) => {}
                 other => panic!("{text}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn a_purge_journal_may_remove_the_recording_it_tombstones() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for text in [
+            r#"{"moves":[{"from":".visitrec/staging/s/t","to":"data/00112233445566aa/tombstone.json"}],"deletes":["data/00112233445566aa/original.flac","data/00112233445566aa/recording.json"]}"#,
+            r#"{"moves":[{"from":".visitrec/staging/s/r","to":"data/00112233445566aa/recording.json"}],"deletes":["data/00112233445566aa/tombstone.json"]}"#,
+        ] {
+            assert!(planted(root, text).is_ok(), "{text}");
         }
     }
 

@@ -94,6 +94,11 @@ impl Archive {
     /// Creates a new, empty archive at `path` (which must not exist, or be an empty folder).
     /// The bag is built in a sibling temp folder and renamed into place, so it appears whole.
     pub fn init(path: &Path, organization: &str) -> Result<Archive> {
+        Archive::init_with(path, organization, &[])
+    }
+
+    /// [`Archive::init`], with further `bag-info.txt` elements (e.g. `Visitrec-Retention`).
+    pub fn init_with(path: &Path, organization: &str, extra: &[(&str, String)]) -> Result<Archive> {
         if let Ok(mut entries) = fs::read_dir(path) {
             if entries.next().is_some() {
                 return Err(Error::AlreadyExists(path.to_path_buf()));
@@ -131,6 +136,9 @@ impl Archive {
         info.set("Bagging-Date", today);
         info.set("Payload-Oxum", Oxum::default().to_string());
         info.set("Bag-Software-Agent", software_agent());
+        for (label, value) in extra {
+            info.set(label, value.replace(['\r', '\n'], " "));
+        }
         let files = [
             (BAGIT_TXT, bagit::BAGIT_TXT.to_string()),
             (BAG_INFO, info.render()),
@@ -383,7 +391,11 @@ impl Archive {
             }
         }
         for (rel, staged) in &self.overlay {
-            let Some(staged) = staged else { continue };
+            let Some(staged) = staged else {
+                // Committed as removed: gone, whether or not the rename has happened yet.
+                out.files.remove(rel);
+                continue;
+            };
             if rel.starts_with("data/") {
                 // A concurrent writer may have moved it into place since we looked.
                 let meta = fs::symlink_metadata(self.root.join(staged))
@@ -502,7 +514,14 @@ impl Archive {
         Ok(ids_in(&m))
     }
 
-    /// Resolves a unique id prefix (like git) to the full id.
+    /// Every purged recording's id, from the payload manifest (`data/<id>/tombstone.json`).
+    pub fn tombstone_ids(&self) -> Result<Vec<String>> {
+        let m = self.strict_manifest(MANIFEST)?;
+        Ok(tombstone_ids_in(&m))
+    }
+
+    /// Resolves a unique id prefix (like git) to the full id. A prefix that names only a
+    /// purged recording is [`Error::Purged`], saying when and why.
     pub fn resolve_id(&self, prefix: &str) -> Result<String> {
         let prefix_lc = prefix.to_ascii_lowercase();
         let matches: Vec<String> = self
@@ -510,6 +529,16 @@ impl Archive {
             .into_iter()
             .filter(|id| !prefix_lc.is_empty() && id.starts_with(&prefix_lc))
             .collect();
+        if matches.is_empty() {
+            let purged: Vec<String> = self
+                .tombstone_ids()?
+                .into_iter()
+                .filter(|id| !prefix_lc.is_empty() && id.starts_with(&prefix_lc))
+                .collect();
+            if let [id] = purged.as_slice() {
+                return Err(self.purged_error(id));
+            }
+        }
         match matches.len() {
             0 => Err(Error::NoSuchRecording {
                 archive: self.root.clone(),
@@ -521,6 +550,25 @@ impl Archive {
                 prefix: prefix.to_string(),
                 candidates: matches,
             }),
+        }
+    }
+
+    /// The error for a purged recording `id`, from its tombstone.
+    pub fn purged_error(&self, id: &str) -> Error {
+        let rel = crate::record::payload_path(id, crate::tombstone::TOMBSTONE_JSON);
+        let t = self
+            .read(&rel)
+            .ok()
+            .and_then(|b| crate::tombstone::Tombstone::from_json(&b).ok());
+        Error::Purged {
+            id: id.to_string(),
+            on: t
+                .as_ref()
+                .map_or("an unknown date", |t| t.purged_on())
+                .to_string(),
+            reason: t
+                .map_or("tombstone unreadable", |t| t.reason.words())
+                .to_string(),
         }
     }
 
@@ -743,6 +791,17 @@ pub fn ids_in(m: &Manifest) -> Vec<String> {
         .collect()
 }
 
+/// The ids of the purged recordings a manifest lists (`data/<id>/tombstone.json`).
+pub fn tombstone_ids_in(m: &Manifest) -> Vec<String> {
+    m.entries
+        .keys()
+        .filter_map(|p| {
+            let (id, file) = p.strip_prefix("data/")?.split_once('/')?;
+            (file == crate::tombstone::TOMBSTONE_JSON).then(|| id.to_string())
+        })
+        .collect()
+}
+
 /// An archive held for writing. Dropping it releases the lock.
 #[derive(Debug)]
 pub struct Writer {
@@ -821,6 +880,7 @@ impl Writer {
             puts: Vec::new(),
             deletes: Vec::new(),
             audit: Vec::new(),
+            info: Vec::new(),
         }
     }
 }
@@ -858,6 +918,7 @@ pub struct Transaction<'w> {
     puts: Vec<(PathBuf, String, Fixity)>,
     deletes: Vec<String>,
     audit: Vec<audit::Pending>,
+    info: Vec<(String, Option<String>)>,
 }
 
 impl Transaction<'_> {
@@ -889,9 +950,18 @@ impl Transaction<'_> {
         });
     }
 
+    /// Sets (`Some`) or removes (`None`) a `bag-info.txt` element, e.g.
+    /// `Visitrec-Retention`. The labels visitrec maintains itself are not to be set here.
+    pub fn set_info(&mut self, label: &str, value: Option<String>) {
+        self.info.push((label.to_string(), value));
+    }
+
     /// Whether nothing has been staged or logged.
     pub fn is_empty(&self) -> bool {
-        self.puts.is_empty() && self.deletes.is_empty() && self.audit.is_empty()
+        self.puts.is_empty()
+            && self.deletes.is_empty()
+            && self.audit.is_empty()
+            && self.info.is_empty()
     }
 
     /// Commits: rewrites the manifests and bag-info, writes the journal (the commit point),
@@ -914,6 +984,12 @@ impl Transaction<'_> {
         let mut manifest = w.manifest.clone();
         let mut tag_manifest = w.tag_manifest.clone();
         let mut info = w.info.clone();
+        for (label, value) in &self.info {
+            match value {
+                Some(v) => info.set(label, v.clone()),
+                None => info.fields.retain(|(k, _)| !k.eq_ignore_ascii_case(label)),
+            }
+        }
         let mut oxum = info
             .get("Payload-Oxum")
             .and_then(Oxum::parse)

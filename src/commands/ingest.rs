@@ -79,6 +79,10 @@ pub struct Args {
     pub seg: SegArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Archive again content that was purged (its tombstone is replaced by the new
+    /// recording; the purge stays in the audit log). Without it such inputs are rejected.
+    #[arg(long)]
+    pub allow_reingest: bool,
     #[command(flatten)]
     pub actor: ActorArg,
     /// Print one JSON document to stdout instead of text.
@@ -112,6 +116,7 @@ impl Args {
                 reason: "a manifest gives each file's consent in its own columns".into(),
             });
         }
+        opts.allow_reingest = self.allow_reingest;
         opts.normalize = self.normalize.then(|| self.norm.settings());
         opts.segment = self.segment.then(|| (self.seg.params(), self.seg.at_marks));
         Ok(opts)

@@ -1,12 +1,15 @@
 //! `visitrec list`: one line per recording, or a table for spreadsheets.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
 use serde::Serialize;
 use visitrec::consent::{ConsentState, Scope};
+use visitrec::purge::Expired;
 use visitrec::record::Recording;
 use visitrec::sanitize::term;
+use visitrec::tombstone::Tombstone;
 
 use super::output::{Report, Verbosity};
 
@@ -33,6 +36,13 @@ pub struct Args {
     /// Print a JSON array of recordings (each with its consent_state).
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// Also list purged recordings (their tombstones), marked `purged`.
+    #[arg(long, conflicts_with = "expired")]
+    pub all: bool,
+    /// Only recordings past their retention period (see `visitrec retention`), each with
+    /// the day it was to be kept until and whether its consent keeps it still.
+    #[arg(long)]
+    pub expired: bool,
 }
 
 /// `list --format`.
@@ -50,6 +60,8 @@ pub enum Format {
 #[derive(Debug)]
 pub struct Listing {
     rows: Vec<(Recording, ConsentState)>,
+    purged: Vec<Tombstone>,
+    expired: Option<BTreeMap<String, Expired>>,
     format: Format,
     filter: Option<Scope>,
     /// `--json`: the table header is text only.
@@ -60,12 +72,32 @@ pub struct Listing {
 pub fn run(a: &Args) -> anyhow::Result<Listing> {
     let day = super::day_of(a.at.as_deref())?;
     let filter: Option<Scope> = a.consent.as_deref().map(str::parse).transpose()?;
+    let expired = if a.expired {
+        let archive = visitrec::archive::Archive::open(&a.archive)?;
+        let found = visitrec::purge::expired(&archive, day)?;
+        Some(found.into_iter().map(|e| (e.id.clone(), e)).collect())
+    } else {
+        None
+    };
     let rows = visitrec::catalog::with_consent(&a.archive, None, day)?
         .into_iter()
         .filter(|(_, state)| filter.is_none_or(|s| state.covers(s)))
+        .filter(|(r, _)| {
+            expired
+                .as_ref()
+                .is_none_or(|e: &BTreeMap<String, Expired>| e.contains_key(&r.id))
+        })
         .collect();
+    let purged = if a.all && filter.is_none() {
+        let archive = visitrec::archive::Archive::open(&a.archive)?;
+        visitrec::purge::tombstones(&archive)?
+    } else {
+        Vec::new()
+    };
     Ok(Listing {
         rows,
+        purged,
+        expired,
         format: a.format,
         filter,
         json: a.json,
@@ -78,14 +110,37 @@ struct Row<'a> {
     #[serde(flatten)]
     recording: &'a Recording,
     consent_state: &'a ConsentState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expired: Option<&'a Expired>,
+}
+
+/// A purged recording in `list --all --json`: its id and tombstone.
+#[derive(Serialize)]
+struct PurgedRow<'a> {
+    id: &'a str,
+    purged: bool,
+    tombstone: &'a Tombstone,
 }
 
 impl Serialize for Listing {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.rows.iter().map(|(recording, consent_state)| Row {
-            recording,
-            consent_state,
-        }))
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.rows.len() + self.purged.len()))?;
+        for (recording, consent_state) in &self.rows {
+            seq.serialize_element(&Row {
+                recording,
+                consent_state,
+                expired: self.expired.as_ref().and_then(|e| e.get(&recording.id)),
+            })?;
+        }
+        for t in &self.purged {
+            seq.serialize_element(&PurgedRow {
+                id: &t.id,
+                purged: true,
+                tombstone: t,
+            })?;
+        }
+        seq.end()
     }
 }
 
@@ -106,7 +161,14 @@ impl Report for Listing {
         match self.format {
             Format::Text => {
                 for (r, st) in &self.rows {
-                    writeln!(out, "{}", text_line(r, st))?;
+                    let mut line = text_line(r, st);
+                    if let Some(e) = self.expired.as_ref().and_then(|e| e.get(&r.id)) {
+                        line.push_str(&expired_note(e));
+                    }
+                    writeln!(out, "{line}")?;
+                }
+                for t in &self.purged {
+                    writeln!(out, "{}", purged_line(t))?;
                 }
                 Ok(())
             }
@@ -115,6 +177,9 @@ impl Report for Listing {
                 for (r, st) in &self.rows {
                     writeln!(out, "{}", cells(r, st).join("\t"))?;
                 }
+                for t in &self.purged {
+                    writeln!(out, "{}", purged_cells(t).join("\t"))?;
+                }
                 Ok(())
             }
             Format::Csv => {
@@ -122,6 +187,9 @@ impl Report for Listing {
                 w.write_record(COLUMNS).map_err(csv_io)?;
                 for (r, st) in &self.rows {
                     w.write_record(cells(r, st)).map_err(csv_io)?;
+                }
+                for t in &self.purged {
+                    w.write_record(purged_cells(t)).map_err(io::Error::other)?;
                 }
                 w.flush()
             }
@@ -147,7 +215,19 @@ impl Report for Listing {
         let filter = self
             .filter
             .map_or(String::new(), |s| format!(" whose consent covers {s}"));
-        vec![format!("{n} {noun}{filter}")]
+        let purged = if self.purged.is_empty() {
+            String::new()
+        } else {
+            format!(", {} purged", self.purged.len())
+        };
+        let expired = match &self.expired {
+            Some(e) => {
+                let kept = e.values().filter(|x| x.kept_because.is_some()).count();
+                format!(" past their retention period ({kept} kept by consent)")
+            }
+            None => String::new(),
+        };
+        vec![format!("{n} {noun}{filter}{expired}{purged}")]
     }
 }
 
@@ -186,6 +266,45 @@ fn cells(r: &Recording, st: &ConsentState) -> Vec<String> {
         granted.join(","),
         cell(&tags.join(" ")),
     ]
+}
+
+/// The table row of a purged recording: only what its tombstone keeps.
+fn purged_cells(t: &Tombstone) -> Vec<String> {
+    vec![
+        t.id.clone(),
+        String::new(),
+        String::new(),
+        format!("{:.3}", t.duration_s),
+        String::new(),
+        format!("purged {} {}", t.purged_on(), t.reason.code()),
+        String::new(),
+        String::new(),
+    ]
+}
+
+/// `  [expired: kept until 2026-01-31 (10y); kept: consent active for care]`.
+fn expired_note(e: &Expired) -> String {
+    let kept = e
+        .kept_because
+        .as_deref()
+        .map_or(String::new(), |k| format!("; kept: {}", term(k)));
+    format!(
+        "  [expired: kept until {} ({} from {}){kept}]",
+        e.kept_until, e.retention, e.retention_from
+    )
+}
+
+/// The text line of a purged recording.
+fn purged_line(t: &Tombstone) -> String {
+    format!(
+        "{}  {:<25}  {:>8}  {:<10}  purged {} ({})",
+        t.id,
+        "-",
+        fmt_duration(t.duration_s),
+        "-",
+        term(t.purged_on()),
+        t.reason.code()
+    )
 }
 
 /// `h:mm:ss` or `mm:ss`.

@@ -40,7 +40,11 @@ pub fn run(a: &Args) -> anyhow::Result<Box<dyn Rendered>> {
         return Ok(Box::new(visitrec::anchor::head(&a.archive)?));
     }
     let archive = Archive::open(&a.archive)?;
-    let id = a.id.as_deref().map(|p| archive.resolve_id(p)).transpose()?;
+    // A purged recording's history stays readable: the log is all that tells it.
+    let id = match a.id.as_deref().map(|p| archive.resolve_id(p)).transpose() {
+        Err(visitrec::Error::Purged { id, .. }) => Some(id),
+        other => other?,
+    };
     let text = archive
         .read_text(visitrec::audit::AUDIT_LOG)?
         .unwrap_or_default();

@@ -26,6 +26,8 @@ pub mod log;
 pub mod normalize;
 pub mod output;
 pub mod progress;
+pub mod purge;
+pub mod retention;
 pub mod segment;
 pub mod show;
 pub mod tag;
@@ -55,7 +57,8 @@ pub const EXIT_CODES: &str = "Exit codes:
   1  the command ran but found problems (verify), rejected some inputs (ingest), or some
      recordings failed (normalize, segment)
   2  could not run: usage, no such archive, archive locked, I/O error, wrong key, tampered export
-  3  refused: consent does not cover the export's --purpose (nothing written)
+  3  refused: consent does not cover the export's --purpose, or still covers a recording to
+     purge (nothing written)
   128+N  interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP): encrypt and decrypt removed
          what they had written; ingest, normalize and segment kept what they had committed";
 
@@ -80,6 +83,12 @@ pub enum Command {
     /// Record a consent grant or withdrawal, or show a recording's consent.
     #[command(after_help = consent::EXAMPLES)]
     Consent(consent::Args),
+    /// Erase recordings (audio and personal metadata), keeping a tombstone of each.
+    #[command(after_help = purge::EXAMPLES)]
+    Purge(purge::Args),
+    /// Show or set how long recordings are kept (bag-info Visitrec-Retention).
+    #[command(after_help = retention::EXAMPLES)]
+    Retention(retention::Args),
     /// Encrypt recordings with age into an export bag for a recipient (consent enforced).
     #[command(after_help = encrypt::EXAMPLES)]
     Encrypt(encrypt::Args),
@@ -129,6 +138,8 @@ impl Command {
             Command::Segment(a) => a.json,
             Command::Tag(a) => a.json,
             Command::Consent(a) => a.json,
+            Command::Purge(a) => a.json,
+            Command::Retention(a) => a.json,
             Command::Encrypt(a) => a.json,
             Command::Decrypt(a) => a.json,
             Command::Log(a) => a.json,
@@ -149,6 +160,8 @@ impl Command {
             Command::Segment(a) => Box::new(segment::run(a, v)?),
             Command::Tag(a) => Box::new(tag::run(a)?),
             Command::Consent(a) => consent::run(a)?,
+            Command::Purge(a) => Box::new(purge::run(a)?),
+            Command::Retention(a) => Box::new(retention::run(a)?),
             Command::Encrypt(a) => Box::new(encrypt::run(a)?),
             Command::Decrypt(a) => Box::new(decrypt::run(a)?),
             Command::Log(a) => log::run(a)?,

@@ -8,6 +8,7 @@ use visitrec::consent::ConsentState;
 use visitrec::record::Recording;
 use visitrec::sanitize::term;
 use visitrec::tags::format_time;
+use visitrec::tombstone::Tombstone;
 
 use super::consent::{write_history, write_scopes};
 use super::list::fmt_duration;
@@ -31,30 +32,82 @@ pub struct Args {
     pub json: bool,
 }
 
-/// A recording and its consent today. JSON: the recording's metadata as stored.
+/// A recording and its consent today, or the tombstone of a purged one. JSON: the
+/// recording's metadata (or the tombstone) as stored.
 #[derive(Debug)]
-pub struct Shown {
-    recording: Recording,
-    consent: ConsentState,
+pub enum Shown {
+    /// A recording held.
+    Held {
+        /// Its metadata.
+        recording: Box<Recording>,
+        /// Its consent today.
+        consent: ConsentState,
+    },
+    /// A purged recording's tombstone.
+    Purged(Tombstone),
 }
 
 impl Serialize for Shown {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.recording.serialize(s)
+        match self {
+            Shown::Held { recording, .. } => recording.serialize(s),
+            Shown::Purged(t) => t.serialize(s),
+        }
     }
 }
 
-/// Reads the recording.
+/// Reads the recording (or, for a purged one, its tombstone).
 pub fn run(a: &Args) -> anyhow::Result<Shown> {
-    let (recording, consent) = visitrec::catalog::with_consent(&a.archive, Some(&a.id), None)?
-        .pop()
-        .expect("one recording");
-    Ok(Shown { recording, consent })
+    match visitrec::catalog::with_consent(&a.archive, Some(&a.id), None) {
+        Ok(mut found) => {
+            let (recording, consent) = found.pop().expect("one recording");
+            Ok(Shown::Held {
+                recording: Box::new(recording),
+                consent,
+            })
+        }
+        Err(visitrec::Error::Purged { id, .. }) => {
+            let archive = visitrec::archive::Archive::open(&a.archive)?;
+            Ok(Shown::Purged(visitrec::purge::tombstone(&archive, &id)?))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The text of a tombstone.
+fn write_tombstone(out: &mut dyn Write, t: &Tombstone) -> io::Result<()> {
+    writeln!(out, "id:           {}", t.id)?;
+    writeln!(
+        out,
+        "status:       purged on {} ({}): audio and personal metadata erased",
+        term(t.purged_on()),
+        t.reason.code()
+    )?;
+    writeln!(out, "sha256:       {}", t.sha256)?;
+    writeln!(out, "size:         {} bytes", t.size)?;
+    writeln!(
+        out,
+        "duration:     {} ({:.3} s)",
+        fmt_duration(t.duration_s),
+        t.duration_s
+    )?;
+    writeln!(out, "ingested at:  {}", term(&t.ingested_at))?;
+    writeln!(out, "purged at:    {}", term(&t.purged_at))?;
+    writeln!(
+        out,
+        "purged by:    {} (OS user {}, uid {})",
+        term(&t.purged_by.actor),
+        term(&t.purged_by.user),
+        t.purged_by.uid
+    )
 }
 
 impl Report for Shown {
     fn write_text(&self, out: &mut dyn Write, _v: Verbosity) -> io::Result<()> {
-        let r = &self.recording;
+        let (r, consent) = match self {
+            Shown::Held { recording, consent } => (recording, consent),
+            Shown::Purged(t) => return write_tombstone(out, t),
+        };
         write_source(out, r)?;
         writeln!(out, "ingested at:  {}", term(&r.ingested_at))?;
         let who = r.participant.as_deref().unwrap_or("-");
@@ -65,10 +118,10 @@ impl Report for Shown {
         writeln!(
             out,
             "consent:      {} (as of {}, UTC)",
-            self.consent.summary(),
-            self.consent.as_of
+            consent.summary(),
+            consent.as_of
         )?;
-        write_scopes(out, &self.consent, &r.consent, "  ")?;
+        write_scopes(out, consent, &r.consent, "  ")?;
         if !r.consent.is_empty() {
             writeln!(out, "consent history:")?;
             write_history(out, &r.consent, "  ")?;

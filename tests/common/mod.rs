@@ -91,6 +91,8 @@ pub fn writer_commands(id: &str, export: &Path) -> Vec<Vec<String>> {
             "study:S1",
         ]),
         s(&["checkpoint", "--key", ssh]),
+        s(&["retention", "10y"]),
+        s(&["purge", id, "--reason", "error", "--force"]),
     ]
 }
 
