@@ -29,6 +29,9 @@ pub(crate) struct Staged {
     pub puts: Vec<(PathBuf, String, Fixity)>,
     /// Payload files to remove.
     pub deletes: Vec<String>,
+    /// Some file replaced or removed was found missing or damaged: its size on disk is not
+    /// what Payload-Oxum counted, so the commit recounts it.
+    pub recount: bool,
 }
 
 impl Staged {
@@ -38,6 +41,7 @@ impl Staged {
             rec,
             puts: Vec::new(),
             deletes: Vec::new(),
+            recount: false,
         }
     }
 }
@@ -99,6 +103,9 @@ impl Batch {
             batch.iter().map(|s| s.rec.id.clone()).collect(),
             self.details.clone(),
         );
+        if batch.iter().any(|s| s.recount) {
+            txn.recount_oxum();
+        }
         for s in batch {
             for d in &s.deletes {
                 txn.delete(d);
