@@ -32,6 +32,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod record;
 pub mod relpath;
+pub mod repair;
 pub mod replay;
 pub mod sanitize;
 pub mod tags;

@@ -158,7 +158,7 @@ impl SegmentReport {
 }
 
 /// What became of one recording.
-enum Outcome<T> {
+pub(crate) enum Outcome<T> {
     /// Staged and committed; `T` is what to report.
     Done(Box<Staged>, T),
     /// Already up to date.
@@ -168,9 +168,12 @@ enum Outcome<T> {
 }
 
 /// What [`run`] hands back per recording, after committing.
-enum Status<T> {
+pub(crate) enum Status<T> {
+    /// Committed; what to report.
     Done(T),
+    /// Already up to date.
     Unchanged,
+    /// Could not be processed.
     Failed(String),
 }
 
@@ -178,7 +181,7 @@ enum Status<T> {
 /// SIGTERM or SIGHUP (see [`interrupt`]) it stops after the chunk at hand, commits what
 /// that chunk completed, removes the rest of its staging and fails with
 /// [`Error::Stopped`].
-fn run<T: Send>(
+pub(crate) fn run<T: Send>(
     writer: &mut Writer,
     ids: &[String],
     progress: &dyn Progress,
@@ -401,7 +404,7 @@ pub(crate) enum StageError {
 impl StageError {
     /// A recording-level failure becomes that recording's outcome (an audio error names
     /// `file`, the payload file that was being read); an archive error stays fatal.
-    fn into_outcome<T>(self, file: &str) -> Result<Outcome<T>> {
+    pub(crate) fn into_outcome<T>(self, file: &str) -> Result<Outcome<T>> {
         match self {
             StageError::Audio(e) => Ok(Outcome::Failed(format!("{file}: {e}"))),
             StageError::Unfit(e) => Ok(Outcome::Failed(e.to_string())),
