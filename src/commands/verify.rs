@@ -134,7 +134,15 @@ impl Report for Verified {
             return Ok(());
         }
         if !self.ok {
-            return writeln!(out, "{name}: {} problem(s) found", self.problems.len());
+            writeln!(out, "{name}: {} problem(s) found", self.problems.len())?;
+            let n = self.problems.iter().filter(|p| p.repairable).count();
+            if n > 0 {
+                writeln!(
+                    out,
+                    "{n} problem(s) can be repaired: visitrec repair {name}"
+                )?;
+            }
+            return Ok(());
         }
         let mb = self.bytes_checked as f64 / 1e6;
         let opened = match self.files_decrypted {
