@@ -17,7 +17,9 @@ pub enum FileState {
     Missing,
     /// Present, but its SHA-256 (given) is not the manifest's.
     Modified(String),
-    /// Present but unreadable, or not a plain file (a link, a device), with why.
+    /// A symbolic link (on the way, or in the file's place): never followed.
+    Link,
+    /// Present but unreadable, or not a plain file (a device, a folder), with why.
     Unreadable(String),
 }
 
@@ -34,6 +36,7 @@ impl FileState {
             FileState::Unlisted => "not in the manifest".into(),
             FileState::Missing => "missing".into(),
             FileState::Modified(sha) => format!("damaged (sha256 {sha})"),
+            FileState::Link => "a symbolic link (never followed)".into(),
             FileState::Unreadable(why) => format!("unreadable ({why})"),
         }
     }
@@ -52,6 +55,7 @@ pub fn check(archive: &Archive, manifest: &Manifest, rel: &str) -> FileState {
         Err(Error::Io { source, .. }) => {
             return FileState::Unreadable(crate::failure::describe_io(&source));
         }
+        Err(Error::Symlink(_)) => return FileState::Link,
         Err(e) => return FileState::Unreadable(e.to_string()),
     };
     match hash::hash_reader(file) {

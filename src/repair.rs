@@ -144,6 +144,13 @@ fn diagnose(archive: &Archive, manifest: &Manifest, id: &str) -> Diagnosis {
                 let why = format!("{json}: names {rel}, which the manifest does not list");
                 return Diagnosis::Unrepairable(json, why);
             }
+            FileState::Link => {
+                let why = format!(
+                    "{rel}: a symbolic link is on its way or in its place; visitrec never \
+                     follows or replaces links: remove it, then run repair again"
+                );
+                return Diagnosis::Unrepairable(rel.to_string(), why);
+            }
             other => {
                 damaged.insert(rel.to_string(), other);
             }

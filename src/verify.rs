@@ -404,18 +404,21 @@ fn derived_of(path: &str) -> Option<&str> {
 /// made.
 fn mark_repairable(archive: &Archive, manifest: &Manifest, problems: &mut [Problem]) {
     use std::collections::BTreeSet;
-    // Recordings whose original or recording.json is missing, damaged or inconsistent.
+    // Recordings whose original or recording.json is missing, damaged or inconsistent, or
+    // that hold a symbolic link.
     let blocked: BTreeSet<String> = problems
         .iter()
         .filter(|p| {
-            derived_of(&p.path).is_none()
-                && matches!(
-                    p.kind,
-                    ProblemKind::Missing
-                        | ProblemKind::Modified
-                        | ProblemKind::BadMetadata
-                        | ProblemKind::Symlink
-                )
+            // A link is never replaced, wherever it is.
+            p.kind == ProblemKind::Symlink
+                || derived_of(&p.path).is_none()
+                    && matches!(
+                        p.kind,
+                        ProblemKind::Missing
+                            | ProblemKind::Modified
+                            | ProblemKind::BadMetadata
+                            | ProblemKind::Symlink
+                    )
         })
         .filter_map(|p| {
             let (id, _) = p.path.strip_prefix("data/")?.split_once('/')?;

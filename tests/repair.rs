@@ -479,3 +479,37 @@ fn kill_9_during_repair_leaves_an_archive_that_verifies_but_for_what_is_still_to
     }
     assert!(kills >= 3, "only {kills} of 8 kills landed mid-run");
 }
+
+#[test]
+fn a_link_in_a_derived_files_place_is_refused_not_followed_or_replaced() {
+    let d = tempfile::tempdir().unwrap();
+    let (archive, id, _) = segmented(d.path());
+    let outside = d.path().join("outside");
+    fs::write(&outside, b"not the archive's").unwrap();
+    fs::remove_file(norm(&archive, &id)).unwrap();
+    std::os::unix::fs::symlink(&outside, norm(&archive, &id)).unwrap();
+    let (_, r) = verify_json(&archive, &[]);
+    for p in r["problems"].as_array().unwrap() {
+        assert_eq!(p["repairable"], false, "{r:#}");
+    }
+    let before = snapshot(&archive);
+    let out = repair(&archive, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("visitrec never follows or replaces links"),
+        "{err}"
+    );
+    assert_eq!(fs::read(&outside).unwrap(), b"not the archive's");
+    assert!(
+        fs::symlink_metadata(norm(&archive, &id))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(snapshot(&archive).len(), before.len());
+    // Once the link is gone, repair rebuilds the file.
+    fs::remove_file(norm(&archive, &id)).unwrap();
+    assert_eq!(repair(&archive, &["-q"]).status.code(), Some(0));
+    assert_eq!(verify_json(&archive, &[]).0, 0);
+}
