@@ -31,6 +31,9 @@ pub(crate) struct Staged {
     pub deletes: Vec<String>,
     /// The audit details logged for this recording when they differ from the batch's.
     pub details: Option<serde_json::Value>,
+    /// Some file replaced or removed was found missing or damaged: its size on disk is not
+    /// what Payload-Oxum counted, so the commit recounts it.
+    pub recount: bool,
 }
 
 /// A recording already archived whose metadata changes in the batch's last commit, and the
@@ -51,6 +54,7 @@ impl Staged {
             puts: Vec::new(),
             deletes: Vec::new(),
             details: None,
+            recount: false,
         }
     }
 }
@@ -136,6 +140,9 @@ impl Batch {
         }
         for (details, ids) in groups {
             txn.audit(self.op, ids, details.clone());
+        }
+        if batch.iter().any(|s| s.recount) {
+            txn.recount_oxum();
         }
         for u in updates {
             for (op, details) in u.audit {

@@ -21,6 +21,7 @@ pub mod error;
 pub mod exit;
 pub mod export;
 pub mod failure;
+pub mod fixity;
 pub mod fsutil;
 // The fuzz targets' entry points: for the fuzz/ crate (which enables `fuzzing`) and for
 // the regression test that runs every seed and past crash, not part of the library's API.
@@ -35,6 +36,7 @@ pub mod progress;
 pub mod purge;
 pub mod record;
 pub mod relpath;
+pub mod repair;
 pub mod replay;
 pub mod retention;
 pub mod sanitize;

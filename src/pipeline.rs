@@ -16,6 +16,7 @@ use crate::batch::{self, Batch, Staged};
 use crate::catalog;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
+use crate::fixity;
 use crate::hash;
 use crate::interrupt;
 use crate::progress::{FileProgress, Progress};
@@ -133,7 +134,8 @@ pub struct NormalizeReport {
 pub struct SegmentReport {
     /// Recordings segmented by this run.
     pub segmented: Vec<SegmentedItem>,
-    /// Recordings normalized first (with default settings) because they had not been.
+    /// Recordings normalized first: with default settings because they had not been, or
+    /// with their recorded settings because their normalized WAV was missing or damaged.
     pub normalized_first: Vec<String>,
     /// Recordings already segmented with these settings and marks.
     pub unchanged: Vec<String>,
@@ -156,7 +158,7 @@ impl SegmentReport {
 }
 
 /// What became of one recording.
-enum Outcome<T> {
+pub(crate) enum Outcome<T> {
     /// Staged and committed; `T` is what to report.
     Done(Box<Staged>, T),
     /// Already up to date.
@@ -166,9 +168,12 @@ enum Outcome<T> {
 }
 
 /// What [`run`] hands back per recording, after committing.
-enum Status<T> {
+pub(crate) enum Status<T> {
+    /// Committed; what to report.
     Done(T),
+    /// Already up to date.
     Unchanged,
+    /// Could not be processed.
     Failed(String),
 }
 
@@ -176,7 +181,7 @@ enum Status<T> {
 /// SIGTERM or SIGHUP (see [`interrupt`]) it stops after the chunk at hand, commits what
 /// that chunk completed, removes the rest of its staging and fails with
 /// [`Error::Stopped`].
-fn run<T: Send>(
+pub(crate) fn run<T: Send>(
     writer: &mut Writer,
     ids: &[String],
     progress: &dyn Progress,
@@ -256,10 +261,19 @@ pub fn normalize(
         progress,
         ("normalize", details),
         |w, rec, to| {
-            if is_current(w, rec, settings) {
+            let current = rec
+                .normalized
+                .as_ref()
+                .is_some_and(|n| same_settings(n, settings));
+            let intact = |rel: &str| fixity::check(w.archive(), w.manifest(), rel).is_intact();
+            let norm_intact = rec.normalized.as_ref().is_none_or(|n| intact(&n.path));
+            if current && norm_intact {
                 return Ok(Outcome::Unchanged);
             }
             let mut staged = Staged::new(rec.clone());
+            // A missing or damaged file replaced or removed here is not the size the Oxum
+            // counted.
+            staged.recount = !norm_intact || rec.segments.iter().any(|s| !intact(&s.path));
             // Segments cut from the old rendition would no longer match it.
             let cleared = !rec.segments.is_empty();
             staged.deletes = staged.rec.segments.drain(..).map(|s| s.path).collect();
@@ -309,12 +323,21 @@ pub fn segment(
     });
     let statuses = run(writer, ids, progress, ("segment", details), |w, rec, to| {
         let mut staged = Staged::new(rec.clone());
-        let normalized_first = rec.normalized.is_none();
+        let intact = |rel: &str| fixity::check(w.archive(), w.manifest(), rel).is_intact();
+        let norm_intact = rec.normalized.as_ref().is_some_and(|n| intact(&n.path));
+        let segs_intact = rec.segments.iter().all(|s| intact(&s.path));
+        // Replacing a missing or damaged file: its size is not what the Oxum counted.
+        staged.recount = !segs_intact || (rec.normalized.is_some() && !norm_intact);
+        let normalized_first = !norm_intact;
         let (wav, scores, wav_rel) = match &rec.normalized {
-            Some(n) => (w.archive().path_of(&n.path)?, None, n.path.clone()),
-            None => {
+            Some(n) if norm_intact => (w.archive().path_of(&n.path)?, None, n.path.clone()),
+            recorded => {
                 let source = w.archive().path_of(&rec.source.stored_as)?;
-                let settings = Settings::default();
+                // A missing or damaged rendition is made again with the settings it was
+                // made with.
+                let settings = recorded
+                    .as_ref()
+                    .map_or_else(Settings::default, settings_of);
                 match stage_normalized(w, &mut staged, &source, (&settings, max), true, to) {
                     Ok(r) => {
                         let wav = staged.puts.last().expect("staged").0.clone();
@@ -326,7 +349,7 @@ pub fn segment(
             }
         };
         let wanted = segmentation_for(&staged.rec, params, at_marks);
-        if !normalized_first && rec.segmentation.as_ref() == Some(&wanted) {
+        if !normalized_first && segs_intact && rec.segmentation.as_ref() == Some(&wanted) {
             return Ok(Outcome::Unchanged);
         }
         match stage_segments(w, &mut staged, &wav, scores, (params, at_marks, max), to) {
@@ -353,15 +376,22 @@ pub fn segment(
     Ok(report)
 }
 
-/// Whether `rec` already has a normalized rendition made with `s`.
-fn is_current(w: &Writer, rec: &Recording, s: &Settings) -> bool {
-    rec.normalized.as_ref().is_some_and(|n| {
-        n.sample_rate == s.rate
-            && n.target_lufs == s.target_lufs
-            && n.true_peak_ceiling_dbtp == s.true_peak_dbtp
-            && n.limiter.is_some() == s.limiter
-            && w.manifest().entries.contains_key(&n.path)
-    })
+/// Whether the rendition `n` was made with `s`.
+fn same_settings(n: &Normalized, s: &Settings) -> bool {
+    n.sample_rate == s.rate
+        && n.target_lufs == s.target_lufs
+        && n.true_peak_ceiling_dbtp == s.true_peak_dbtp
+        && n.limiter.is_some() == s.limiter
+}
+
+/// The settings the rendition `n` was made with.
+pub(crate) fn settings_of(n: &Normalized) -> Settings {
+    Settings {
+        rate: n.sample_rate,
+        target_lufs: n.target_lufs,
+        true_peak_dbtp: n.true_peak_ceiling_dbtp,
+        limiter: n.limiter.is_some(),
+    }
 }
 
 /// Why staging failed: the audio (a per-recording failure) or the archive (fatal).
@@ -377,7 +407,7 @@ pub(crate) enum StageError {
 impl StageError {
     /// A recording-level failure becomes that recording's outcome (an audio error names
     /// `file`, the payload file that was being read); an archive error stays fatal.
-    fn into_outcome<T>(self, file: &str) -> Result<Outcome<T>> {
+    pub(crate) fn into_outcome<T>(self, file: &str) -> Result<Outcome<T>> {
         match self {
             StageError::Audio(e) => Ok(Outcome::Failed(format!("{file}: {e}"))),
             StageError::Unfit(e) => Ok(Outcome::Failed(e.to_string())),

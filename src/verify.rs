@@ -112,6 +112,11 @@ pub struct Problem {
     pub kind: ProblemKind,
     /// What was expected and what was found.
     pub detail: String,
+    /// Whether `visitrec repair` can fix it: a missing or modified derived file
+    /// (`normalized.wav`, `segments/NNN.wav`) whose recording's original and
+    /// `recording.json` show no problem (with `--fast`: are present), and the Payload-Oxum
+    /// when every payload problem is such a file.
+    pub repairable: bool,
 }
 
 /// The result of a verification.
@@ -358,7 +363,11 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
             path: ".".into(),
             kind: ProblemKind::NotVisitrec,
             detail,
+            repairable: false,
         });
+    }
+    if visitrec && !export {
+        mark_repairable(&archive, &manifest, &mut problems);
     }
     problems.sort();
     problems.dedup();
@@ -391,6 +400,83 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
         problems,
         warnings,
     })
+}
+
+/// `data/<id>/normalized.wav` or `data/<id>/segments/NNN.wav`: a file `repair` can make
+/// again; its recording id.
+fn derived_of(path: &str) -> Option<&str> {
+    let (id, file) = path.strip_prefix("data/")?.split_once('/')?;
+    let segment = file
+        .strip_prefix("segments/")
+        .is_some_and(|n| !n.contains('/') && n.len() > 4 && n.ends_with(".wav"));
+    (record::is_valid_id(id) && (file == crate::pipeline::NORMALIZED_WAV || segment)).then_some(id)
+}
+
+/// Marks the problems `repair` can fix (see [`Problem::repairable`]): a missing or
+/// modified derived file of a recording whose other files (its original, its
+/// `recording.json`) have no problem, and whose `recording.json` records how the file was
+/// made.
+fn mark_repairable(archive: &Archive, manifest: &Manifest, problems: &mut [Problem]) {
+    use std::collections::BTreeSet;
+    // Recordings whose original or recording.json is missing, damaged or inconsistent, or
+    // that hold a symbolic link.
+    let blocked: BTreeSet<String> = problems
+        .iter()
+        .filter(|p| {
+            // A link is never replaced, wherever it is.
+            p.kind == ProblemKind::Symlink
+                || derived_of(&p.path).is_none()
+                    && matches!(
+                        p.kind,
+                        ProblemKind::Missing
+                            | ProblemKind::Modified
+                            | ProblemKind::BadMetadata
+                            | ProblemKind::Symlink
+                    )
+        })
+        .filter_map(|p| {
+            let (id, _) = p.path.strip_prefix("data/")?.split_once('/')?;
+            Some(id.to_string())
+        })
+        .collect();
+    let mut settled: BTreeMap<String, Option<Recording>> = BTreeMap::new();
+    for p in problems.iter_mut() {
+        let Some(id) = derived_of(&p.path) else {
+            continue;
+        };
+        if !matches!(p.kind, ProblemKind::Missing | ProblemKind::Modified) || blocked.contains(id) {
+            continue;
+        }
+        let rec = settled.entry(id.to_string()).or_insert_with(|| {
+            let json = record::payload_path(id, RECORDING_JSON);
+            let rec = archive.read(&json).ok()?;
+            let rec = Recording::from_json(&rec).ok()?;
+            manifest
+                .entries
+                .contains_key(&rec.source.stored_as)
+                .then_some(rec)
+        });
+        p.repairable = rec.as_ref().is_some_and(|r| {
+            let made = |path: &str| r.normalized.as_ref().is_some_and(|n| n.path == path);
+            let cut =
+                |path: &str| r.segmentation.is_some() && r.segments.iter().any(|s| s.path == path);
+            made(&p.path) || cut(&p.path)
+        });
+    }
+    let payload = |p: &Problem| {
+        p.path.starts_with("data/")
+            && matches!(
+                p.kind,
+                ProblemKind::Missing | ProblemKind::Modified | ProblemKind::Extra
+            )
+    };
+    let any = problems.iter().any(|p| p.repairable);
+    let all = problems.iter().filter(|p| payload(p)).all(|p| p.repairable);
+    if any && all {
+        for p in problems.iter_mut().filter(|p| p.kind == ProblemKind::Oxum) {
+            p.repairable = true;
+        }
+    }
 }
 
 /// The manifest and tag manifest files at the top of the bag (`manifest-*.txt`,
@@ -517,6 +603,7 @@ impl Verifier<'_> {
             path: path.to_string(),
             kind,
             detail: detail.into(),
+            repairable: false,
         });
     }
 

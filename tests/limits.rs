@@ -207,12 +207,16 @@ fn a_hostile_rate_on_disk_fails_normalize_and_segment_in_bounded_memory() {
     assert!(rss < RSS_LIMIT_KIB, "normalize: peak RSS {rss} KiB");
     assert_eq!(snapshot(&archive), before);
 
-    // A genuine rendition, then its header replaced: segment reads it without decoding.
+    // A genuine rendition, then its header replaced and the manifests recomputed (so that
+    // segment takes it for the rendition rather than making it again, as it does a damaged
+    // one): segment reads it without decoding.
     std::fs::copy(fixture("phone/dictation.wav"), archive.join(&original)).unwrap();
     let (code, r, _) = run_bounded(&["normalize", s(&archive), &id]);
     assert_eq!(code, 0, "{r:#}");
     let rendition = format!("data/{id}/normalized.wav");
     std::fs::copy(&hostile, archive.join(&rendition)).unwrap();
+    rehash_entry(&archive, "manifest-sha256.txt", &rendition);
+    rehash_entry(&archive, "tagmanifest-sha256.txt", "manifest-sha256.txt");
     let before = snapshot(&archive);
     let (code, r, rss) = run_bounded(&["segment", s(&archive), &id]);
     assert_eq!(code, 1, "{r:#}");

@@ -881,6 +881,7 @@ impl Writer {
             deletes: Vec::new(),
             audit: Vec::new(),
             info: Vec::new(),
+            recount: false,
         }
     }
 }
@@ -903,6 +904,41 @@ impl Writer {
     }
 }
 
+impl Writer {
+    /// The Payload-Oxum of `manifest` once `puts` are in place: staged files by their
+    /// staged size, every other listed file by its size on disk (a missing one is not
+    /// counted, as `verify` counts the payload it finds).
+    fn recount_oxum(
+        &self,
+        manifest: &Manifest,
+        puts: &[(PathBuf, String, Fixity)],
+    ) -> Result<Oxum> {
+        let staged: BTreeMap<&str, u64> = puts
+            .iter()
+            .filter(|(_, rel, _)| rel.starts_with("data/"))
+            .map(|(_, rel, f)| (rel.as_str(), f.size))
+            .collect();
+        let mut oxum = Oxum::default();
+        for rel in manifest.entries.keys() {
+            let size = match staged.get(rel.as_str()) {
+                Some(size) => *size,
+                None => match self.archive.open_file(rel) {
+                    Ok(f) => f.metadata().at(self.archive.root.join(rel))?.len(),
+                    Err(Error::Io { source, .. })
+                        if source.kind() == std::io::ErrorKind::NotFound =>
+                    {
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                },
+            };
+            oxum.streams += 1;
+            oxum.octets += size;
+        }
+        Ok(oxum)
+    }
+}
+
 impl Drop for Writer {
     /// Clears staging while still holding the lock; whatever a crash leaves is cleared by
     /// the next writer instead.
@@ -919,9 +955,19 @@ pub struct Transaction<'w> {
     deletes: Vec<String>,
     audit: Vec<audit::Pending>,
     info: Vec<(String, Option<String>)>,
+    /// Recount Payload-Oxum from the payload instead of adjusting it by the files changed.
+    recount: bool,
 }
 
 impl Transaction<'_> {
+    /// Has Payload-Oxum recounted from the payload at commit (every file the new manifest
+    /// lists, by its size on disk, or staged), instead of adjusted by the sizes of the files
+    /// replaced or removed: for a transaction that replaces files known to be damaged,
+    /// whose sizes on disk are not the ones the Oxum counted. Costs one `stat` per file.
+    pub fn recount_oxum(&mut self) {
+        self.recount = true;
+    }
+
     /// Adds a file already staged (written and fsynced under a staging slot) as `rel`.
     pub fn put_staged(&mut self, staged: PathBuf, rel: String, fixity: Fixity) {
         self.puts.push((staged, rel, fixity));
@@ -996,9 +1042,26 @@ impl Transaction<'_> {
             .unwrap_or_default();
         let mut moves = Vec::new();
         let mut deletes = Vec::new();
+        // A file replaced or removed that is already gone (deleted by hand, lost) leaves
+        // its size unknown: the Oxum is then recounted from the payload.
+        let mut recount = self.recount;
+        let mut old_size = |rel: &str| -> Result<u64> {
+            match w
+                .archive
+                .open_file(rel)
+                .and_then(|f| f.metadata().at(root.join(rel)))
+            {
+                Ok(m) => Ok(m.len()),
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                    recount = true;
+                    Ok(0)
+                }
+                Err(e) => Err(e),
+            }
+        };
         for rel in &self.deletes {
             if manifest.entries.remove(rel).is_some() {
-                let old = fs::metadata(root.join(rel)).at(root.join(rel))?.len();
+                let old = old_size(rel)?;
                 oxum.octets = oxum.octets.saturating_sub(old);
                 oxum.streams = oxum.streams.saturating_sub(1);
                 deletes.push(rel.clone());
@@ -1008,7 +1071,7 @@ impl Transaction<'_> {
             let from = w.staged_rel(staged)?;
             if rel.starts_with("data/") {
                 if manifest.entries.contains_key(rel) {
-                    let old = fs::metadata(root.join(rel)).at(root.join(rel))?.len();
+                    let old = old_size(rel)?;
                     oxum.octets = oxum.octets.saturating_sub(old);
                 } else {
                     oxum.streams += 1;
@@ -1024,6 +1087,9 @@ impl Transaction<'_> {
                 from,
                 to: rel.clone(),
             });
+        }
+        if recount {
+            oxum = w.recount_oxum(&manifest, &self.puts)?;
         }
         info.set("Payload-Oxum", oxum.to_string());
         let slot = w.new_staging_slot()?;

@@ -27,6 +27,7 @@ pub mod normalize;
 pub mod output;
 pub mod progress;
 pub mod purge;
+pub mod repair;
 pub mod retention;
 pub mod segment;
 pub mod show;
@@ -60,7 +61,7 @@ pub const EXIT_CODES: &str = "Exit codes:
   3  refused: consent does not cover the export's --purpose, or still covers a recording to
      purge (nothing written)
   128+N  interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP): encrypt and decrypt removed
-         what they had written; ingest, normalize and segment kept what they had committed";
+         what they had written; ingest, normalize, segment and repair kept what they had committed";
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
@@ -77,6 +78,9 @@ pub enum Command {
     /// Split each recording into speech segments (voice activity, and marks with --at-marks).
     #[command(after_help = segment::EXAMPLES)]
     Segment(segment::Args),
+    /// Rebuild missing or damaged normalized WAVs and segments from verified originals.
+    #[command(after_help = repair::EXAMPLES)]
+    Repair(repair::Args),
     /// Set or remove tags and time-anchored marks of a recording.
     #[command(after_help = tag::EXAMPLES)]
     Tag(tag::Args),
@@ -136,6 +140,7 @@ impl Command {
             Command::Ingest(a) => a.json,
             Command::Normalize(a) => a.json,
             Command::Segment(a) => a.json,
+            Command::Repair(a) => a.json,
             Command::Tag(a) => a.json,
             Command::Consent(a) => a.json,
             Command::Purge(a) => a.json,
@@ -158,6 +163,7 @@ impl Command {
             Command::Ingest(a) => Box::new(ingest::run(a, v)?),
             Command::Normalize(a) => Box::new(normalize::run(a, v)?),
             Command::Segment(a) => Box::new(segment::run(a, v)?),
+            Command::Repair(a) => Box::new(repair::run(a, v)?),
             Command::Tag(a) => Box::new(tag::run(a)?),
             Command::Consent(a) => consent::run(a)?,
             Command::Purge(a) => Box::new(purge::run(a)?),

@@ -41,6 +41,10 @@ Problem kinds (each makes the exit status 1):
   anchor            audit line SEQ no longer hashes to the --anchor given
   checkpoint        a signed checkpoint does not verify against --allowed-signers
 
+A missing or modified normalized.wav or segment whose original and recording.json are
+sound can be rebuilt by `visitrec repair` (\"repairable\": true in --json; the text output
+ends with a line saying how many).
+
 Warnings (printed to stderr; the exit status stays 0): pending-journal, loose-permissions,
 clock-backwards, unsigned-history, leftover-staging.
 
@@ -134,7 +138,15 @@ impl Report for Verified {
             return Ok(());
         }
         if !self.ok {
-            return writeln!(out, "{name}: {} problem(s) found", self.problems.len());
+            writeln!(out, "{name}: {} problem(s) found", self.problems.len())?;
+            let n = self.problems.iter().filter(|p| p.repairable).count();
+            if n > 0 {
+                writeln!(
+                    out,
+                    "{n} problem(s) can be repaired: visitrec repair {name}"
+                )?;
+            }
+            return Ok(());
         }
         let mb = self.bytes_checked as f64 / 1e6;
         let opened = match self.files_decrypted {
