@@ -128,7 +128,7 @@ fn fill_up(dir: &Path) -> PathBuf {
 
 #[test]
 fn every_writer_fails_cleanly_on_a_full_disk_and_works_again_after() {
-    let Some(fs) = mounted(4000, "disk-full writers") else {
+    let Some(fs) = mounted(6000, "disk-full writers") else {
         return;
     };
     let (archive, id) = archive_with_one(fs.path());
