@@ -85,6 +85,19 @@ pub struct ExportOptions {
     pub include: Option<Vec<Include>>,
     /// The export folder to create.
     pub out: PathBuf,
+    /// Export the recordings consent covers and skip the others, instead of refusing all.
+    pub skip_uncovered: bool,
+}
+
+/// A recording left out of an export (`--skip-uncovered`) because consent does not cover it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    /// Its id.
+    pub id: String,
+    /// Why, in words.
+    pub reason: String,
+    /// Why, as the code the audit log records (`withdrawn`, `expired`, `missing`, …).
+    pub code: &'static str,
 }
 
 /// One recording in an export.
@@ -107,13 +120,16 @@ pub struct ExportReport {
     pub plaintext_bytes: u64,
     /// Public fingerprints of the recipients.
     pub recipients: Vec<String>,
+    /// Recordings left out because consent does not cover them (`--skip-uncovered`).
+    pub skipped: Vec<Skipped>,
     /// Things the user should know (e.g. an original that carries a location).
     pub warnings: Vec<String>,
 }
 
 /// Encrypts recordings `ids` of the archive held by `writer` into a new export bag.
 /// Refuses (nothing written, exit code 3) when any recording's consent does not cover the
-/// purpose today.
+/// purpose today, or, with [`ExportOptions::skip_uncovered`], when none's does; then the
+/// others are left out and listed in the report and the audit entry.
 pub fn encrypt(
     writer: &mut Writer,
     ids: &[String],
@@ -211,7 +227,9 @@ pub fn encrypt(
             files: export_files,
         });
     }
-    if !refused.is_empty() {
+    // Skipping leaves out the refused only when something is left to export.
+    let skip = opts.skip_uncovered && !recordings.is_empty();
+    if !refused.is_empty() && !skip {
         // The refusal is part of the record too (ids, purpose, reason codes: no free text).
         let mut txn = writer.begin();
         txn.audit(
@@ -228,8 +246,17 @@ pub fn encrypt(
             archive: writer.archive().root().to_path_buf(),
             purpose: opts.purpose.to_string(),
             refused: refused.into_iter().map(|r| (r.id, r.reason)).collect(),
+            covered: recordings.len(),
         });
     }
+    let skipped: Vec<Skipped> = refused
+        .into_iter()
+        .map(|r| Skipped {
+            id: r.id,
+            reason: r.reason,
+            code: r.code,
+        })
+        .collect();
     if plan.is_empty() {
         return Err(Error::NothingToExport(
             writer.archive().root().to_path_buf(),
@@ -304,16 +331,24 @@ pub fn encrypt(
     // Put the export in place first, then log it: the log says only what was done. If
     // the log cannot be written, the export is taken back.
     let placed = staging.finish()?;
+    let mut details = serde_json::json!({
+        "purpose": opts.purpose,
+        "consent_day": today.to_string(),
+        "recipients": recipients.fingerprints(),
+        "files": plan.len(),
+    });
+    if !skipped.is_empty() {
+        // Ids and reason codes only, as in an `export-refused` entry: no free text.
+        details["skipped"] = skipped
+            .iter()
+            .map(|s| serde_json::json!({"id": s.id, "reason": s.code}))
+            .collect();
+    }
     let mut txn = writer.begin();
     txn.audit(
         "export",
         recordings.iter().map(|r| r.id.clone()).collect(),
-        serde_json::json!({
-            "purpose": opts.purpose,
-            "consent_day": today.to_string(),
-            "recipients": recipients.fingerprints(),
-            "files": plan.len(),
-        }),
+        details,
     );
     if let Err(e) = txn.commit() {
         let _ = fsutil::remove_tree(&placed);
@@ -324,6 +359,7 @@ pub fn encrypt(
         recordings,
         plaintext_bytes,
         recipients: recipients.fingerprints(),
+        skipped,
         warnings,
     })
 }

@@ -181,6 +181,7 @@ fn run_in(dir: &Path, progress: &dyn Progress) -> anyhow::Result<DemoRun> {
             purpose: Scope::PersonalUse,
             include: None,
             out: out.clone(),
+            skip_uncovered: false,
         },
     )?;
     drop(writer);
