@@ -10,9 +10,14 @@ use crate::error::Result;
 use crate::hash::Fixity;
 use crate::record::{self, RECORDING_JSON, Recording};
 
-/// Staged recordings are committed once there are this many, or after this long.
+/// Staged recordings are committed once there are this many (or [`COMMIT_SHARE`] of the
+/// archive, if more), or after this long.
 const COMMIT_EVERY: usize = 256;
 const COMMIT_AFTER: Duration = Duration::from_secs(5);
+/// Every commit rewrites the whole manifest, so a commit waits for at least 1/16 as many
+/// recordings as the manifest has entries: the manifests written over a whole ingest then
+/// add up to at most some 16 times the last one, not (N / 256) times (quadratic).
+const COMMIT_SHARE: usize = 16;
 
 /// How many recordings to stage in parallel before looking at their outcomes: enough to
 /// keep every thread busy.
@@ -97,7 +102,8 @@ impl Batch {
 
     /// Commits what is staged if there is enough of it, or it has waited long enough.
     pub fn commit_if_due(&mut self, writer: &mut Writer) -> Result<()> {
-        let due = !self.whole && self.staged.len() >= COMMIT_EVERY
+        let enough = COMMIT_EVERY.max(writer.manifest().entries.len() / COMMIT_SHARE);
+        let due = !self.whole && self.staged.len() >= enough
             || (!self.staged.is_empty() && self.last_commit.elapsed() >= COMMIT_AFTER);
         if due {
             self.commit(writer, Vec::new())?;

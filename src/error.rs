@@ -285,7 +285,7 @@ pub enum Error {
     #[error("{}: encryption stopped before the end of the input", .0.display())]
     EncryptionStopped(PathBuf),
     /// Consent does not cover the purpose for some recordings: nothing was exported.
-    #[error("consent does not cover {purpose} for {}; nothing was written (a grant is recorded with `visitrec consent {} {} --grant --scope {purpose} --by WHO`)", .refused.iter().map(|(id, why)| format!("{id}: {why}")).collect::<Vec<_>>().join("; "), shell_word(.archive), match .refused.as_slice() { [(id, _)] => id.as_str(), _ => "ID" })]
+    #[error("consent does not cover {purpose} for {} of {} recording(s) ({}); nothing was written (a grant is recorded with `visitrec consent {} {} --grant --scope {purpose} --by WHO`{})", .refused.len(), .refused.len() + .covered, .refused.iter().map(|(id, why)| format!("{id}: {why}")).collect::<Vec<_>>().join("; "), shell_word(.archive), match .refused.as_slice() { [(id, _)] => id.as_str(), _ => "ID" }, if *.covered > 0 { format!(", or export the {} covered one(s) alone with --skip-uncovered", .covered) } else { String::new() })]
     ConsentRefused {
         /// The archive.
         archive: PathBuf,
@@ -293,6 +293,8 @@ pub enum Error {
         purpose: String,
         /// Each refused recording and why.
         refused: Vec<(String, String)>,
+        /// How many of the recordings asked for consent does cover.
+        covered: usize,
     },
     /// A signal stopped the command; what it had written was removed.
     #[error("interrupted by {}; nothing was left behind", crate::interrupt::signal_name(*.signal))]
@@ -641,6 +643,7 @@ mod tests {
                 archive: "a".into(),
                 purpose: "research".into(),
                 refused: vec![],
+                covered: 0,
             }
             .exit_code(),
             Exit::Consent

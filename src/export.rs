@@ -87,6 +87,19 @@ pub struct ExportOptions {
     pub include: Option<Vec<Include>>,
     /// The export folder to create.
     pub out: PathBuf,
+    /// Export the recordings consent covers and skip the others, instead of refusing all.
+    pub skip_uncovered: bool,
+}
+
+/// A recording left out of an export (`--skip-uncovered`) because consent does not cover it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    /// Its id.
+    pub id: String,
+    /// Why, in words.
+    pub reason: String,
+    /// Why, as the code the audit log records (`withdrawn`, `expired`, `missing`, …).
+    pub code: &'static str,
 }
 
 /// One recording in an export.
@@ -109,13 +122,16 @@ pub struct ExportReport {
     pub plaintext_bytes: u64,
     /// Public fingerprints of the recipients.
     pub recipients: Vec<String>,
+    /// Recordings left out because consent does not cover them (`--skip-uncovered`).
+    pub skipped: Vec<Skipped>,
     /// Things the user should know (e.g. an original that carries a location).
     pub warnings: Vec<String>,
 }
 
 /// Encrypts recordings `ids` of the archive held by `writer` into a new export bag.
 /// Refuses (nothing written, exit code 3) when any recording's consent does not cover the
-/// purpose today.
+/// purpose today, or, with [`ExportOptions::skip_uncovered`], when none's does; then the
+/// others are left out and listed in the report and the audit entry.
 pub fn encrypt(
     writer: &mut Writer,
     ids: &[String],
@@ -213,7 +229,9 @@ pub fn encrypt(
             files: export_files,
         });
     }
-    if !refused.is_empty() {
+    // Skipping leaves out the refused only when something is left to export.
+    let skip = opts.skip_uncovered && !recordings.is_empty();
+    if !refused.is_empty() && !skip {
         // The refusal is part of the record too (ids, purpose, reason codes: no free text).
         let mut txn = writer.begin();
         txn.audit(
@@ -230,20 +248,29 @@ pub fn encrypt(
             archive: writer.archive().root().to_path_buf(),
             purpose: opts.purpose.to_string(),
             refused: refused.into_iter().map(|r| (r.id, r.reason)).collect(),
+            covered: recordings.len(),
         });
     }
+    let skipped: Vec<Skipped> = refused
+        .into_iter()
+        .map(|r| Skipped {
+            id: r.id,
+            reason: r.reason,
+            code: r.code,
+        })
+        .collect();
     if plan.is_empty() {
         return Err(Error::NothingToExport(
             writer.archive().root().to_path_buf(),
         ));
     }
 
-    let staging = Staging::new(&opts.out)?;
+    let staging = Staging::new(&opts.out, None)?;
     let manifest = writer.manifest().clone();
     let results: Vec<Result<(String, Fixity, Fixity)>> = plan
         .par_iter()
         .map(|(src, dst)| {
-            let target = staging.dir.join(dst);
+            let target = staging.bag.join(dst);
             fsutil::create_dirs(target.parent().expect("payload path has a parent"))?;
             let input = interrupt::Stoppable(archive.open_file(src)?);
             let output = fsutil::create_new(&target)?;
@@ -273,7 +300,7 @@ pub fn encrypt(
         oxum.octets += cipher.size;
         oxum.streams += 1;
     }
-    let pm_path = staging.dir.join(PLAINTEXT_MANIFEST);
+    let pm_path = staging.bag.join(PLAINTEXT_MANIFEST);
     let pm_file = fsutil::create_new(&pm_path)?;
     let (_, pm_cipher) = crypto::encrypt_stream(
         recipients,
@@ -298,7 +325,7 @@ pub fn encrypt(
          everything with `visitrec decrypt DIR --identity KEY --out PLAIN`."
             .into(),
     );
-    write_tag_files(&staging.dir, &info, &cipher_manifest)?;
+    write_tag_files(&staging.bag, &info, &cipher_manifest)?;
     staging.sync()?;
     // Past this point the export is logged, so it completes whatever signal comes.
     stop_if_interrupted()?;
@@ -306,16 +333,24 @@ pub fn encrypt(
     // Put the export in place first, then log it: the log says only what was done. If
     // the log cannot be written, the export is taken back.
     let placed = staging.finish()?;
+    let mut details = serde_json::json!({
+        "purpose": opts.purpose,
+        "consent_day": today.to_string(),
+        "recipients": recipients.fingerprints(),
+        "files": plan.len(),
+    });
+    if !skipped.is_empty() {
+        // Ids and reason codes only, as in an `export-refused` entry: no free text.
+        details["skipped"] = skipped
+            .iter()
+            .map(|s| serde_json::json!({"id": s.id, "reason": s.code}))
+            .collect();
+    }
     let mut txn = writer.begin();
     txn.audit(
         "export",
         recordings.iter().map(|r| r.id.clone()).collect(),
-        serde_json::json!({
-            "purpose": opts.purpose,
-            "consent_day": today.to_string(),
-            "recipients": recipients.fingerprints(),
-            "files": plan.len(),
-        }),
+        details,
     );
     if let Err(e) = txn.commit() {
         let _ = fsutil::remove_tree(&placed);
@@ -326,15 +361,33 @@ pub fn encrypt(
         recordings,
         plaintext_bytes,
         recipients: recipients.fingerprints(),
+        skipped,
         warnings,
     })
+}
+
+/// The folder `decrypt --friendly-names` puts the checked plaintext bag in, beside the
+/// originals under their own names.
+pub const FRIENDLY_BAG: &str = "checked-bag";
+
+/// An original written under a name a person recognises (`decrypt --friendly-names`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Named {
+    /// The recording's id.
+    pub id: String,
+    /// The file's name in the `--out` folder (see [`crate::friendly::names`]).
+    pub file: String,
 }
 
 /// What `decrypt` wrote.
 #[derive(Debug, Clone, Serialize)]
 pub struct DecryptReport {
-    /// The plaintext bag.
+    /// The folder written (`--out`).
     pub out: String,
+    /// The plaintext bag: `out`, or `out/checked-bag` with friendly names.
+    pub bag: String,
+    /// The originals copied under their own names (with friendly names).
+    pub originals: Vec<Named>,
     /// Files decrypted and checked against the export's plaintext manifest.
     pub files: u64,
     /// Their bytes.
@@ -343,8 +396,15 @@ pub struct DecryptReport {
 
 /// Decrypts the export at `export` into a new plaintext BagIt bag at `out`, checking every
 /// file against the encrypted plaintext manifest, and each recording's contents against its
-/// id (see [`plan`]). On any failure nothing is left behind.
-pub fn decrypt(export: &Path, identities: &Identities, out: &Path) -> Result<DecryptReport> {
+/// id (see [`plan`]). With `friendly_names`, `out` instead holds each original under the
+/// name it had on the phone ([`crate::friendly::names`]) beside the bag, in
+/// `out/`[`FRIENDLY_BAG`]. On any failure nothing is left behind.
+pub fn decrypt(
+    export: &Path,
+    identities: &Identities,
+    out: &Path,
+    friendly_names: bool,
+) -> Result<DecryptReport> {
     if fs::read_dir(out).is_ok_and(|mut d| d.next().is_some()) || (out.exists() && !out.is_dir()) {
         return Err(Error::AlreadyExists(out.to_path_buf()));
     }
@@ -358,12 +418,12 @@ pub fn decrypt(export: &Path, identities: &Identities, out: &Path) -> Result<Dec
         });
     }
     let expected = &plan.expected;
-    let staging = Staging::new(out)?;
+    let staging = Staging::new(out, friendly_names.then_some(FRIENDLY_BAG))?;
     let results: Vec<Result<Fixity>> = plan
         .files
         .par_iter()
         .map(|(cipher_rel, plain_rel)| {
-            let target = staging.dir.join(plain_rel);
+            let target = staging.bag.join(plain_rel);
             fsutil::create_dirs(target.parent().expect("payload path has a parent"))?;
             let input = bag.open_file(cipher_rel)?;
             let mut output = interrupt::Stoppable(fsutil::create_new(&target)?);
@@ -391,38 +451,103 @@ pub fn decrypt(export: &Path, identities: &Identities, out: &Path) -> Result<Dec
         oxum.streams += 1;
     }
     // Each recording.json must describe the files beside it (read back, size-capped).
+    let mut metadata = std::collections::BTreeMap::new();
     for (cipher_rel, plain_rel) in &plan.files {
         if let Some(id) = metadata_of(plain_rel) {
             let mut json = Capped::new(MAX_SMALL_PLAINTEXT);
             std::io::copy(
-                &mut crate::beneath::open(&staging.dir, plain_rel)?,
+                &mut crate::beneath::open(&staging.bag, plain_rel)?,
                 &mut json,
             )
             .map_err(|e| Error::BadFile {
                 path: export.join(cipher_rel),
                 reason: crate::failure::describe_io(&e),
             })?;
-            check_metadata(id, &json.buf, expected).map_err(|reason| Error::BadFile {
+            let rec = check_metadata(id, &json.buf, expected).map_err(|reason| Error::BadFile {
                 path: export.join(cipher_rel),
                 reason,
             })?;
+            metadata.insert(id.to_string(), rec);
         }
     }
+    let originals = if friendly_names {
+        write_named(&staging, &plan.files, &metadata)?
+    } else {
+        Vec::new()
+    };
     let mut info = BagInfo::default();
     info.set("Bagging-Date", crate::time::today().to_string());
     info.set("Payload-Oxum", oxum.to_string());
     info.set("Bag-Software-Agent", crate::archive::software_agent());
     // Not an archive: it has no audit log, and `verify` must not ask for one.
     info.set(CONTENT_LABEL, CONTENT_OPENED.into());
-    write_tag_files(&staging.dir, &info, expected)?;
+    write_tag_files(&staging.bag, &info, expected)?;
     staging.sync()?;
     stop_if_interrupted()?;
     staging.finish()?;
     Ok(DecryptReport {
         out: out.display().to_string(),
+        bag: match friendly_names {
+            true => out.join(FRIENDLY_BAG).display().to_string(),
+            false => out.display().to_string(),
+        },
+        originals,
         files: oxum.streams,
         bytes: oxum.octets,
     })
+}
+
+/// Copies each decrypted original of the staged bag to the staging folder's top, under the
+/// name [`crate::friendly::names`] gives it from its `recording.json` (which the export may
+/// lack: then `Recording ID.EXT`). The bag's copy stays, so the bag still checks out.
+fn write_named(
+    staging: &Staging,
+    files: &[(String, String)],
+    metadata: &std::collections::BTreeMap<String, record::Recording>,
+) -> Result<Vec<Named>> {
+    let found: Vec<(&str, &str, &str)> = files
+        .iter()
+        .filter_map(|(_, plain)| match plain_file_kind(plain) {
+            Ok((id, PlainKind::Original)) => {
+                let ext = plain.rsplit_once('.').expect("original.<ext>").1;
+                Some((id, ext, plain.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    let originals: Vec<crate::friendly::Original> = found
+        .iter()
+        .map(|&(id, ext, _)| crate::friendly::Original {
+            id,
+            ext,
+            file_name: metadata.get(id).map(|r| r.source.file_name.as_str()),
+            recorded_at: metadata.get(id).map(|r| r.source.recorded_at.as_str()),
+        })
+        .collect();
+    let names = crate::friendly::names(&originals);
+    let mut named = Vec::new();
+    for ((id, _, plain), name) in found.into_iter().zip(names) {
+        stop_if_interrupted()?;
+        let target = staging.dir.join(&name);
+        // A failure names the file the user asked for, not the hidden staging folder.
+        let shown = staging.dest.join(&name);
+        let mut input = crate::beneath::open(&staging.bag, plain)?;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut output = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&target)
+            .at(&shown)?;
+        std::io::copy(&mut input, &mut output).at(&shown)?;
+        output.sync_all().at(&shown)?;
+        named.push(Named {
+            id: id.to_string(),
+            file: name,
+        });
+    }
+    named.sort_by(|a, b| a.file.cmp(&b.file));
+    Ok(named)
 }
 
 /// What a decrypt-check found.
@@ -667,8 +792,12 @@ fn metadata_of(plain: &str) -> Option<&str> {
 
 /// Checks a decrypted `recording.json` of folder `id`: it parses, names the same id, and
 /// names exactly the original the export holds (path and SHA-256), and every other file
-/// of the folder is one it lists.
-fn check_metadata(id: &str, json: &[u8], expected: &Manifest) -> std::result::Result<(), String> {
+/// of the folder is one it lists; returns it.
+fn check_metadata(
+    id: &str,
+    json: &[u8],
+    expected: &Manifest,
+) -> std::result::Result<record::Recording, String> {
     let rec = record::Recording::from_json(json)
         .map_err(|e| format!("decrypts to a bad recording.json: {e}"))?;
     if rec.id != id {
@@ -698,7 +827,7 @@ fn check_metadata(id: &str, json: &[u8], expected: &Manifest) -> std::result::Re
             ));
         }
     }
-    Ok(())
+    Ok(rec)
 }
 
 /// A buffer that refuses to grow past its limit.
@@ -845,15 +974,17 @@ fn random_suffix() -> Result<String> {
 /// next run for the same destination ([`remove_stale_staging`]).
 struct Staging {
     dir: PathBuf,
+    /// Where the bag goes: `dir`, or a folder inside it.
+    bag: PathBuf,
     dest: PathBuf,
     done: bool,
 }
 
 impl Staging {
-    /// A staging folder for `dest`; a folder that cannot be made is reported as the
-    /// `--out` the user gave, not as the hidden name.
-    fn new(dest: &Path) -> Result<Staging> {
-        Staging::create(dest).map_err(|e| match e {
+    /// A staging folder for `dest`, with the bag in it or in its folder `bag`; a folder
+    /// that cannot be made is reported as the `--out` the user gave, not as the hidden name.
+    fn new(dest: &Path, bag: Option<&str>) -> Result<Staging> {
+        Staging::create(dest, bag).map_err(|e| match e {
             Error::Io { source, .. } => Error::OutFolder {
                 path: dest.to_path_buf(),
                 source,
@@ -862,7 +993,7 @@ impl Staging {
         })
     }
 
-    fn create(dest: &Path) -> Result<Staging> {
+    fn create(dest: &Path, bag: Option<&str>) -> Result<Staging> {
         use std::os::unix::fs::DirBuilderExt;
         let (parent, prefix) = staging_prefix(dest)?;
         fsutil::create_dirs(&parent)?;
@@ -875,13 +1006,14 @@ impl Staging {
             match fs::DirBuilder::new().mode(0o700).create(&dir) {
                 Ok(()) => {
                     let staging = Staging {
+                        bag: bag.map_or_else(|| dir.clone(), |b| dir.join(b)),
                         dir,
                         dest: dest.to_path_buf(),
                         done: false,
                     };
                     let marker = format!("visitrec staging\npid {}\n", std::process::id());
                     fsutil::write_new(&staging.dir.join(STAGING_MARKER), marker.as_bytes())?;
-                    fsutil::create_dirs(&staging.dir.join(DATA))?;
+                    fsutil::create_dirs(&staging.bag.join(DATA))?;
                     return Ok(staging);
                 }
                 Err(e) => {

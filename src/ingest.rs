@@ -719,14 +719,16 @@ fn record_ids(writer: &Writer) -> HashSet<String> {
         .collect()
 }
 
-/// The full SHA-256 of an existing recording's original, from the manifest.
+/// The full SHA-256 of an existing recording's original, from the manifest (a range
+/// lookup in the sorted manifest: re-ingesting N known files costs N log N, not N²).
 fn existing_sha(writer: &Writer, id: &str) -> Option<String> {
     let prefix = format!("data/{id}/original.");
     writer
         .manifest()
         .entries
-        .iter()
-        .find(|(p, _)| p.starts_with(&prefix))
+        .range(prefix.clone()..)
+        .next()
+        .filter(|(p, _)| p.starts_with(&prefix))
         .map(|(_, d)| d.clone())
 }
 

@@ -22,6 +22,7 @@ pub mod exit;
 pub mod export;
 pub mod failure;
 pub mod fixity;
+pub mod friendly;
 pub mod fsutil;
 // The fuzz targets' entry points: for the fuzz/ crate (which enables `fuzzing`) and for
 // the regression test that runs every seed and past crash, not part of the library's API.

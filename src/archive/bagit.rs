@@ -115,7 +115,9 @@ impl Manifest {
     /// path is dropped (RFC 8493 paths are relative to the bag; bagit-python accepts it).
     pub fn parse_for(text: &str, algorithm: Algorithm) -> (Manifest, Vec<LineIssue>) {
         let mut issues = Vec::new();
-        let mut entries = BTreeMap::new();
+        // Lines are gathered first: a manifest in order (as visitrec writes it) becomes the
+        // map in one bulk build instead of one search per line.
+        let mut lines: Vec<(String, String, usize)> = Vec::new();
         let text = match text.strip_prefix('\u{feff}') {
             Some(rest) => {
                 issues.push(LineIssue {
@@ -169,16 +171,23 @@ impl Manifest {
                 });
                 continue;
             }
-            if entries
-                .insert(path.clone(), digest.to_ascii_lowercase())
-                .is_some()
-            {
+            lines.push((path, digest.to_ascii_lowercase(), line_no));
+        }
+        if lines.windows(2).all(|w| w[0].0 < w[1].0) {
+            let entries = lines.into_iter().map(|(p, d, _)| (p, d)).collect();
+            return (Manifest { entries }, issues);
+        }
+        let mut entries = BTreeMap::new();
+        for (path, digest, line_no) in lines {
+            if entries.contains_key(&path) {
                 issues.push(LineIssue {
                     line: line_no,
                     reason: format!("duplicate entry for {path:?}"),
                 });
             }
+            entries.insert(path, digest);
         }
+        issues.sort_by_key(|i| i.line);
         (Manifest { entries }, issues)
     }
 

@@ -182,6 +182,7 @@ fn run_in(dir: &Path, progress: &dyn Progress) -> anyhow::Result<DemoRun> {
             purpose: Scope::PersonalUse,
             include: None,
             out: out.clone(),
+            skip_uncovered: false,
         },
     )?;
     drop(writer);
@@ -197,6 +198,7 @@ fn run_in(dir: &Path, progress: &dyn Progress) -> anyhow::Result<DemoRun> {
         &out,
         &Identities::from_files(std::slice::from_ref(&key))?,
         &dir.join("patient-opened"),
+        true,
     )?;
     let verify = verify::verify(&archive, &VerifyOptions::default())?;
     Ok(DemoRun {
@@ -346,11 +348,15 @@ impl DemoRun {
             .write_text(out, Verbosity::Normal.max(v))?;
         writeln!(
             out,
-            "8. opened it as the patient would: {} files, {:.1} MB in {}",
+            "8. opened it as the patient would: {} files, {:.1} MB checked in {}; the originals under their own names:",
             self.decrypted.files,
             self.decrypted.bytes as f64 / 1e6,
-            term(&self.decrypted.out)
-        )
+            term(&self.decrypted.bag)
+        )?;
+        for n in &self.decrypted.originals {
+            writeln!(out, "   {}", term(&n.file))?;
+        }
+        Ok(())
     }
 }
 

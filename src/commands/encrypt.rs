@@ -17,8 +17,10 @@ use super::output::{Report, Verbosity, warning};
 pub const EXAMPLES: &str = "Examples:
   visitrec encrypt study-archive 3f9a1c --recipient age1qz... --purpose personal-use --out p017-visit/
   visitrec encrypt study-archive --all --recipients-file custodians.txt --purpose research --out export/
+  visitrec encrypt study-archive --all --skip-uncovered -R custodians.txt --purpose research --out export/
 
 Every recording's consent must cover --purpose today, or nothing is written (exit 3).
+With --skip-uncovered the others are left out and listed; exit 3 only if none is covered.
 The recipient opens a file with the stock tool: age -d -i key.txt -o original.m4a original.m4a.age";
 
 /// `visitrec encrypt` flags.
@@ -47,6 +49,10 @@ pub struct Args {
     /// The use the export is for; every recording's consent must cover it.
     #[arg(long, default_value = "personal-use", value_name = "SCOPE", add = super::complete::scopes())]
     pub purpose: String,
+    /// Export the recordings consent covers and list the others as skipped, instead of
+    /// refusing all (exit 3 only if none is covered).
+    #[arg(long)]
+    pub skip_uncovered: bool,
     /// What to include: original,normalized,segments,metadata (default: all that exists).
     #[arg(long, value_name = "LIST")]
     pub include: Option<String>,
@@ -87,6 +93,7 @@ impl Args {
                 .map(|l| l.split(',').map(str::parse).collect::<Result<Vec<_>, _>>())
                 .transpose()?,
             out: self.out.clone(),
+            skip_uncovered: self.skip_uncovered,
         })
     }
 }
@@ -129,6 +136,14 @@ impl Report for Encrypted {
             self.purpose,
             term(&r.out)
         )?;
+        if !r.skipped.is_empty() {
+            writeln!(
+                out,
+                "skipped {} recording(s) that consent does not cover for {} (listed on stderr)",
+                r.skipped.len(),
+                self.purpose
+            )?;
+        }
         writeln!(
             out,
             "send the folder; the recipient checks it with `visitrec verify` (no key needed)"
@@ -140,6 +155,13 @@ impl Report for Encrypted {
     }
 
     fn diagnostics(&self, _v: Verbosity) -> Vec<String> {
-        self.report.warnings.iter().map(|w| warning(w)).collect()
+        let skipped = self
+            .report
+            .skipped
+            .iter()
+            .map(|s| format!("skipped {}: {}", term(&s.id), term(&s.reason)));
+        skipped
+            .chain(self.report.warnings.iter().map(|w| warning(w)))
+            .collect()
     }
 }
