@@ -138,18 +138,51 @@ pub fn encrypt(
     recipients: &Recipients,
     opts: &ExportOptions,
 ) -> Result<ExportReport> {
-    if fs::read_dir(&opts.out).is_ok_and(|mut d| d.next().is_some())
-        || (opts.out.exists() && !opts.out.is_dir())
-    {
-        return Err(Error::AlreadyExists(opts.out.clone()));
+    check_out_free(&opts.out)?;
+    let (loaded, mut refused) = load_recordings(writer.archive(), ids)?;
+    // A consent history the audit log does not explain (a withdrawal deleted by hand) is
+    // not believed.
+    let judged = catalog::judge(writer.archive(), &loaded, None)?;
+    let today = judged.day;
+    let planned = plan_export(&loaded, &judged, opts, &mut refused)?;
+    let skipped = refuse_or_skip(writer, refused, planned.recordings.len(), opts, today)?;
+    if planned.files.is_empty() {
+        return Err(Error::NothingToExport(
+            writer.archive().root().to_path_buf(),
+        ));
     }
-    crate::archive::refuse_out_inside_archive(&opts.out)?;
-    let archive = writer.archive();
+    let (staging, plaintext_bytes) =
+        write_staging_bag(writer, recipients, &opts.out, &planned.files, today)?;
+    // Past this point the export is logged, so it completes whatever signal comes.
+    stop_if_interrupted()?;
+    place_and_log(writer, staging, recipients, opts, today, &planned, &skipped)?;
+    Ok(ExportReport {
+        out: opts.out.display().to_string(),
+        recordings: planned.recordings,
+        plaintext_bytes,
+        recipients: recipients.fingerprints(),
+        skipped,
+        warnings: planned.warnings,
+    })
+}
+
+/// Fails with `Error::AlreadyExists` when `out` is a non-empty folder or not a folder,
+/// and refuses an `out` inside an archive.
+fn check_out_free(out: &Path) -> Result<()> {
+    if fs::read_dir(out).is_ok_and(|mut d| d.next().is_some()) || (out.exists() && !out.is_dir()) {
+        return Err(Error::AlreadyExists(out.to_path_buf()));
+    }
+    crate::archive::refuse_out_inside_archive(out)
+}
+
+/// Loads the recordings `ids`, in order. One whose metadata cannot be read (a bad file, a
+/// symlink) is refused as `unreadable`: consent that cannot be read is consent that is not
+/// there, so this fails closed. Any other error is returned.
+fn load_recordings(
+    archive: &Archive,
+    ids: &[String],
+) -> Result<(Vec<record::Recording>, Vec<Refusal>)> {
     let mut refused = Vec::new();
-    let mut plan: Vec<(String, String)> = Vec::new(); // (archive rel, export rel)
-    let mut recordings = Vec::new();
-    let mut warnings = Vec::new();
-    // Consent that cannot be read is consent that is not there: fail closed.
     let mut loaded = Vec::new();
     for id in ids {
         match catalog::load(archive, id) {
@@ -162,75 +195,140 @@ pub fn encrypt(
             Err(e) => return Err(e),
         }
     }
-    // A consent history the audit log does not explain (a withdrawal deleted by hand) is
-    // not believed.
-    let judged = catalog::judge(archive, &loaded, None)?;
-    let today = judged.day;
-    for rec in &loaded {
-        let id = &rec.id;
-        if let Some(detail) = judged.unexplained.get(id) {
-            refused.push(Refusal {
-                id: id.clone(),
-                code: "consent-mismatch",
-                reason: format!(
-                    "its consent history does not match the audit log ({detail}); run `visitrec verify`"
-                ),
-            });
+    Ok((loaded, refused))
+}
+
+/// What an export will hold: the files to encrypt and the recordings they belong to.
+struct Planned {
+    /// (archive path, export path) of each file, in export order.
+    files: Vec<(String, String)>,
+    /// The recordings exported, with their export paths.
+    recordings: Vec<Exported>,
+    /// Things the user should know.
+    warnings: Vec<String>,
+}
+
+/// Plans the export of `loaded`: a recording whose consent history the audit log does not
+/// explain, or whose consent does not cover the purpose on `judged.day`, is added to
+/// `refused`; the others' files (as `opts.include` says) go into the plan, in order.
+fn plan_export(
+    loaded: &[record::Recording],
+    judged: &catalog::Judged,
+    opts: &ExportOptions,
+    refused: &mut Vec<Refusal>,
+) -> Result<Planned> {
+    let mut planned = Planned {
+        files: Vec::new(),
+        recordings: Vec::new(),
+        warnings: Vec::new(),
+    };
+    for rec in loaded {
+        if let Some(refusal) = consent_refusal(rec, judged, opts.purpose) {
+            refused.push(refusal);
             continue;
         }
-        let state = consent::state(&rec.consent, today);
-        if !state.covers(opts.purpose) {
-            refused.push(Refusal {
-                id: id.clone(),
-                code: state.lapse(opts.purpose).as_str(),
-                reason: format!(
-                    "{}; on {today} it covers {}",
-                    state.why_not(opts.purpose, &rec.consent),
-                    state.covered()
-                ),
-            });
-            continue;
-        }
-        let wanted = |i: Include| opts.include.as_ref().is_none_or(|v| v.contains(&i));
-        let explicit = |i: Include| opts.include.as_ref().is_some_and(|v| v.contains(&i));
-        let mut files = Vec::new();
-        if wanted(Include::Original) {
-            files.push(rec.source.stored_as.clone());
-            if rec.source.has_location {
-                warnings.push(format!(
-                    "{id}: the original carries a location (GPS) tag, and the export includes it"
-                ));
-            }
-        }
-        match &rec.normalized {
-            Some(n) if wanted(Include::Normalized) => files.push(n.path.clone()),
-            None if explicit(Include::Normalized) => {
-                return Err(Error::NotNormalized(id.clone()));
-            }
-            _ => {}
-        }
-        if wanted(Include::Segments) {
-            if rec.segments.is_empty() && explicit(Include::Segments) && rec.segmentation.is_none()
-            {
-                return Err(Error::NotSegmented(id.clone()));
-            }
-            files.extend(rec.segments.iter().map(|s| s.path.clone()));
-        }
-        if wanted(Include::Metadata) {
-            files.push(record::payload_path(id, RECORDING_JSON));
-        }
-        if files.is_empty() {
-            return Err(Error::NothingIncluded(id.clone()));
-        }
+        let files = files_to_export(rec, opts, &mut planned.warnings)?;
         let export_files: Vec<String> = files.iter().map(|f| format!("{f}.age")).collect();
-        plan.extend(files.into_iter().zip(export_files.iter().cloned()));
-        recordings.push(Exported {
-            id: id.clone(),
+        planned
+            .files
+            .extend(files.into_iter().zip(export_files.iter().cloned()));
+        planned.recordings.push(Exported {
+            id: rec.id.clone(),
             files: export_files,
         });
     }
+    Ok(planned)
+}
+
+/// Why `rec` may not be exported for `purpose`, if it may not: its consent history does
+/// not match the audit log (`consent-mismatch`), or its consent does not cover `purpose`
+/// on `judged.day` (the lapse's code).
+fn consent_refusal(
+    rec: &record::Recording,
+    judged: &catalog::Judged,
+    purpose: Scope,
+) -> Option<Refusal> {
+    let id = &rec.id;
+    let today = judged.day;
+    if let Some(detail) = judged.unexplained.get(id) {
+        return Some(Refusal {
+            id: id.clone(),
+            code: "consent-mismatch",
+            reason: format!(
+                "its consent history does not match the audit log ({detail}); run `visitrec verify`"
+            ),
+        });
+    }
+    let state = consent::state(&rec.consent, today);
+    if !state.covers(purpose) {
+        return Some(Refusal {
+            id: id.clone(),
+            code: state.lapse(purpose).as_str(),
+            reason: format!(
+                "{}; on {today} it covers {}",
+                state.why_not(purpose, &rec.consent),
+                state.covered()
+            ),
+        });
+    }
+    None
+}
+
+/// The archive paths of `rec`'s files that `opts.include` asks for (everything it has when
+/// `None`), adding a warning when the original carries a location. Fails when something
+/// asked for explicitly is missing, or when nothing is left.
+fn files_to_export(
+    rec: &record::Recording,
+    opts: &ExportOptions,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<String>> {
+    let id = &rec.id;
+    let wanted = |i: Include| opts.include.as_ref().is_none_or(|v| v.contains(&i));
+    let explicit = |i: Include| opts.include.as_ref().is_some_and(|v| v.contains(&i));
+    let mut files = Vec::new();
+    if wanted(Include::Original) {
+        files.push(rec.source.stored_as.clone());
+        if rec.source.has_location {
+            warnings.push(format!(
+                "{id}: the original carries a location (GPS) tag, and the export includes it"
+            ));
+        }
+    }
+    match &rec.normalized {
+        Some(n) if wanted(Include::Normalized) => files.push(n.path.clone()),
+        None if explicit(Include::Normalized) => {
+            return Err(Error::NotNormalized(id.clone()));
+        }
+        _ => {}
+    }
+    if wanted(Include::Segments) {
+        if rec.segments.is_empty() && explicit(Include::Segments) && rec.segmentation.is_none() {
+            return Err(Error::NotSegmented(id.clone()));
+        }
+        files.extend(rec.segments.iter().map(|s| s.path.clone()));
+    }
+    if wanted(Include::Metadata) {
+        files.push(record::payload_path(id, RECORDING_JSON));
+    }
+    if files.is_empty() {
+        return Err(Error::NothingIncluded(id.clone()));
+    }
+    Ok(files)
+}
+
+/// Decides what becomes of the refused recordings. Unless skipping is asked for and
+/// `covered` (the number of recordings that can be exported) is not zero, logs an
+/// `export-refused` audit entry and fails with `Error::ConsentRefused`; otherwise returns
+/// them as skipped.
+fn refuse_or_skip(
+    writer: &mut Writer,
+    refused: Vec<Refusal>,
+    covered: usize,
+    opts: &ExportOptions,
+    today: jiff::civil::Date,
+) -> Result<Vec<Skipped>> {
     // Skipping leaves out the refused only when something is left to export.
-    let skip = opts.skip_uncovered && !recordings.is_empty();
+    let skip = opts.skip_uncovered && covered != 0;
     if !refused.is_empty() && !skip {
         // The refusal is part of the record too (ids, purpose, reason codes: no free text).
         let mut txn = writer.begin();
@@ -248,58 +346,33 @@ pub fn encrypt(
             archive: writer.archive().root().to_path_buf(),
             purpose: opts.purpose.to_string(),
             refused: refused.into_iter().map(|r| (r.id, r.reason)).collect(),
-            covered: recordings.len(),
+            covered,
         });
     }
-    let skipped: Vec<Skipped> = refused
+    Ok(refused
         .into_iter()
         .map(|r| Skipped {
             id: r.id,
             reason: r.reason,
             code: r.code,
         })
-        .collect();
-    if plan.is_empty() {
-        return Err(Error::NothingToExport(
-            writer.archive().root().to_path_buf(),
-        ));
-    }
+        .collect())
+}
 
-    let staging = Staging::new(&opts.out, None)?;
-    let manifest = writer.manifest().clone();
-    let results: Vec<Result<(String, Fixity, Fixity)>> = plan
-        .par_iter()
-        .map(|(src, dst)| {
-            let target = staging.bag.join(dst);
-            fsutil::create_dirs(target.parent().expect("payload path has a parent"))?;
-            let input = interrupt::Stoppable(archive.open_file(src)?);
-            let output = fsutil::create_new(&target)?;
-            let source = archive.root().join(src);
-            let (plain, cipher) =
-                crypto::encrypt_stream(recipients, input, &output, (&source, &target))?;
-            output.sync_all().at(&target)?;
-            if manifest.entries.get(src) != Some(&plain.sha256) {
-                return Err(Error::BadFile {
-                    path: archive.root().join(src),
-                    reason: "does not match the archive manifest; run `visitrec verify`".into(),
-                });
-            }
-            Ok((src.clone(), plain, cipher))
-        })
-        .collect();
-    stop_if_interrupted()?;
-    let mut plain_manifest = Manifest::default();
-    let mut cipher_manifest = Manifest::default();
-    let mut oxum = Oxum::default();
-    let mut plaintext_bytes = 0;
-    for (r, (_, dst)) in results.into_iter().zip(&plan) {
-        let (src, plain, cipher) = r?;
-        plain_manifest.entries.insert(src, plain.sha256);
-        plaintext_bytes += plain.size;
-        cipher_manifest.entries.insert(dst.clone(), cipher.sha256);
-        oxum.octets += cipher.size;
-        oxum.streams += 1;
-    }
+/// Builds the export bag in a staging folder beside `opts.out`: encrypts the planned
+/// files (checking each plaintext against the archive manifest), the plaintext manifest,
+/// and writes the tag files, then syncs it. Returns the staging folder (not yet in place)
+/// and the bytes of plaintext encrypted.
+fn write_staging_bag(
+    writer: &Writer,
+    recipients: &Recipients,
+    out: &Path,
+    plan: &[(String, String)],
+    today: jiff::civil::Date,
+) -> Result<(Staging, u64)> {
+    let staging = Staging::new(out, None)?;
+    let (mut cipher_manifest, mut oxum, plain_manifest, plaintext_bytes) =
+        encrypt_payload(writer, recipients, &staging, plan)?;
     let pm_path = staging.bag.join(PLAINTEXT_MANIFEST);
     let pm_file = fsutil::create_new(&pm_path)?;
     let (_, pm_cipher) = crypto::encrypt_stream(
@@ -327,17 +400,74 @@ pub fn encrypt(
     );
     write_tag_files(&staging.bag, &info, &cipher_manifest)?;
     staging.sync()?;
-    // Past this point the export is logged, so it completes whatever signal comes.
-    stop_if_interrupted()?;
+    Ok((staging, plaintext_bytes))
+}
 
-    // Put the export in place first, then log it: the log says only what was done. If
-    // the log cannot be written, the export is taken back.
+/// Encrypts the planned files into `staging`'s bag, in parallel, failing on a plaintext
+/// that does not match the archive manifest or on an interrupt. Returns the ciphertext
+/// manifest, its Payload-Oxum, the plaintext manifest and the bytes of plaintext.
+fn encrypt_payload(
+    writer: &Writer,
+    recipients: &Recipients,
+    staging: &Staging,
+    plan: &[(String, String)],
+) -> Result<(Manifest, Oxum, Manifest, u64)> {
+    let archive = writer.archive();
+    let manifest = writer.manifest().clone();
+    let results: Vec<Result<(String, Fixity, Fixity)>> = plan
+        .par_iter()
+        .map(|(src, dst)| {
+            let target = staging.bag.join(dst);
+            fsutil::create_dirs(target.parent().expect("payload path has a parent"))?;
+            let input = interrupt::Stoppable(archive.open_file(src)?);
+            let output = fsutil::create_new(&target)?;
+            let source = archive.root().join(src);
+            let (plain, cipher) =
+                crypto::encrypt_stream(recipients, input, &output, (&source, &target))?;
+            output.sync_all().at(&target)?;
+            if manifest.entries.get(src) != Some(&plain.sha256) {
+                return Err(Error::BadFile {
+                    path: archive.root().join(src),
+                    reason: "does not match the archive manifest; run `visitrec verify`".into(),
+                });
+            }
+            Ok((src.clone(), plain, cipher))
+        })
+        .collect();
+    stop_if_interrupted()?;
+    let mut plain_manifest = Manifest::default();
+    let mut cipher_manifest = Manifest::default();
+    let mut oxum = Oxum::default();
+    let mut plaintext_bytes = 0;
+    for (r, (_, dst)) in results.into_iter().zip(plan) {
+        let (src, plain, cipher) = r?;
+        plain_manifest.entries.insert(src, plain.sha256);
+        plaintext_bytes += plain.size;
+        cipher_manifest.entries.insert(dst.clone(), cipher.sha256);
+        oxum.octets += cipher.size;
+        oxum.streams += 1;
+    }
+    Ok((cipher_manifest, oxum, plain_manifest, plaintext_bytes))
+}
+
+/// Puts the finished export in place, then logs it (an `export` audit entry naming the
+/// exported recordings and any skipped ones): the log says only what was done. If the log
+/// cannot be written, the export is taken back.
+fn place_and_log(
+    writer: &mut Writer,
+    staging: Staging,
+    recipients: &Recipients,
+    opts: &ExportOptions,
+    today: jiff::civil::Date,
+    planned: &Planned,
+    skipped: &[Skipped],
+) -> Result<()> {
     let placed = staging.finish()?;
     let mut details = serde_json::json!({
         "purpose": opts.purpose,
         "consent_day": today.to_string(),
         "recipients": recipients.fingerprints(),
-        "files": plan.len(),
+        "files": planned.files.len(),
     });
     if !skipped.is_empty() {
         // Ids and reason codes only, as in an `export-refused` entry: no free text.
@@ -349,21 +479,14 @@ pub fn encrypt(
     let mut txn = writer.begin();
     txn.audit(
         "export",
-        recordings.iter().map(|r| r.id.clone()).collect(),
+        planned.recordings.iter().map(|r| r.id.clone()).collect(),
         details,
     );
     if let Err(e) = txn.commit() {
         let _ = fsutil::remove_tree(&placed);
         return Err(e);
     }
-    Ok(ExportReport {
-        out: opts.out.display().to_string(),
-        recordings,
-        plaintext_bytes,
-        recipients: recipients.fingerprints(),
-        skipped,
-        warnings,
-    })
+    Ok(())
 }
 
 /// The folder `decrypt --friendly-names` puts the checked plaintext bag in, beside the

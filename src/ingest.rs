@@ -249,12 +249,7 @@ fn run(
     mut report: IngestReport,
     whole: Option<&Path>,
 ) -> Result<IngestReport> {
-    if let Some(s) = &opts.normalize {
-        crate::pipeline::check_settings(s)?;
-    }
-    if let Some((p, _)) = &opts.segment {
-        crate::pipeline::check_params(p)?;
-    }
+    check_options(opts)?;
     report.normalize =
         (opts.normalize.is_some() || opts.segment.is_some()).then(NormalizeReport::default);
     report.segment = opts.segment.is_some().then(SegmentReport::default);
@@ -262,18 +257,7 @@ fn run(
     let _hold = interrupt::hold().map_err(|e| Error::io(&root, e))?;
     progress.start(candidates.len() as u64);
     let ingested_at = crate::time::now();
-
-    let consent = opts
-        .consent
-        .as_ref()
-        .map(|g| g.entry(writer.actor()))
-        .transpose()?;
-    let common = Arc::new(Attachment {
-        participant: opts.participant.clone(),
-        tags: opts.tags.clone(),
-        marks: opts.marks.clone(),
-        consent,
-    });
+    let common = common_attachment(writer, opts)?;
     let mut known: HashSet<String> = record_ids(writer);
     let derived = derived_digests(writer);
     let purged = purged_ids(writer);
@@ -281,87 +265,24 @@ fn run(
     if whole.is_some() {
         batch = batch.whole();
     }
-    let mut present: Vec<(usize, Arc<Attachment>, Option<u64>)> = Vec::new();
+    let mut present: Vec<Present> = Vec::new();
     for group in candidates.chunks(batch::chunk_len()) {
-        let outcomes: Vec<Result<Outcome>> = group
-            .par_iter()
-            .map(|c| {
-                let to = FileProgress::new(progress, &c.path);
-                let a = c.attach.as_ref().unwrap_or(&common);
-                let o = stage_one(
-                    writer,
-                    c,
-                    (&known, &derived, &purged),
-                    (opts, a),
-                    &ingested_at,
-                    to,
-                );
-                progress.advance(&c.path);
-                o
-            })
-            .collect();
+        let outcomes = stage_group(
+            writer,
+            group,
+            (&known, &derived, &purged),
+            (opts, &common),
+            &ingested_at,
+            progress,
+        );
         if let Some(signal) = interrupt::caught() {
-            if whole.is_some() {
-                writer.discard_staged();
-                return Err(Error::Stopped {
-                    signal,
-                    kept: 0,
-                    redo: candidates.len(),
-                });
-            }
-            // What the chunk completed is kept; what the signal cut short is redone.
-            for outcome in outcomes {
-                if let Ok(Outcome::Done(done)) = outcome
-                    && known.insert(done.staged.rec.id.clone())
-                {
-                    batch.push(done.staged);
-                }
-            }
-            let kept = batch.finish(writer)?;
-            writer.discard_staged();
-            return Err(Error::Stopped {
-                signal,
-                kept,
-                redo: candidates.len() - kept,
-            });
+            let total = candidates.len();
+            return Err(stop(
+                writer, batch, &mut known, outcomes, signal, total, whole,
+            ));
         }
-        for (cand, outcome) in group.iter().zip(outcomes) {
-            let shown = cand.path.display().to_string();
-            let refusal = |reason| Refusal {
-                path: shown.clone(),
-                reason,
-                line: cand.line,
-            };
-            match outcome? {
-                Outcome::Rejected(reason) => report.rejected.push(refusal(reason)),
-                Outcome::Skipped(reason) => report.skipped.push(refusal(reason)),
-                Outcome::Present(id) => {
-                    let a = cand.attach.clone().unwrap_or_else(|| common.clone());
-                    present.push((report.duplicates.len(), a, cand.line));
-                    report.duplicates.push(duplicate(id, shown));
-                }
-                Outcome::Done(done) => {
-                    let id = done.staged.rec.id.clone();
-                    if known.contains(&id) {
-                        // Twice in this batch: the first copy is the one kept.
-                        let _ = fs::remove_dir_all(&done.slot);
-                        if cand.attach.is_some() {
-                            // Its own row would be lost: the manifest must list it once.
-                            report.rejected.push(refusal(format!(
-                                "has the same content as another file of the manifest \
-                                 (recording {id}): list it once"
-                            )));
-                            continue;
-                        }
-                        report.duplicates.push(duplicate(id, shown));
-                        continue;
-                    }
-                    known.insert(id.clone());
-                    report.record(cand, &id, &done);
-                    batch.push(done.staged);
-                }
-            }
-        }
+        let state = (&mut known, &mut report, &mut present, &mut batch);
+        sort_outcomes(group, outcomes, &common, state)?;
         batch.commit_if_due(writer)?;
     }
     let updates = attach_present(writer, &mut report, present);
@@ -369,21 +290,178 @@ fn run(
         && !report.rejected.is_empty()
     {
         writer.discard_staged();
-        return Err(Error::BadCsv {
-            path: manifest.to_path_buf(),
-            problems: report
-                .rejected
-                .iter()
-                .map(|r| {
-                    let at = r.line.map_or(String::new(), |n| format!(":{n}"));
-                    format!("{}{at}: {}: {}", manifest.display(), r.path, r.reason)
-                })
-                .collect(),
-        });
+        return Err(manifest_refused(manifest, &report.rejected));
     }
     report.given_consent = report.duplicates.iter().filter(|d| d.added.consent).count();
     batch.finish_with(writer, updates)?;
     Ok(report)
+}
+
+/// An input whose content the archive already held: its index in the report's
+/// duplicates, what to attach to its recording, and its manifest line.
+type Present = (usize, Arc<Attachment>, Option<u64>);
+
+/// Checks the normalization settings and segmentation parameters `opts` asks for.
+fn check_options(opts: &IngestOptions) -> Result<()> {
+    if let Some(s) = &opts.normalize {
+        crate::pipeline::check_settings(s)?;
+    }
+    if let Some((p, _)) = &opts.segment {
+        crate::pipeline::check_params(p)?;
+    }
+    Ok(())
+}
+
+/// What the run's flags attach to every input without its own (a manifest row): the
+/// participant, tags, marks and consent of `opts`, the consent recorded as by the
+/// writer's actor.
+fn common_attachment(writer: &Writer, opts: &IngestOptions) -> Result<Arc<Attachment>> {
+    let consent = opts
+        .consent
+        .as_ref()
+        .map(|g| g.entry(writer.actor()))
+        .transpose()?;
+    Ok(Arc::new(Attachment {
+        participant: opts.participant.clone(),
+        tags: opts.tags.clone(),
+        marks: opts.marks.clone(),
+        consent,
+    }))
+}
+
+/// Stages the candidates of `group` in parallel (see [`stage_one`]), each with its own
+/// attachment or `common`, advancing `progress` as each is done. The outcomes are in the
+/// group's order.
+fn stage_group(
+    writer: &Writer,
+    group: &[Candidate],
+    lookups: (&HashSet<String>, &HashMap<String, String>, &Purged),
+    (opts, common): (&IngestOptions, &Arc<Attachment>),
+    ingested_at: &str,
+    progress: &dyn Progress,
+) -> Vec<Result<Outcome>> {
+    group
+        .par_iter()
+        .map(|c| {
+            let to = FileProgress::new(progress, &c.path);
+            let a = c.attach.as_ref().unwrap_or(common);
+            let o = stage_one(writer, c, lookups, (opts, a), ingested_at, to);
+            progress.advance(&c.path);
+            o
+        })
+        .collect()
+}
+
+/// Stops the run on `signal`, caught while staging a group of `outcomes` out of `total`
+/// candidates: for a `whole` (manifest) run, discards everything staged; otherwise
+/// commits the batch with what the group completed (what the signal cut short is redone)
+/// and discards the rest. Returns the `Error::Stopped` to fail with (or the commit's error).
+fn stop(
+    writer: &mut Writer,
+    mut batch: Batch,
+    known: &mut HashSet<String>,
+    outcomes: Vec<Result<Outcome>>,
+    signal: i32,
+    total: usize,
+    whole: Option<&Path>,
+) -> Error {
+    if whole.is_some() {
+        writer.discard_staged();
+        return Error::Stopped {
+            signal,
+            kept: 0,
+            redo: total,
+        };
+    }
+    // What the chunk completed is kept; what the signal cut short is redone.
+    for outcome in outcomes {
+        if let Ok(Outcome::Done(done)) = outcome
+            && known.insert(done.staged.rec.id.clone())
+        {
+            batch.push(done.staged);
+        }
+    }
+    let kept = match batch.finish(writer) {
+        Ok(kept) => kept,
+        Err(e) => return e,
+    };
+    writer.discard_staged();
+    Error::Stopped {
+        signal,
+        kept,
+        redo: total - kept,
+    }
+}
+
+/// Records the `outcomes` of staging `group` in the report, in order: the rejected and
+/// skipped, the inputs already archived (noted in `present` for their attachments), and
+/// the staged recordings, which join `known` and the batch; a second copy of content staged
+/// in this batch is removed and counted a duplicate (rejected when it has its own row).
+/// Fails with the first staging error.
+fn sort_outcomes(
+    group: &[Candidate],
+    outcomes: Vec<Result<Outcome>>,
+    common: &Arc<Attachment>,
+    (known, report, present, batch): (
+        &mut HashSet<String>,
+        &mut IngestReport,
+        &mut Vec<Present>,
+        &mut Batch,
+    ),
+) -> Result<()> {
+    for (cand, outcome) in group.iter().zip(outcomes) {
+        let shown = cand.path.display().to_string();
+        let refusal = |reason| Refusal {
+            path: shown.clone(),
+            reason,
+            line: cand.line,
+        };
+        match outcome? {
+            Outcome::Rejected(reason) => report.rejected.push(refusal(reason)),
+            Outcome::Skipped(reason) => report.skipped.push(refusal(reason)),
+            Outcome::Present(id) => {
+                let a = cand.attach.clone().unwrap_or_else(|| common.clone());
+                present.push((report.duplicates.len(), a, cand.line));
+                report.duplicates.push(duplicate(id, shown));
+            }
+            Outcome::Done(done) => {
+                let id = done.staged.rec.id.clone();
+                if known.contains(&id) {
+                    // Twice in this batch: the first copy is the one kept.
+                    let _ = fs::remove_dir_all(&done.slot);
+                    if cand.attach.is_some() {
+                        // Its own row would be lost: the manifest must list it once.
+                        report.rejected.push(refusal(format!(
+                            "has the same content as another file of the manifest \
+                             (recording {id}): list it once"
+                        )));
+                        continue;
+                    }
+                    report.duplicates.push(duplicate(id, shown));
+                    continue;
+                }
+                known.insert(id.clone());
+                report.record(cand, &id, &done);
+                batch.push(done.staged);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The error a manifest ingest fails with when any of its files was `rejected`: each
+/// one's manifest line, path and reason.
+fn manifest_refused(manifest: &Path, rejected: &[Refusal]) -> Error {
+    Error::BadCsv {
+        path: manifest.to_path_buf(),
+        problems: rejected
+            .iter()
+            .map(|r| {
+                let at = r.line.map_or(String::new(), |n| format!(":{n}"));
+                format!("{}{at}: {}: {}", manifest.display(), r.path, r.reason)
+            })
+            .collect(),
+    }
 }
 
 /// A [`Duplicate`] to which nothing was added (yet).

@@ -231,175 +231,270 @@ pub struct VerifyOptions {
 
 /// Verifies the bag at `path`. Errors only when it cannot run at all (not a bag).
 pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
-    // A folder with a manifest but no bagit.txt is a damaged bag, reported as such; one
-    // with neither is not a bag, and `open` says so.
-    let has_manifest = manifest_names(path).is_ok_and(|names| !names.is_empty());
-    let archive = if has_manifest {
-        Archive::open_unchecked(path)?
-    } else {
-        Archive::open(path)?
-    };
+    let archive = open_bag(path)?;
     let checked_at = jiff::Timestamp::now()
         .round(jiff::Unit::Second)
         .unwrap_or_default();
     let snapshot = manifests_now(path)?;
-    let mut v = Verifier {
-        archive: &archive,
-        problems: Vec::new(),
-        warnings: Vec::new(),
-        files_checked: 0,
-        files_decrypted: 0,
-        bytes_checked: 0,
-        log: String::new(),
-        entries: Vec::new(),
-    };
-    v.log = v.text(AUDIT_LOG)?.unwrap_or_default();
-    v.entries = audit::entries(&v.log);
-    v.check_journal();
-    v.check_staging()?;
-    for link in archive.links_outside_data()? {
-        v.problem(&link, ProblemKind::Symlink, LINK_DETAIL);
+    let mut v = Verifier::start(&archive)?;
+    let bag = v.check_bag()?;
+    v.check_visitrec(path, opts, &bag)?;
+    v.report(path, &bag, checked_at, &snapshot)
+}
+
+/// Opens the bag at `path` for verification. A folder with a manifest but no bagit.txt is
+/// a damaged bag, opened unchecked so it is reported as such; one with neither is not a
+/// bag, and `Archive::open` says so.
+fn open_bag(path: &Path) -> Result<Archive> {
+    let has_manifest = manifest_names(path).is_ok_and(|names| !names.is_empty());
+    if has_manifest {
+        Archive::open_unchecked(path)
+    } else {
+        Archive::open(path)
     }
-    let decl = v.check_bagit_txt()?;
-    // An unreadable encoding is reported once, on bagit.txt; the rest is read as UTF-8.
-    let encoding = decl
-        .encoding
-        .as_deref()
-        .filter(|e| bagit::is_readable_encoding(e))
-        .unwrap_or("UTF-8");
-    v.check_fetch(encoding)?;
-    let manifests = v.load_manifests(encoding)?;
-    let listing = archive.payload_listing()?;
-    for link in &listing.links {
-        v.problem(link, ProblemKind::Symlink, LINK_DETAIL);
-    }
-    v.check_presence(&manifests, &listing);
-    let info = v.check_bag_info(&listing, encoding, decl.is_1_0())?;
-    let export = crate::export::is_export(&info);
-    // What `decrypt` wrote: the recordings and their metadata, with no audit log.
-    let opened = crate::export::is_opened_export(&info);
-    let visitrec = export || opened || is_visitrec(&archive, &info, &manifests, &listing);
-    if visitrec {
-        v.check_visitrec_bag(&decl, &manifests);
-    } else if !manifests.iter().any(|m| m.payload) {
-        v.problem(
-            ".",
-            ProblemKind::BadManifest,
-            "no payload manifest (manifest-<algorithm>.txt)",
-        );
-    }
-    let manifest = manifests
-        .iter()
-        .find(|m| m.payload && m.algorithm == Algorithm::Sha256)
-        .map(|m| m.manifest.clone())
-        .unwrap_or_default();
-    let tag_manifest = manifests
-        .iter()
-        .find(|m| !m.payload && m.algorithm == Algorithm::Sha256)
-        .map(|m| m.manifest.clone())
-        .unwrap_or_default();
-    if visitrec {
-        v.check_required(&tag_manifest, &manifest, export || opened)?;
-    }
-    if export || opened {
-        if !opts.anchors.is_empty() {
-            return Err(Error::NeedsArchive {
-                path: path.to_path_buf(),
-                flag: "--anchor",
-            });
-        }
-        if opts.allowed_signers.is_some() {
-            return Err(Error::NeedsArchive {
-                path: path.to_path_buf(),
-                flag: "--allowed-signers",
-            });
-        }
-        if opened && opts.require_consent {
-            return Err(Error::NeedsArchive {
-                path: path.to_path_buf(),
-                flag: "--require-consent",
-            });
-        }
-    } else if visitrec {
-        v.check_history(opts)?;
-    }
-    if !opts.fast {
-        v.check_tag_files(&manifests);
-        v.check_payload_hashes(&manifests, &listing);
-        if export {
-            v.check_export_layout(&manifest);
-        } else if visitrec {
-            let (recordings, tombstones) = v.check_recordings(&manifest);
-            if !opened {
-                v.check_audit(&recordings, &tombstones)?;
-            }
-        }
-    }
-    if let Some(ids) = &opts.identities {
-        if !export {
-            return Err(Error::NeedsExport {
-                path: path.to_path_buf(),
-                flag: "--identity",
-            });
-        }
-        let check = crate::export::check_decryption(path, ids)?;
-        v.files_decrypted = check.files;
-        for (file, why) in check.problems {
-            v.problem(&file, ProblemKind::Decrypt, why);
-        }
-    }
-    if opts.require_consent && !export {
-        v.check_consent(&manifest);
-    }
-    let mut problems = v.problems;
-    // A writer may have committed while we read: what it changed is not a problem.
-    let changed = changed_between(&snapshot, &manifests_now(path)?);
-    if !changed.is_empty() {
-        problems.retain(|p| !changed.contains(&p.path) && p.kind != ProblemKind::Oxum);
-    }
-    if !visitrec {
-        let detail = not_visitrec_detail(&decl, &info, &manifests, &listing, problems.is_empty());
-        problems.push(Problem {
-            path: ".".into(),
-            kind: ProblemKind::NotVisitrec,
-            detail,
-            repairable: false,
-        });
-    }
-    if visitrec && !export {
-        mark_repairable(&archive, &manifest, &mut problems);
-    }
-    problems.sort();
-    problems.dedup();
-    let mut warnings = v.warnings;
-    warnings.extend(
-        crate::archive::loose_permissions(path, true, &listing.loose_dirs)
-            .into_iter()
-            .map(|(rel, detail)| Warning {
-                path: rel,
-                kind: WarningKind::LoosePermissions,
-                detail,
-            }),
-    );
-    warnings.sort();
-    Ok(Report {
-        ok: problems.is_empty(),
-        path: path.display().to_string(),
-        bag: match (export, opened, visitrec) {
+}
+
+/// What the bag-level checks found of a bag: its declaration, manifests, payload and
+/// `bag-info.txt`, and what kind of bag it is.
+struct Bag {
+    decl: Declaration,
+    manifests: Vec<Loaded>,
+    listing: PayloadListing,
+    info: BagInfo,
+    /// An encrypted export.
+    export: bool,
+    /// The plaintext bag `decrypt` wrote: the recordings and their metadata, with no
+    /// audit log.
+    opened: bool,
+    /// A visitrec bag of any kind (archive, export or decrypted export).
+    visitrec: bool,
+    /// The SHA-256 payload manifest (empty when absent).
+    manifest: Manifest,
+    /// The SHA-256 tag manifest (empty when absent).
+    tag_manifest: Manifest,
+}
+
+impl Bag {
+    /// What kind of bag it is, for the report.
+    fn kind(&self) -> BagKind {
+        match (self.export, self.opened, self.visitrec) {
             (true, _, _) => BagKind::Export,
             (false, true, _) => BagKind::DecryptedExport,
             (false, false, true) => BagKind::Archive,
             (false, false, false) => BagKind::Other,
-        },
-        tool: crate::archive::software_agent(),
-        checked_at: checked_at.to_string(),
-        recordings: crate::archive::ids_in(&manifest).len() as u64,
-        files_checked: v.files_checked,
-        files_decrypted: v.files_decrypted,
-        bytes_checked: v.bytes_checked,
-        problems,
-        warnings,
-    })
+        }
+    }
+}
+
+impl<'a> Verifier<'a> {
+    /// A verifier for `archive`, with its audit log read and parsed.
+    fn start(archive: &'a Archive) -> Result<Verifier<'a>> {
+        let mut v = Verifier {
+            archive,
+            problems: Vec::new(),
+            warnings: Vec::new(),
+            files_checked: 0,
+            files_decrypted: 0,
+            bytes_checked: 0,
+            log: String::new(),
+            entries: Vec::new(),
+        };
+        v.log = v.text(AUDIT_LOG)?.unwrap_or_default();
+        v.entries = audit::entries(&v.log);
+        Ok(v)
+    }
+}
+
+impl Verifier<'_> {
+    /// The checks any BagIt bag gets: the journal, staging leftovers, symlinks,
+    /// `bagit.txt`, `fetch.txt`, the manifests, the payload's presence and `bag-info.txt`.
+    /// Then says what kind of bag it is, and checks a visitrec bag's declaration and
+    /// manifests (or that another bag has a payload manifest at all).
+    fn check_bag(&mut self) -> Result<Bag> {
+        let archive = self.archive;
+        self.check_journal();
+        self.check_staging()?;
+        for link in archive.links_outside_data()? {
+            self.problem(&link, ProblemKind::Symlink, LINK_DETAIL);
+        }
+        let decl = self.check_bagit_txt()?;
+        // An unreadable encoding is reported once, on bagit.txt; the rest is read as UTF-8.
+        let encoding = decl
+            .encoding
+            .as_deref()
+            .filter(|e| bagit::is_readable_encoding(e))
+            .unwrap_or("UTF-8");
+        self.check_fetch(encoding)?;
+        let manifests = self.load_manifests(encoding)?;
+        let listing = archive.payload_listing()?;
+        for link in &listing.links {
+            self.problem(link, ProblemKind::Symlink, LINK_DETAIL);
+        }
+        self.check_presence(&manifests, &listing);
+        let info = self.check_bag_info(&listing, encoding, decl.is_1_0())?;
+        let export = crate::export::is_export(&info);
+        let opened = crate::export::is_opened_export(&info);
+        let visitrec = export || opened || is_visitrec(archive, &info, &manifests, &listing);
+        if visitrec {
+            self.check_visitrec_bag(&decl, &manifests);
+        } else if !manifests.iter().any(|m| m.payload) {
+            self.problem(
+                ".",
+                ProblemKind::BadManifest,
+                "no payload manifest (manifest-<algorithm>.txt)",
+            );
+        }
+        let sha256 = |payload: bool| {
+            manifests
+                .iter()
+                .find(|m| m.payload == payload && m.algorithm == Algorithm::Sha256)
+                .map(|m| m.manifest.clone())
+                .unwrap_or_default()
+        };
+        let (manifest, tag_manifest) = (sha256(true), sha256(false));
+        Ok(Bag {
+            decl,
+            manifests,
+            listing,
+            info,
+            export,
+            opened,
+            visitrec,
+            manifest,
+            tag_manifest,
+        })
+    }
+
+    /// The checks of a visitrec bag, as `opts` asks: required files, history (archives
+    /// only), tag files, payload hashes, the export layout or the recordings and audit log,
+    /// decryption with `opts.identities`, and consent. Fails on an option the bag cannot
+    /// take (an archive's option given for an export, `--identity` for a non-export).
+    fn check_visitrec(&mut self, path: &Path, opts: &VerifyOptions, bag: &Bag) -> Result<()> {
+        let (export, opened, visitrec) = (bag.export, bag.opened, bag.visitrec);
+        if visitrec {
+            self.check_required(&bag.tag_manifest, &bag.manifest, export || opened)?;
+        }
+        if export || opened {
+            refuse_archive_options(path, opts, opened)?;
+        } else if visitrec {
+            self.check_history(opts)?;
+        }
+        if !opts.fast {
+            self.check_tag_files(&bag.manifests);
+            self.check_payload_hashes(&bag.manifests, &bag.listing);
+            if export {
+                self.check_export_layout(&bag.manifest);
+            } else if visitrec {
+                let (recordings, tombstones) = self.check_recordings(&bag.manifest);
+                if !opened {
+                    self.check_audit(&recordings, &tombstones)?;
+                }
+            }
+        }
+        if let Some(ids) = &opts.identities {
+            if !export {
+                return Err(Error::NeedsExport {
+                    path: path.to_path_buf(),
+                    flag: "--identity",
+                });
+            }
+            let check = crate::export::check_decryption(path, ids)?;
+            self.files_decrypted = check.files;
+            for (file, why) in check.problems {
+                self.problem(&file, ProblemKind::Decrypt, why);
+            }
+        }
+        if opts.require_consent && !export {
+            self.check_consent(&bag.manifest);
+        }
+        Ok(())
+    }
+
+    /// The report of what was found: problems in files a writer committed during the run
+    /// (manifests then differ from `snapshot`) left out, a `not-visitrec` problem for
+    /// another tool's bag, repairable problems marked, warnings on loose permissions added,
+    /// everything sorted.
+    fn report(
+        self,
+        path: &Path,
+        bag: &Bag,
+        checked_at: jiff::Timestamp,
+        snapshot: &(String, String),
+    ) -> Result<Report> {
+        let (export, visitrec) = (bag.export, bag.visitrec);
+        let mut problems = self.problems;
+        // A writer may have committed while we read: what it changed is not a problem.
+        let changed = changed_between(snapshot, &manifests_now(path)?);
+        if !changed.is_empty() {
+            problems.retain(|p| !changed.contains(&p.path) && p.kind != ProblemKind::Oxum);
+        }
+        if !visitrec {
+            let detail = not_visitrec_detail(
+                &bag.decl,
+                &bag.info,
+                &bag.manifests,
+                &bag.listing,
+                problems.is_empty(),
+            );
+            problems.push(Problem {
+                path: ".".into(),
+                kind: ProblemKind::NotVisitrec,
+                detail,
+                repairable: false,
+            });
+        }
+        if visitrec && !export {
+            mark_repairable(self.archive, &bag.manifest, &mut problems);
+        }
+        problems.sort();
+        problems.dedup();
+        let mut warnings = self.warnings;
+        warnings.extend(
+            crate::archive::loose_permissions(path, true, &bag.listing.loose_dirs)
+                .into_iter()
+                .map(|(rel, detail)| Warning {
+                    path: rel,
+                    kind: WarningKind::LoosePermissions,
+                    detail,
+                }),
+        );
+        warnings.sort();
+        Ok(Report {
+            ok: problems.is_empty(),
+            path: path.display().to_string(),
+            bag: bag.kind(),
+            tool: crate::archive::software_agent(),
+            checked_at: checked_at.to_string(),
+            recordings: crate::archive::ids_in(&bag.manifest).len() as u64,
+            files_checked: self.files_checked,
+            files_decrypted: self.files_decrypted,
+            bytes_checked: self.bytes_checked,
+            problems,
+            warnings,
+        })
+    }
+}
+
+/// Fails with `Error::NeedsArchive` when `opts` asks for a check only an archive can have
+/// (`--anchor`, `--allowed-signers`, and for the bag `decrypt` wrote (`opened`),
+/// `--require-consent`), in that order.
+fn refuse_archive_options(path: &Path, opts: &VerifyOptions, opened: bool) -> Result<()> {
+    let needs = |flag| {
+        Err(Error::NeedsArchive {
+            path: path.to_path_buf(),
+            flag,
+        })
+    };
+    if !opts.anchors.is_empty() {
+        return needs("--anchor");
+    }
+    if opts.allowed_signers.is_some() {
+        return needs("--allowed-signers");
+    }
+    if opened && opts.require_consent {
+        return needs("--require-consent");
+    }
+    Ok(())
 }
 
 /// `data/<id>/normalized.wav` or `data/<id>/segments/NNN.wav`: a file `repair` can make
