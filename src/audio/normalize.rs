@@ -163,7 +163,9 @@ pub fn render(
     progress: FileProgress<'_>,
 ) -> Result<Rendered, AudioError> {
     let result = render_inner(input, settings, max, (out_wav, scratch), vad, progress);
+    // Both scratch files go, whatever happened (a decode error leaves them half-written).
     let _ = std::fs::remove_file(scratch);
+    let _ = std::fs::remove_file(peaks_path(scratch));
     result
 }
 
@@ -185,7 +187,7 @@ fn render_inner(
         1 << 20,
         crate::fsutil::create_new(scratch).map_err(AudioError::from)?,
     );
-    let peaks_path = scratch.with_extension("peaks");
+    let peaks_path = peaks_path(scratch);
     let mut peaks_out = BufWriter::with_capacity(
         1 << 20,
         crate::fsutil::create_new(&peaks_path).map_err(AudioError::from)?,
@@ -256,7 +258,6 @@ fn render_inner(
         rate: settings.rate,
     };
     let result = finish_render(&scratch, settings, before, frames, vad, out_wav, progress);
-    let _ = std::fs::remove_file(&peaks_path);
     let (vad_scores, after, gain_db, limiting, target_reached, note) = result?;
     Ok(Rendered {
         source,
@@ -318,6 +319,11 @@ fn finish_render(
     }
     let limiting = settings.limiter.then_some(reduction);
     Ok((vad_scores, after, gain_db, limiting, target_reached, note))
+}
+
+/// Where the first pass keeps each sample's true peak, beside the samples' scratch file.
+fn peaks_path(scratch: &Path) -> std::path::PathBuf {
+    scratch.with_extension("peaks")
 }
 
 /// The two scratch files of the first pass, at the output rate.
