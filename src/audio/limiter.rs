@@ -14,7 +14,9 @@ const TAPS: usize = 16;
 /// Finds the true (inter-sample) peak of a signal by 8x polyphase interpolation. The peak
 /// reported for a sample is the largest magnitude from that sample to the next one.
 pub struct TruePeak {
-    phases: [[f32; TAPS]; OVERSAMPLE],
+    /// `taps[k][p]`: tap k of phase p, so one sample feeds all eight phases at once (the
+    /// inner loop over phases is what the compiler turns into vector instructions).
+    taps: [[f32; OVERSAMPLE]; TAPS],
     /// The last `TAPS - 1` samples, then the block being processed.
     window: Vec<f32>,
 }
@@ -52,8 +54,14 @@ impl TruePeak {
                 *t = (v / sum) as f32;
             }
         }
+        let mut taps = [[0f32; OVERSAMPLE]; TAPS];
+        for (p, phase) in phases.iter().enumerate() {
+            for (k, t) in phase.iter().enumerate() {
+                taps[k][p] = *t;
+            }
+        }
         TruePeak {
-            phases,
+            taps,
             window: vec![0.0; TAPS - 1],
         }
     }
@@ -67,18 +75,13 @@ impl TruePeak {
         self.window.extend_from_slice(input);
         peaks.reserve(input.len());
         for w in self.window.windows(TAPS) {
-            let mut peak = 0f32;
-            for taps in &self.phases {
-                // Eight lanes, so that the compiler vectorizes the dot product.
-                let mut lanes = [0f32; 8];
-                for (h, x) in taps.chunks_exact(8).zip(w.chunks_exact(8)) {
-                    for j in 0..8 {
-                        lanes[j] += h[j] * x[j];
-                    }
+            let mut acc = [0f32; OVERSAMPLE];
+            for (x, taps) in w.iter().zip(&self.taps) {
+                for p in 0..OVERSAMPLE {
+                    acc[p] += taps[p] * x;
                 }
-                peak = peak.max(lanes.iter().sum::<f32>().abs());
             }
-            peaks.push(peak);
+            peaks.push(acc.iter().fold(0f32, |m, a| m.max(a.abs())));
         }
         let keep = self.window.len() - (TAPS - 1);
         self.window.drain(..keep);

@@ -220,8 +220,11 @@ fn render_inner(
             bytes.clear();
             bytes.extend(work.iter().flat_map(|s| s.to_le_bytes()));
             tmp.write_all(&bytes).map_err(io_err)?;
-            detector.process(work, &mut peaks);
-            write_peaks(&mut peaks_out, &mut peaks, &mut lead)?;
+            // Only the limiter needs the peaks (the meter finds the true peak before).
+            if settings.limiter {
+                detector.process(work, &mut peaks);
+                write_peaks(&mut peaks_out, &mut peaks, &mut lead)?;
+            }
             frames += work.len() as u64;
             if pending.len() >= METER_BATCH {
                 let full = std::mem::replace(&mut pending, Vec::with_capacity(METER_BATCH * 2));
@@ -246,8 +249,10 @@ fn render_inner(
     }
     drop(to_meter);
     let before = metering.join().expect("meter thread does not panic")?;
-    detector.finish(&mut peaks);
-    write_peaks(&mut peaks_out, &mut peaks, &mut lead)?;
+    if settings.limiter {
+        detector.finish(&mut peaks);
+        write_peaks(&mut peaks_out, &mut peaks, &mut lead)?;
+    }
     for f in [tmp.into_inner(), peaks_out.into_inner()] {
         f.map_err(|e| io_err(e.into_error()))?;
     }
@@ -369,7 +374,7 @@ fn limited_gain(
             break;
         };
         let short = s.target_lufs - reached;
-        if short.abs() <= 0.05 || (gain >= most && short > 0.0) {
+        if short.abs() <= 0.15 || (gain >= most && short > 0.0) {
             break;
         }
         let slope = match last {
