@@ -124,8 +124,9 @@ impl DcBlocker {
 /// Samples handed to the meter thread at a time.
 const METER_BATCH: usize = 32_768;
 
-fn meter(rate: u32) -> Result<EbuR128, AudioError> {
-    EbuR128::new(1, rate, Mode::I | Mode::TRUE_PEAK)
+/// A mono meter at `rate` measuring `mode` (integrated loudness, and true peak if asked).
+fn meter(rate: u32, mode: Mode) -> Result<EbuR128, AudioError> {
+    EbuR128::new(1, rate, mode)
         .map_err(|e| AudioError::Corrupt(format!("loudness meter at {rate} Hz: {e}")))
 }
 
@@ -182,7 +183,7 @@ fn render_inner(
     let declared = stream.info().declared_s();
     let mut resampler = MonoResampler::new(stream.info().sample_rate, settings.rate)?;
     let mut dc = DcBlocker::new(settings.rate);
-    let mut before = meter(settings.rate)?;
+    let mut before = meter(settings.rate, Mode::I | Mode::TRUE_PEAK)?;
     let mut tmp = BufWriter::with_capacity(
         1 << 20,
         crate::fsutil::create_new(scratch).map_err(AudioError::from)?,
@@ -365,7 +366,7 @@ fn limited_gain(
     // two trials (the first step assumes one for one).
     let mut last: Option<(f64, f64)> = None;
     for _ in 0..8 {
-        let mut m = meter_i(s.rate)?;
+        let mut m = meter(s.rate, Mode::I)?;
         run_pass(scratch, gain, Some(limiter_ceiling(s)), |chunk| {
             m.add_frames_f32(chunk)
                 .map_err(|e| AudioError::Corrupt(format!("loudness meter: {e}")))
@@ -423,7 +424,7 @@ fn write_wav(
     } else {
         None
     };
-    let mut after = meter(rate)?;
+    let mut after = meter(rate, Mode::I | Mode::TRUE_PEAK)?;
     let mut detector = TruePeak::new();
     let mut peaks = Vec::new();
     let at = |written: u64| Position::Audio {
@@ -537,11 +538,6 @@ fn write_peaks(
     out.write_all(&bytes).map_err(io_err)?;
     peaks.clear();
     Ok(())
-}
-
-fn meter_i(rate: u32) -> Result<EbuR128, AudioError> {
-    EbuR128::new(1, rate, Mode::I)
-        .map_err(|e| AudioError::Corrupt(format!("loudness meter at {rate} Hz: {e}")))
 }
 
 /// The chunks a decoder thread hands over, and the thread (which returns the source's
