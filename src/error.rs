@@ -358,6 +358,14 @@ format!("not a visitrec export (it has no {})", "data/plaintext-manifest-sha256.
         /// Whether it is a visitrec archive.
         archive: bool,
     },
+    /// None of the identity files given opens the export: it was made for other recipients.
+    #[error("{}: {} not open this export (it was encrypted for other recipients; ask its sender which key it was made for)", .path.display(), key_files(.keys))]
+    KeyDoesNotOpen {
+        /// The export.
+        path: PathBuf,
+        /// The identity files tried.
+        keys: Vec<PathBuf>,
+    },
     /// The `--out` folder cannot be made or written.
     #[error("--out {}: {}", .path.display(), describe_io(.source))]
     OutFolder {
@@ -374,6 +382,15 @@ format!("not a visitrec export (it has no {})", "data/plaintext-manifest-sha256.
         /// Why.
         failure: DecryptFailure,
     },
+}
+
+/// "the key in FILE does" or "none of the keys in A, B does", for [`Error::KeyDoesNotOpen`].
+fn key_files(keys: &[PathBuf]) -> String {
+    let names: Vec<String> = keys.iter().map(|k| k.display().to_string()).collect();
+    match names.as_slice() {
+        [one] => format!("the key in {one} does"),
+        _ => format!("none of the keys in {} does", names.join(", ")),
+    }
 }
 
 /// What is wrong with a free-text value ([`Error::BadText`]).
@@ -459,6 +476,7 @@ impl Error {
             Error::NeedsArchive { .. } => "needs-archive",
             Error::Decrypt { .. } => "decrypt",
             Error::NotExport { .. } => "not-export",
+            Error::KeyDoesNotOpen { .. } => "wrong-key",
             Error::OutFolder { .. } => "out-folder",
         }
     }
@@ -477,6 +495,7 @@ impl Error {
             | Error::NeedsArchive { path, .. }
             | Error::Decrypt { path, .. }
             | Error::NotExport { path, .. }
+            | Error::KeyDoesNotOpen { path, .. }
             | Error::OutFolder { path, .. }
             | Error::BadMarks { path, .. }
             | Error::BadCsv { path, .. }

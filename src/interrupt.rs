@@ -40,6 +40,8 @@ static GUARDED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 static HELD: AtomicUsize = AtomicUsize::new(0);
 /// Whether the handlers are installed (or failed to be).
 static INSTALLED: Mutex<bool> = Mutex::new(false);
+/// What to say before ending on a signal that finds nothing guarded or held.
+static FAREWELL: std::sync::OnceLock<fn(i32)> = std::sync::OnceLock::new();
 
 /// The signal's conventional name.
 pub fn signal_name(signal: i32) -> &'static str {
@@ -76,6 +78,15 @@ pub fn release(dir: &Path) {
 /// ([`caught`]) for the command to stop at its next safe point (see [`hold`]).
 #[derive(Debug)]
 pub struct Hold(());
+
+/// Has `farewell` called (with the signal's number) when a signal finds nothing guarded or
+/// held, before the process ends with 128 + the signal number: a command whose caller
+/// reads one JSON document from it (`--json`) still gets one when stopped mid-way. The
+/// first call wins; the handlers are installed.
+pub fn on_idle_signal(farewell: fn(i32)) -> io::Result<()> {
+    let _ = FAREWELL.set(farewell);
+    install()
+}
 
 /// Holds the signals (installing the handlers the first time) until the [`Hold`] is
 /// dropped: for a command that commits its work in batches and must not die mid-batch.
@@ -209,6 +220,11 @@ fn watch(fd: libc::c_int) {
             continue;
         };
         if !busy() {
+            if let Some(farewell) = FAREWELL.get() {
+                farewell(signal);
+                // SAFETY: ends the process at once, with the status the signal implies.
+                unsafe { libc::_exit(128 + signal) }
+            }
             // Nothing to protect: behave as if visitrec had no handler.
             // SAFETY: restoring the default action and raising the signal.
             unsafe {

@@ -15,6 +15,10 @@ fn main() -> ExitCode {
         Err(e) => return ExitCode::from(usage_error(&e)),
     };
     let (json, v) = (cli.command.json(), cli.verbosity());
+    if json {
+        // A script reading the JSON document gets one even when a signal ends the command.
+        let _ = visitrec::interrupt::on_idle_signal(output::interrupted);
+    }
     let exit = match cli.command.run(v) {
         Ok(report) => output::emit(&*report, json, v),
         Err(e) => output::fail(&e, json),

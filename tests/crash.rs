@@ -95,15 +95,21 @@ fn kill_9_during_ingest_never_breaks_the_archive() {
     assert_eq!(rep["files_checked"], 48 * 2 + 4); // + bagit, bag-info, manifest, audit
 }
 
-#[test]
-fn kill_9_during_every_other_writer_never_breaks_the_archive() {
-    // A template archive with several recordings, consent and marks, then each writing
-    // command killed at spread-out points, on a fresh copy each round.
+/// How many times each writer below is killed: six spread-out points each (one test per
+/// command, so the test runner runs them side by side).
+const ROUNDS: u64 = 6;
+
+/// A template archive with several recordings and consent, then the writing command `args`
+/// killed at spread-out points on a fresh copy each round: the archive verifies after each
+/// kill, an export is whole or absent, and the next run recovers and finishes the job.
+fn kill_9_during(name: &str, args: &[String]) {
     let (d, template) = new_archive();
     let inbox = d.path().join("inbox");
     fs::create_dir(&inbox).unwrap();
-    for i in 0..12 {
-        write_wav(&inbox.join(format!("r{i:02}.wav")), i, 3.0);
+    // Eight short recordings: enough commits for kills to land between and within them,
+    // little enough audio that normalizing it twice a round stays quick.
+    for i in 0..8 {
+        write_wav(&inbox.join(format!("r{i:02}.wav")), i, 2.0);
     }
     let r = ingest_json(
         &template,
@@ -111,6 +117,125 @@ fn kill_9_during_every_other_writer_never_breaks_the_archive() {
         &["--consent-scope", "personal-use", "--consent-by", "p"],
     );
     let id = r["ingested"][0]["id"].as_str().unwrap().to_string();
+    let export = d.path().join("export");
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| match a.as_str() {
+            "ID" => id.clone(),
+            "EXPORT" => export.to_string_lossy().into_owned(),
+            _ => a.clone(),
+        })
+        .collect();
+    let bin = assert_cmd::cargo::cargo_bin("visitrec");
+    let archive = d.path().join("a");
+    // Timing of an uninterrupted run, to spread the kills across it.
+    copy_tree(&template, &archive);
+    let t = Instant::now();
+    let ok = Std::new(&bin)
+        .arg(&args[0])
+        .arg(&archive)
+        .args(&args[1..])
+        .arg("-q")
+        .status()
+        .unwrap();
+    assert!(ok.success(), "{name} fails even uninterrupted");
+    let full = t.elapsed().as_micros().max(1000) as u64;
+    let mut seed = 0xDEAD_BEEF_1234_5678u64 ^ name.len() as u64 ^ (full << 20);
+    let mut kills = 0;
+    for round in 0..ROUNDS {
+        fs::remove_dir_all(&archive).unwrap();
+        let _ = fs::remove_dir_all(&export);
+        copy_tree(&template, &archive);
+        let delay = Duration::from_micros(next(&mut seed) % full);
+        let mut child = Std::new(&bin)
+            .arg(&args[0])
+            .arg(&archive)
+            .args(&args[1..])
+            .arg("-q")
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        if child.try_wait().unwrap().is_none() {
+            kills += 1;
+        }
+        child.kill().ok(); // SIGKILL
+        child.wait().unwrap();
+        let (code, rep) = verify_json(&archive, &[]);
+        assert_eq!(
+            code, 0,
+            "{name} round {round}, killed after {delay:?}: {rep:#}"
+        );
+        // An export is either whole (verifies) or absent.
+        if export.exists() {
+            assert_eq!(
+                verify_json(&export, &[]).0,
+                0,
+                "{name}: half-written export"
+            );
+        }
+        // The next writer recovers and finishes the job.
+        let again = Std::new(&bin)
+            .arg(&args[0])
+            .arg(&archive)
+            .args(&args[1..])
+            .arg("-q")
+            .output()
+            .unwrap();
+        let finished = again.status.success()
+            || String::from_utf8_lossy(&again.stderr).contains("already exists")
+            || String::from_utf8_lossy(&again.stderr).contains("already has a mark");
+        assert!(
+            finished,
+            "{name} round {round}: {}",
+            String::from_utf8_lossy(&again.stderr)
+        );
+        assert_eq!(
+            verify_json(&archive, &[]).0,
+            0,
+            "{name} round {round} after recovery"
+        );
+    }
+    assert!(
+        kills >= 2,
+        "{name}: only {kills} of {ROUNDS} kills landed mid-run"
+    );
+}
+
+/// `args` from string literals.
+fn words(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
+}
+
+#[test]
+fn kill_9_during_normalize_never_breaks_the_archive() {
+    kill_9_during("normalize", &words(&["normalize", "--all"]));
+}
+
+#[test]
+fn kill_9_during_segment_never_breaks_the_archive() {
+    kill_9_during("segment", &words(&["segment", "--all"]));
+}
+
+#[test]
+fn kill_9_during_tag_never_breaks_the_archive() {
+    kill_9_during(
+        "tag",
+        &words(&["tag", "ID", "--set", "k=v", "--mark", "1=x"]),
+    );
+}
+
+#[test]
+fn kill_9_during_consent_never_breaks_the_archive() {
+    kill_9_during(
+        "consent",
+        &words(&[
+            "consent", "ID", "--grant", "--scope", "research", "--by", "p",
+        ]),
+    );
+}
+
+#[test]
+fn kill_9_during_encrypt_never_breaks_the_archive() {
     let key = fixture("keys/test-age-key.txt");
     let public = String::from_utf8(
         Std::new("age-keygen")
@@ -123,125 +248,16 @@ fn kill_9_during_every_other_writer_never_breaks_the_archive() {
     .unwrap()
     .trim()
     .to_string();
-    let bin = assert_cmd::cargo::cargo_bin("visitrec");
-    let export = d.path().join("export");
-    let commands: Vec<(&str, Vec<String>)> = vec![
-        ("normalize", vec!["normalize".into(), "--all".into()]),
-        ("segment", vec!["segment".into(), "--all".into()]),
-        (
-            "tag",
-            vec![
-                "tag".into(),
-                id.clone(),
-                "--set".into(),
-                "k=v".into(),
-                "--mark".into(),
-                "1=x".into(),
-            ],
-        ),
-        (
-            "consent",
-            vec![
-                "consent".into(),
-                id.clone(),
-                "--grant".into(),
-                "--scope".into(),
-                "research".into(),
-                "--by".into(),
-                "p".into(),
-            ],
-        ),
-        (
-            "encrypt",
-            vec![
-                "encrypt".into(),
-                "--all".into(),
-                "-r".into(),
-                public,
-                "--out".into(),
-                export.to_string_lossy().into_owned(),
-            ],
-        ),
-        (
-            "checkpoint",
-            vec![
-                "checkpoint".into(),
-                "--key".into(),
-                fixture("keys/test_ed25519").to_string_lossy().into_owned(),
-            ],
-        ),
-    ];
-    let mut seed = 0xDEAD_BEEF_1234_5678u64;
-    let mut kills = 0;
-    for (name, args) in &commands {
-        let archive = d.path().join(format!("a-{name}"));
-        // Timing of an uninterrupted run, to spread the kills across it.
-        copy_tree(&template, &archive);
-        let t = Instant::now();
-        let ok = Std::new(&bin)
-            .arg(&args[0])
-            .arg(&archive)
-            .args(&args[1..])
-            .arg("-q")
-            .status()
-            .unwrap();
-        assert!(ok.success(), "{name} fails even uninterrupted");
-        let full = t.elapsed().as_micros().max(1000) as u64;
-        for round in 0..10 {
-            fs::remove_dir_all(&archive).unwrap();
-            let _ = fs::remove_dir_all(&export);
-            copy_tree(&template, &archive);
-            let delay = Duration::from_micros(next(&mut seed) % full);
-            let mut child = Std::new(&bin)
-                .arg(&args[0])
-                .arg(&archive)
-                .args(&args[1..])
-                .arg("-q")
-                .spawn()
-                .unwrap();
-            std::thread::sleep(delay);
-            if child.try_wait().unwrap().is_none() {
-                kills += 1;
-            }
-            child.kill().ok();
-            child.wait().unwrap();
-            let (code, rep) = verify_json(&archive, &[]);
-            assert_eq!(
-                code, 0,
-                "{name} round {round}, killed after {delay:?}: {rep:#}"
-            );
-            // An export is either whole (verifies) or absent.
-            if export.exists() {
-                assert_eq!(
-                    verify_json(&export, &[]).0,
-                    0,
-                    "{name}: half-written export"
-                );
-            }
-            // The next writer recovers and finishes the job.
-            let again = Std::new(&bin)
-                .arg(&args[0])
-                .arg(&archive)
-                .args(&args[1..])
-                .arg("-q")
-                .output()
-                .unwrap();
-            let finished = again.status.success()
-                || String::from_utf8_lossy(&again.stderr).contains("already exists")
-                || String::from_utf8_lossy(&again.stderr).contains("already has a mark");
-            assert!(
-                finished,
-                "{name} round {round}: {}",
-                String::from_utf8_lossy(&again.stderr)
-            );
-            assert_eq!(
-                verify_json(&archive, &[]).0,
-                0,
-                "{name} round {round} after recovery"
-            );
-        }
-    }
-    assert!(kills >= 20, "only {kills} of 50 kills landed mid-run");
+    kill_9_during(
+        "encrypt",
+        &words(&["encrypt", "--all", "-r", &public, "--out", "EXPORT"]),
+    );
+}
+
+#[test]
+fn kill_9_during_checkpoint_never_breaks_the_archive() {
+    let key = fixture("keys/test_ed25519").to_string_lossy().into_owned();
+    kill_9_during("checkpoint", &words(&["checkpoint", "--key", &key]));
 }
 
 #[test]

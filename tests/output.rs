@@ -131,6 +131,11 @@ fn list_prints_a_header_and_count_and_tables_for_spreadsheets() {
     let (code, out, err) = run(&["list", a]);
     assert_eq!(code, 0);
     assert!(out.starts_with(&id) && out.contains("research"), "{out}");
+    // No line ends in padding, with tags or without.
+    let (_, plain, _) = run(&["list", s(&archive_with_one(&dir.path().join("b")).0)]);
+    for line in out.lines().chain(plain.lines()) {
+        assert_eq!(line, line.trim_end(), "trailing spaces in {line:?}");
+    }
     assert!(err.starts_with("ID  ") && err.contains("CONSENT"), "{err}");
     assert!(err.ends_with("1 recording\n"), "{err}");
     // A filter that matches nothing still says so.
@@ -369,10 +374,17 @@ fn a_wrong_key_is_exit_2_in_verify_as_in_decrypt() {
         .0,
         0
     );
+    // The message names the key file tried and the export, not a file inside the export.
+    let said = format!(
+        "{}: the key in {} does not open this export",
+        s(&export),
+        s(&wrong)
+    );
     let (code, out, err) = run(&["verify", s(&export), "-i", s(&wrong)]);
     assert_eq!(code, 2, "{out}{err}");
-    assert!(err.contains("no identity matches"), "{err}");
-    let (code, _, _) = run(&[
+    assert!(err.contains(&said), "{err}");
+    assert!(!err.contains("plaintext-manifest"), "{err}");
+    let (code, _, err) = run(&[
         "decrypt",
         s(&export),
         "-i",
@@ -381,6 +393,96 @@ fn a_wrong_key_is_exit_2_in_verify_as_in_decrypt() {
         s(&dir.path().join("p")),
     ]);
     assert_eq!(code, 2);
+    assert!(err.contains(&said), "{err}");
+    let (_, doc, _) = run(&["verify", s(&export), "-i", s(&wrong), "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(doc["error"]["kind"], "wrong-key", "{doc}");
+    // Two keys, neither the right one: both are named.
+    let wrong2 = dir.path().join("k2");
+    std::fs::create_dir(&wrong2).unwrap();
+    let wrong2 = generate_key(&wrong2);
+    let (code, _, err) = run(&["verify", s(&export), "-i", s(&wrong), "-i", s(&wrong2)]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(&format!(
+            "none of the keys in {}, {}",
+            s(&wrong),
+            s(&wrong2)
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn verify_verbose_says_what_was_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, _) = archive_with_one(dir.path());
+    let a = s(&archive);
+    let (code, out, _) = run(&["verify", a, "-v", "--require-consent"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("bag: a visitrec archive, 1 recording(s)"),
+        "{out}"
+    );
+    assert!(out.contains("fixity: "), "{out}");
+    assert!(
+        out.contains("consent: every recording must have active consent"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("problems: 0, warnings: 0\n") || out.contains("intact"),
+        "{out}"
+    );
+    let (_, out, _) = run(&["verify", a, "-v", "--fast"]);
+    assert!(out.contains("fixity: skipped (--fast)"), "{out}");
+    // Without -v only the verdict.
+    let (_, out, _) = run(&["verify", a]);
+    assert_eq!(out.lines().count(), 1, "{out}");
+}
+
+#[test]
+fn a_signal_to_a_json_command_still_prints_one_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, _) = archive_with_one(dir.path());
+    // A read-only command that is still running when the signal comes: verify waiting to
+    // read its anchors from a pipe nobody writes to (as `--anchors <(…)` would).
+    let fifo = dir.path().join("anchors");
+    let c = std::ffi::CString::new(s(&fifo)).unwrap();
+    // SAFETY: mkfifo on a path we own.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("visitrec"))
+        .args(["verify", s(&archive), "--anchors", s(&fifo), "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once verify has the pipe open for reading (so its handlers are in place), a writer
+    // can open it without blocking; holding it open keeps verify waiting in its read.
+    let writer = {
+        use std::os::unix::fs::OpenOptionsExt;
+        let started = std::time::Instant::now();
+        loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&fifo)
+            {
+                Ok(f) => break f,
+                Err(_) if started.elapsed().as_secs() < 30 => {
+                    std::thread::sleep(std::time::Duration::from_millis(10))
+                }
+                Err(e) => panic!("verify never opened its anchors: {e}"),
+            }
+        }
+    };
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    drop(writer);
+    assert_eq!(out.status.code(), Some(130));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["error"]["kind"], "interrupted", "{doc}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted by SIGINT"));
 }
 
 #[test]

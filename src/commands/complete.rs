@@ -60,14 +60,56 @@ pub fn recording_ids() -> ArgValueCompleter {
 }
 
 /// The archive of a line being completed: `visitrec -- visitrec [flags] COMMAND ARCHIVE …`,
-/// the first word after the subcommand that is not a flag.
+/// the first word after the subcommand that is neither a flag nor a flag's value
+/// (`tag --actor bob study <TAB>` completes the ids of `study`, not of `bob`).
 fn archive_on_line(args: impl Iterator<Item = PathBuf>) -> Option<PathBuf> {
-    let words: Vec<PathBuf> = args.skip_while(|a| a != Path::new("--")).skip(2).collect();
-    let mut plain = words
-        .iter()
-        .filter(|w| !w.as_os_str().to_string_lossy().starts_with('-'));
-    plain.next()?; // the subcommand
-    plain.next().cloned()
+    let words: Vec<String> = args
+        .skip_while(|a| a != Path::new("--"))
+        .skip(2)
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
+    let cli = super::cli_command();
+    let mut command: Option<clap::Command> = None;
+    let mut i = 0;
+    while i < words.len() {
+        let word = &words[i];
+        i += 1;
+        if word.starts_with('-') {
+            let scope = command.as_ref().unwrap_or(&cli);
+            if flag_takes_a_separate_value(scope, word) {
+                i += 1;
+            }
+            continue;
+        }
+        match &command {
+            None => command = Some(cli.find_subcommand(word)?.clone()),
+            Some(_) => return Some(PathBuf::from(word)),
+        }
+    }
+    None
+}
+
+/// Whether `word` (`--name`, `-n`, or a cluster of short flags ending in one) is a flag of
+/// `command` whose value is the next word (not `--name=value` or `-nVALUE`).
+fn flag_takes_a_separate_value(command: &clap::Command, word: &str) -> bool {
+    let takes = |a: &clap::Arg| a.get_action().takes_values();
+    if let Some(long) = word.strip_prefix("--") {
+        return !long.contains('=')
+            && command
+                .get_arguments()
+                .any(|a| a.get_long() == Some(long) && takes(a));
+    }
+    let shorts: Vec<char> = word.chars().skip(1).collect();
+    // In `-qi`, `i` is last and takes the next word; in `-ikey.txt` the value is attached.
+    for (n, c) in shorts.iter().enumerate() {
+        if command
+            .get_arguments()
+            .any(|a| a.get_short() == Some(*c) && takes(a))
+        {
+            return n + 1 == shorts.len();
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -91,5 +133,22 @@ mod tests {
             None
         );
         assert_eq!(super::archive_on_line(line("visitrec show a b")), None);
+        // A flag's value is not the archive, whichever side of the subcommand it is.
+        assert_eq!(
+            super::archive_on_line(line("visitrec -- visitrec tag --actor bob study 3f")),
+            Some(PathBuf::from("study"))
+        );
+        assert_eq!(
+            super::archive_on_line(line("visitrec -- visitrec tag --actor=bob study 3f")),
+            Some(PathBuf::from("study"))
+        );
+        assert_eq!(
+            super::archive_on_line(line("visitrec -- visitrec decrypt -i key.txt exp")),
+            Some(PathBuf::from("exp"))
+        );
+        assert_eq!(
+            super::archive_on_line(line("visitrec -- visitrec -v show --json study")),
+            Some(PathBuf::from("study"))
+        );
     }
 }

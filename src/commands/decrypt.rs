@@ -50,12 +50,8 @@ pub fn run(a: &Args) -> anyhow::Result<DecryptReport> {
     let ids = super::identities_from(&a.identities, a.passphrase)?
         .ok_or_else(|| anyhow::anyhow!("give --identity FILE or --passphrase"))?;
     super::note_all(visitrec::export::remove_stale_staging(&a.out)?);
-    Ok(visitrec::export::decrypt(
-        &a.export,
-        &ids,
-        &a.out,
-        a.friendly_names,
-    )?)
+    visitrec::export::decrypt(&a.export, &ids, &a.out, a.friendly_names)
+        .map_err(|e| visitrec::crypto::name_the_keys(e, &a.export, &a.identities).into())
 }
 
 impl Report for DecryptReport {

@@ -324,13 +324,18 @@ fn text_line(r: &Recording, consent: &ConsentState) -> String {
         .iter()
         .map(|(k, v)| format!("{}={}", term(k), term(v)))
         .collect();
-    format!(
-        "{}  {:<25}  {:>8}  {:<10}  {:<28}  {}",
+    let head = format!(
+        "{}  {:<25}  {:>8}  {:<10}  ",
         r.id,
         term(&r.source.recorded_at),
         fmt_duration(r.source.duration_s),
         term(r.participant.as_deref().unwrap_or("-")),
-        consent.summary(),
-        tags.join(" ")
-    )
+    );
+    let consent = consent.summary();
+    // The consent column is padded only when tags follow it: no line ends in spaces.
+    if tags.is_empty() {
+        format!("{head}{consent}")
+    } else {
+        format!("{head}{consent:<28}  {}", tags.join(" "))
+    }
 }

@@ -130,6 +130,28 @@ pub fn fail(e: &anyhow::Error, json: bool) -> Exit {
     lib.map_or(Exit::Fatal, visitrec::Error::exit_code)
 }
 
+/// Says that a signal stopped a command that had nothing to clean up: one line on stderr and
+/// the JSON error document on stdout (installed only with `--json`; see
+/// `interrupt::on_idle_signal`).
+pub fn interrupted(signal: i32) {
+    let text = format!(
+        "interrupted by {}",
+        visitrec::interrupt::signal_name(signal)
+    );
+    message(&format!("visitrec: {text}"));
+    let doc = ErrorDoc {
+        error: ErrorBody {
+            kind: "interrupted",
+            message: &text,
+            path: None,
+        },
+    };
+    let mut out = io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut out, &doc);
+    let _ = writeln!(out);
+    let _ = out.flush();
+}
+
 /// The JSON document of a failure.
 #[derive(Serialize)]
 struct ErrorDoc<'a> {

@@ -111,9 +111,85 @@ impl Args {
     }
 }
 
+/// The verification's report, with what was asked of it (for `--verbose`; the JSON
+/// document is the report alone).
+#[derive(Debug, serde::Serialize)]
+#[serde(transparent)]
+pub struct Outcome {
+    report: Verified,
+    #[serde(skip)]
+    asked: Vec<String>,
+}
+
 /// Verifies the bag.
-pub fn run(a: &Args) -> anyhow::Result<Verified> {
-    Ok(visitrec::verify::verify(&a.archive, &a.options()?)?)
+pub fn run(a: &Args) -> anyhow::Result<Outcome> {
+    let options = a.options()?;
+    let report = visitrec::verify::verify(&a.archive, &options)
+        .map_err(|e| visitrec::crypto::name_the_keys(e, &a.archive, &a.identities))?;
+    let asked = checks_run(&options, &report);
+    Ok(Outcome { report, asked })
+}
+
+/// One line per check that ran, for `--verbose`.
+fn checks_run(o: &VerifyOptions, r: &Verified) -> Vec<String> {
+    let bag = match r.bag {
+        visitrec::verify::BagKind::Archive => "a visitrec archive",
+        visitrec::verify::BagKind::Export => "a visitrec export",
+        visitrec::verify::BagKind::DecryptedExport => "a decrypted visitrec export",
+        visitrec::verify::BagKind::Other => "a BagIt bag of another tool",
+    };
+    let mut lines = vec![format!("bag: {bag}, {} recording(s)", r.recordings)];
+    lines.push(if o.fast {
+        "fixity: skipped (--fast): presence and Payload-Oxum only".to_string()
+    } else {
+        format!(
+            "fixity: {} file(s), {} bytes read and hashed against the manifests",
+            r.files_checked, r.bytes_checked
+        )
+    });
+    if o.identities.is_some() {
+        lines.push(format!(
+            "decryption: {} file(s) opened with the key",
+            r.files_decrypted
+        ));
+    }
+    if o.require_consent {
+        lines.push("consent: every recording must have active consent today".to_string());
+    }
+    if !o.anchors.is_empty() {
+        lines.push(format!(
+            "anchors: {} audit line(s) checked",
+            o.anchors.len()
+        ));
+    }
+    if o.allowed_signers.is_some() {
+        lines.push("checkpoints: signatures checked against --allowed-signers".to_string());
+    }
+    lines.push(format!(
+        "problems: {}, warnings: {}",
+        r.problems.len(),
+        r.warnings.len()
+    ));
+    lines
+}
+
+impl Report for Outcome {
+    fn write_text(&self, out: &mut dyn Write, v: Verbosity) -> io::Result<()> {
+        if v == Verbosity::Verbose {
+            for line in &self.asked {
+                writeln!(out, "{}", term(line))?;
+            }
+        }
+        self.report.write_text(out, v)
+    }
+
+    fn diagnostics(&self, v: Verbosity) -> Vec<String> {
+        self.report.diagnostics(v)
+    }
+
+    fn exit(&self) -> visitrec::exit::Exit {
+        self.report.exit_code()
+    }
 }
 
 impl Report for Verified {

@@ -449,6 +449,25 @@ fn io_failure(e: io::Error, in_header: bool) -> DecryptFailure {
     }
 }
 
+/// Says which identity files failed, when `e` is an export's first file refusing every key
+/// given (the wrong key), instead of naming the export's internal file.
+pub fn name_the_keys(
+    e: Error,
+    export: &std::path::Path,
+    key_files: &[std::path::PathBuf],
+) -> Error {
+    match e {
+        Error::Decrypt {
+            failure: DecryptFailure::NoMatch,
+            ..
+        } if !key_files.is_empty() => Error::KeyDoesNotOpen {
+            path: export.to_path_buf(),
+            keys: key_files.to_vec(),
+        },
+        other => other,
+    }
+}
+
 /// What an error from parsing the header or unwrapping the file key means.
 fn header_failure(e: age::DecryptError, passphrase: bool) -> DecryptFailure {
     match e {
