@@ -275,9 +275,15 @@ fn wav(path: &Path, seconds: u32, tag: u16) {
     f.set_len(h.len() as u64 - 2 + u64::from(data_len)).unwrap();
 }
 
-/// An inbox of 256 short recordings followed, in name order, by `long` recordings of two
-/// minutes: a batch commits after 256 recordings or 5 seconds, so the first commit comes
-/// before the long ones begin, whatever the machine's speed.
+/// The length of the long recordings: they are still being worked on when the first batch
+/// has committed, so a signal then finds work to keep and work to redo. Longer only makes
+/// the rerun that finishes the job slow.
+const LONG_S: u32 = 40;
+
+/// An inbox of 256 short recordings followed, in name order, by `long` recordings of
+/// [`LONG_S`] seconds: a batch commits after 256 recordings or 5 seconds, so the first
+/// commit comes before the long ones begin, whatever the machine's speed.
+
 fn inbox(dir: &Path, long: u16) -> PathBuf {
     let inbox = dir.join("inbox");
     fs::create_dir(&inbox).unwrap();
@@ -285,7 +291,7 @@ fn inbox(dir: &Path, long: u16) -> PathBuf {
         wav(&inbox.join(format!("a{i:03}.wav")), 1, i + 1);
     }
     for i in 0..long {
-        wav(&inbox.join(format!("z{i}.wav")), 120, 1000 + i);
+        wav(&inbox.join(format!("z{i}.wav")), LONG_S, 1000 + i);
     }
     inbox
 }
