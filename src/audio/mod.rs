@@ -1,6 +1,7 @@
 //! Audio: content-based recognition, streaming decode, and container facts.
 
 pub mod decode;
+pub mod identifying;
 pub mod limiter;
 pub mod mp4;
 pub mod normalize;

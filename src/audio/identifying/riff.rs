@@ -1,0 +1,132 @@
+//! WAV (RIFF): tags are chunks beside `fmt ` and `data`: `LIST` (`INFO` text, `adtl`
+//! labels), `id3 `, `bext` (broadcast originator), `iXML`, `_PMX` (XMP). Stripping drops
+//! those chunks and fixes the RIFF size.
+
+use std::io::{self, Read, Seek, SeekFrom, Write};
+
+use super::{Kind, Kinds, StripError, copy_range, id3, read_at, unsupported};
+
+/// A chunk: its id, where it starts (header included), and its length with the header and
+/// the pad byte.
+struct Chunk {
+    id: [u8; 4],
+    start: u64,
+    len: u64,
+}
+
+fn bad(why: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("WAV: {why}"))
+}
+
+/// The chunks of a RIFF/WAVE file. A last chunk longer than the file (a recorder that
+/// never finished its header) runs to the end of the file.
+fn chunks<R: Read + Seek>(r: &mut R) -> io::Result<Vec<Chunk>> {
+    let end = r.seek(SeekFrom::End(0))?;
+    let mut pos = 12;
+    let mut out = Vec::new();
+    while pos + 8 <= end {
+        let h = read_at(r, pos, 8)?;
+        let size = u64::from(u32::from_le_bytes(h[4..8].try_into().expect("4")));
+        let len = (8 + size + (size & 1)).min(end - pos);
+        out.push(Chunk {
+            id: h[0..4].try_into().expect("4"),
+            start: pos,
+            len,
+        });
+        pos += len;
+        if out.len() > 100_000 {
+            return Err(bad("too many chunks"));
+        }
+    }
+    Ok(out)
+}
+
+fn is_tag(id: &[u8; 4]) -> bool {
+    matches!(
+        id,
+        b"LIST" | b"id3 " | b"ID3 " | b"bext" | b"iXML" | b"_PMX" | b"axml"
+    )
+}
+
+/// What an `INFO` item's id says.
+fn info_kind(id: &[u8]) -> Option<Kind> {
+    match id {
+        b"IART" | b"IENG" | b"ICOP" | b"ITCH" | b"ICMS" | b"IPRO" | b"ISTR" => Some(Kind::Person),
+        b"INAM" | b"ICMT" | b"ISBJ" | b"IKEY" | b"IPRD" | b"ISRF" | b"ITIT" => Some(Kind::Text),
+        b"ISFT" | b"ICRD" | b"IGNR" | b"ITRK" | b"IPRT" | b"ILNG" | b"IMED" => None,
+        _ => Some(Kind::Other),
+    }
+}
+
+/// Records the kinds of identifying metadata in a WAV file.
+pub fn detect<R: Read + Seek>(r: &mut R, kinds: &mut Kinds) -> io::Result<()> {
+    for c in chunks(r)? {
+        match &c.id {
+            b"LIST" => {
+                let b = read_at(r, c.start + 8, c.len - 8)?;
+                if b.get(0..4) != Some(b"INFO") {
+                    kinds.insert(Kind::Text); // `adtl`: labels and notes
+                    continue;
+                }
+                let mut at = 4;
+                while at + 8 <= b.len() {
+                    let size =
+                        u32::from_le_bytes(b[at + 4..at + 8].try_into().expect("4")) as usize;
+                    kinds.extend(info_kind(&b[at..at + 4]));
+                    at = at.saturating_add(8 + size + (size & 1));
+                }
+            }
+            b"id3 " | b"ID3 " => id3::detect_tag(&read_at(r, c.start + 8, c.len - 8)?, kinds)?,
+            id if is_tag(id) => {
+                kinds.insert(Kind::Other);
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Writes a WAV file without its tag chunks.
+pub fn strip<R: Read + Seek, W: Write>(r: &mut R, w: &mut W) -> Result<(), StripError> {
+    let riff = read_at(r, 0, 12)?;
+    if &riff[0..4] != b"RIFF" {
+        return unsupported("an RF64 or other non-RIFF WAV file");
+    }
+    let kept: Vec<Chunk> = chunks(r)?.into_iter().filter(|c| !is_tag(&c.id)).collect();
+    let size = 4 + kept.iter().map(|c| c.len).sum::<u64>();
+    let Ok(size) = u32::try_from(size) else {
+        return unsupported("larger than a RIFF file can be");
+    };
+    w.write_all(b"RIFF")?;
+    w.write_all(&size.to_le_bytes())?;
+    w.write_all(b"WAVE")?;
+    for c in &kept {
+        copy_range(r, c.start, c.len, w)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    #[test]
+    fn drops_info_and_fixes_the_size() {
+        let mut f = b"RIFF\0\0\0\0WAVE".to_vec();
+        f.extend_from_slice(b"fmt \x04\0\0\0abcd");
+        f.extend_from_slice(b"LIST\x12\0\0\0INFOIART\x05\0\0\0Zoe!\0\0");
+        f.extend_from_slice(b"data\x03\0\0\0xyz\0");
+        let n = f.len() as u32 - 8;
+        f[4..8].copy_from_slice(&n.to_le_bytes());
+        let mut k = Kinds::new();
+        detect(&mut Cursor::new(&f), &mut k).unwrap();
+        assert_eq!(k, Kinds::from([Kind::Person]));
+        let mut out = Vec::new();
+        strip(&mut Cursor::new(&f), &mut out).unwrap();
+        assert_eq!(
+            out,
+            b"RIFF\x1c\0\0\0WAVEfmt \x04\0\0\0abcddata\x03\0\0\0xyz\0"
+        );
+    }
+}
