@@ -278,6 +278,15 @@ pub enum Error {
     /// The age crate refused to encrypt to this set of recipients.
     #[error("cannot encrypt to these recipients: {0}")]
     CannotEncrypt(String),
+    /// An original could not be rewritten without its metadata (`encrypt --strip-metadata`);
+    /// nothing was exported.
+    #[error("{}: cannot strip its metadata: {reason}; nothing was exported (export it without --strip-metadata, or leave it out)", .path.display())]
+    CannotStrip {
+        /// The original in the archive.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// The operating system's random number generator failed: nothing can be encrypted.
     #[error("the system random number generator failed")]
     NoRandomness,
@@ -466,6 +475,7 @@ impl Error {
             Error::NeedsExport { .. } => "needs-export",
             Error::NoIdentity => "no-identity",
             Error::CannotEncrypt(_) => "cannot-encrypt",
+            Error::CannotStrip { .. } => "cannot-strip",
             Error::NoRandomness => "no-randomness",
             Error::EncryptionStopped(_) => "encryption-stopped",
             Error::ConsentRefused { .. } => "consent-refused",
@@ -488,6 +498,7 @@ impl Error {
             | Error::NotArchive { path, .. }
             | Error::Locked { path, .. }
             | Error::BadFile { path, .. }
+            | Error::CannotStrip { path, .. }
             | Error::BadJournal { path, .. }
             | Error::ForeignManifest { path, .. }
             | Error::AuditBroken { path, .. }

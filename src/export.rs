@@ -38,6 +38,12 @@ pub const CONTENT_LABEL: &str = "Visitrec-Content";
 pub const CONTENT_EXPORT: &str = "encrypted-export";
 /// Its value in the plaintext bag `decrypt` writes.
 pub const CONTENT_OPENED: &str = "decrypted-export";
+/// The tag file listing the originals exported without their metadata
+/// (`encrypt --strip-metadata`), one plaintext path a line; `decrypt` copies it into the
+/// plaintext bag.
+pub const METADATA_STRIPPED: &str = "metadata-stripped.txt";
+/// The `bag-info.txt` label giving how many originals were stripped.
+pub const STRIPPED_LABEL: &str = "Visitrec-Metadata-Stripped";
 
 /// A recording refused for export, and why.
 struct Refusal {
@@ -89,6 +95,8 @@ pub struct ExportOptions {
     pub out: PathBuf,
     /// Export the recordings consent covers and skip the others, instead of refusing all.
     pub skip_uncovered: bool,
+    /// Write each original without its metadata tags ([`crate::audio::identifying::strip`]).
+    pub strip_metadata: bool,
 }
 
 /// A recording left out of an export (`--skip-uncovered`) because consent does not cover it.
@@ -109,6 +117,9 @@ pub struct Exported {
     pub id: String,
     /// Payload paths of its `.age` files.
     pub files: Vec<String>,
+    /// Whether its original was exported without its metadata (`--strip-metadata`; false
+    /// when the original had none to strip).
+    pub metadata_stripped: bool,
 }
 
 /// What `encrypt` made.
@@ -151,8 +162,14 @@ pub fn encrypt(
             writer.archive().root().to_path_buf(),
         ));
     }
-    let (staging, plaintext_bytes) =
-        write_staging_bag(writer, recipients, &opts.out, &planned.files, today)?;
+    let (staging, plaintext_bytes, stripped) =
+        write_staging_bag(writer, recipients, &opts.out, &planned, today)?;
+    let mut planned = planned;
+    for r in &mut planned.recordings {
+        r.metadata_stripped = stripped
+            .iter()
+            .any(|p| p.starts_with(&format!("data/{}/", r.id)));
+    }
     // Past this point the export is logged, so it completes whatever signal comes.
     stop_if_interrupted()?;
     place_and_log(writer, staging, recipients, opts, today, &planned, &skipped)?;
@@ -206,6 +223,8 @@ struct Planned {
     recordings: Vec<Exported>,
     /// Things the user should know.
     warnings: Vec<String>,
+    /// The archive paths of the originals to strip of their metadata.
+    strip: std::collections::BTreeSet<String>,
 }
 
 /// Plans the export of `loaded`: a recording whose consent history the audit log does not
@@ -221,6 +240,7 @@ fn plan_export(
         files: Vec::new(),
         recordings: Vec::new(),
         warnings: Vec::new(),
+        strip: Default::default(),
     };
     for rec in loaded {
         if let Some(refusal) = consent_refusal(rec, judged, opts.purpose) {
@@ -228,6 +248,9 @@ fn plan_export(
             continue;
         }
         let files = files_to_export(rec, opts, &mut planned.warnings)?;
+        if opts.strip_metadata && files.contains(&rec.source.stored_as) {
+            planned.strip.insert(rec.source.stored_as.clone());
+        }
         let export_files: Vec<String> = files.iter().map(|f| format!("{f}.age")).collect();
         planned
             .files
@@ -235,6 +258,7 @@ fn plan_export(
         planned.recordings.push(Exported {
             id: rec.id.clone(),
             files: export_files,
+            metadata_stripped: false,
         });
     }
     Ok(planned)
@@ -275,7 +299,8 @@ fn consent_refusal(
 }
 
 /// The archive paths of `rec`'s files that `opts.include` asks for (everything it has when
-/// `None`), adding a warning when the original carries a location. Fails when something
+/// `None`), adding a warning when the original carries identifying metadata and is not to
+/// be stripped of it. Fails when something
 /// asked for explicitly is missing, or when nothing is left.
 fn files_to_export(
     rec: &record::Recording,
@@ -288,9 +313,14 @@ fn files_to_export(
     let mut files = Vec::new();
     if wanted(Include::Original) {
         files.push(rec.source.stored_as.clone());
-        if rec.source.has_location {
+        if let Some(kinds) = rec
+            .source
+            .identifying_words()
+            .filter(|_| !opts.strip_metadata)
+        {
             warnings.push(format!(
-                "{id}: the original carries a location (GPS) tag, and the export includes it"
+                "{id}: the original carries identifying metadata ({kinds}), and the export \
+                 includes it; --strip-metadata leaves it out"
             ));
         }
     }
@@ -367,12 +397,12 @@ fn write_staging_bag(
     writer: &Writer,
     recipients: &Recipients,
     out: &Path,
-    plan: &[(String, String)],
+    planned: &Planned,
     today: jiff::civil::Date,
-) -> Result<(Staging, u64)> {
+) -> Result<(Staging, u64, Vec<String>)> {
     let staging = Staging::new(out, None)?;
-    let (mut cipher_manifest, mut oxum, plain_manifest, plaintext_bytes) =
-        encrypt_payload(writer, recipients, &staging, plan)?;
+    let (mut cipher_manifest, mut oxum, plain_manifest, plaintext_bytes, stripped) =
+        encrypt_payload(writer, recipients, &staging, planned)?;
     let pm_path = staging.bag.join(PLAINTEXT_MANIFEST);
     let pm_file = fsutil::create_new(&pm_path)?;
     let (_, pm_cipher) = crypto::encrypt_stream(
@@ -398,40 +428,96 @@ fn write_staging_bag(
          everything with `visitrec decrypt DIR --identity KEY --out PLAIN`."
             .into(),
     );
-    write_tag_files(&staging.bag, &info, &cipher_manifest)?;
+    let mut extra = Vec::new();
+    if !planned.strip.is_empty() {
+        info.set(STRIPPED_LABEL, stripped.len().to_string());
+        extra.push((METADATA_STRIPPED, render_stripped(&stripped)));
+    }
+    write_tag_files(&staging.bag, &info, &cipher_manifest, &extra)?;
     staging.sync()?;
-    Ok((staging, plaintext_bytes))
+    Ok((staging, plaintext_bytes, stripped))
+}
+
+/// The text of [`METADATA_STRIPPED`].
+fn render_stripped(paths: &[String]) -> String {
+    paths.iter().map(|p| format!("{p}\n")).collect()
+}
+
+/// Reads a bag's [`METADATA_STRIPPED`] (absent: none), with the lines that are not the
+/// plaintext path of an original as `(line, reason)`.
+pub fn read_stripped(
+    bag: &Archive,
+) -> Result<(std::collections::BTreeSet<String>, Vec<(usize, String)>)> {
+    let mut paths = std::collections::BTreeSet::new();
+    let mut issues = Vec::new();
+    let text = match bag.read(METADATA_STRIPPED) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((paths, issues));
+        }
+        Err(e) => return Err(e),
+    };
+    for (i, line) in text.lines().enumerate() {
+        match plain_file_kind(line) {
+            Ok((_, PlainKind::Original)) => {
+                paths.insert(line.to_string());
+            }
+            _ => issues.push((i + 1, format!("{line:?} is not the path of an original"))),
+        }
+    }
+    Ok((paths, issues))
 }
 
 /// Encrypts the planned files into `staging`'s bag, in parallel, failing on a plaintext
-/// that does not match the archive manifest or on an interrupt. Returns the ciphertext
-/// manifest, its Payload-Oxum, the plaintext manifest and the bytes of plaintext.
+/// that does not match the archive manifest or on an interrupt. The originals planned for
+/// stripping are checked against the manifest, then stripped into a temporary file of the
+/// staging folder which is encrypted instead. Returns the ciphertext manifest, its
+/// Payload-Oxum, the plaintext manifest, the bytes of plaintext, and the paths of the
+/// originals whose stripped copy differs from them.
 fn encrypt_payload(
     writer: &Writer,
     recipients: &Recipients,
     staging: &Staging,
-    plan: &[(String, String)],
-) -> Result<(Manifest, Oxum, Manifest, u64)> {
+    planned: &Planned,
+) -> Result<(Manifest, Oxum, Manifest, u64, Vec<String>)> {
     let archive = writer.archive();
     let manifest = writer.manifest().clone();
-    let results: Vec<Result<(String, Fixity, Fixity)>> = plan
+    let plan = &planned.files;
+    let results: Vec<Result<(String, Fixity, Fixity, bool)>> = plan
         .par_iter()
         .map(|(src, dst)| {
             let target = staging.bag.join(dst);
             fsutil::create_dirs(target.parent().expect("payload path has a parent"))?;
-            let input = interrupt::Stoppable(archive.open_file(src)?);
-            let output = fsutil::create_new(&target)?;
             let source = archive.root().join(src);
-            let (plain, cipher) =
-                crypto::encrypt_stream(recipients, input, &output, (&source, &target))?;
+            let stripped = match planned.strip.contains(src) {
+                true => Some(strip_original(archive, &manifest, src, staging)?),
+                false => None,
+            };
+            let input = match &stripped {
+                Some(tmp) => fs::File::open(tmp).at(tmp)?,
+                None => archive.open_file(src)?,
+            };
+            let output = fsutil::create_new(&target)?;
+            let encrypted = crypto::encrypt_stream(
+                recipients,
+                interrupt::Stoppable(input),
+                &output,
+                (&source, &target),
+            );
+            if let Some(tmp) = &stripped {
+                fs::remove_file(tmp).at(tmp)?;
+            }
+            let (plain, cipher) = encrypted?;
             output.sync_all().at(&target)?;
-            if manifest.entries.get(src) != Some(&plain.sha256) {
+            let original = manifest.entries.get(src);
+            if stripped.is_none() && original != Some(&plain.sha256) {
                 return Err(Error::BadFile {
                     path: archive.root().join(src),
                     reason: "does not match the archive manifest; run `visitrec verify`".into(),
                 });
             }
-            Ok((src.clone(), plain, cipher))
+            let changed = original != Some(&plain.sha256);
+            Ok((src.clone(), plain, cipher, changed))
         })
         .collect();
     stop_if_interrupted()?;
@@ -439,15 +525,65 @@ fn encrypt_payload(
     let mut cipher_manifest = Manifest::default();
     let mut oxum = Oxum::default();
     let mut plaintext_bytes = 0;
+    let mut stripped = Vec::new();
     for (r, (_, dst)) in results.into_iter().zip(plan) {
-        let (src, plain, cipher) = r?;
+        let (src, plain, cipher, changed) = r?;
+        if changed {
+            stripped.push(src.clone());
+        }
         plain_manifest.entries.insert(src, plain.sha256);
         plaintext_bytes += plain.size;
         cipher_manifest.entries.insert(dst.clone(), cipher.sha256);
         oxum.octets += cipher.size;
         oxum.streams += 1;
     }
-    Ok((cipher_manifest, oxum, plain_manifest, plaintext_bytes))
+    stripped.sort();
+    Ok((
+        cipher_manifest,
+        oxum,
+        plain_manifest,
+        plaintext_bytes,
+        stripped,
+    ))
+}
+
+/// Checks the archive's original `src` against the manifest, then writes it without its
+/// metadata into a new temporary file of the staging folder, and returns that file's path.
+/// An original that cannot be stripped is `Error::CannotStrip`, and leaves no file.
+fn strip_original(
+    archive: &Archive,
+    manifest: &Manifest,
+    src: &str,
+    staging: &Staging,
+) -> Result<PathBuf> {
+    let path = archive.root().join(src);
+    let fixity = hash::hash_reader(interrupt::Stoppable(archive.open_file(src)?)).at(&path)?;
+    if manifest.entries.get(src) != Some(&fixity.sha256) {
+        return Err(Error::BadFile {
+            path,
+            reason: "does not match the archive manifest; run `visitrec verify`".into(),
+        });
+    }
+    let tmp = staging
+        .dir
+        .join(format!(".strip-{}", src.replace('/', "-")));
+    let out = fsutil::create_new(&tmp)?;
+    let mut input = std::io::BufReader::new(archive.open_file(src)?);
+    let mut w = std::io::BufWriter::new(&out);
+    let result = crate::audio::identifying::strip(&mut input, &mut w)
+        .and_then(|()| std::io::Write::flush(&mut w).map_err(Into::into));
+    drop(w);
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(match e {
+            crate::audio::identifying::StripError::Unsupported(reason) => {
+                Error::CannotStrip { path, reason }
+            }
+            crate::audio::identifying::StripError::Io(e) => Error::io(&path, e),
+        });
+    }
+    out.sync_all().at(&tmp)?;
+    Ok(tmp)
 }
 
 /// Puts the finished export in place, then logs it (an `export` audit entry naming the
@@ -469,6 +605,14 @@ fn place_and_log(
         "recipients": recipients.fingerprints(),
         "files": planned.files.len(),
     });
+    if opts.strip_metadata {
+        details["metadata_stripped"] = planned
+            .recordings
+            .iter()
+            .filter(|r| r.metadata_stripped)
+            .map(|r| serde_json::Value::from(r.id.clone()))
+            .collect();
+    }
     if !skipped.is_empty() {
         // Ids and reason codes only, as in an `export-refused` entry: no free text.
         details["skipped"] = skipped
@@ -586,10 +730,13 @@ pub fn decrypt(
                 path: export.join(cipher_rel),
                 reason: crate::failure::describe_io(&e),
             })?;
-            let rec = check_metadata(id, &json.buf, expected).map_err(|reason| Error::BadFile {
-                path: export.join(cipher_rel),
-                reason,
-            })?;
+            let rec =
+                check_metadata(id, &json.buf, expected, &plan.stripped).map_err(|reason| {
+                    Error::BadFile {
+                        path: export.join(cipher_rel),
+                        reason,
+                    }
+                })?;
             metadata.insert(id.to_string(), rec);
         }
     }
@@ -604,7 +751,13 @@ pub fn decrypt(
     info.set("Bag-Software-Agent", crate::archive::software_agent());
     // Not an archive: it has no audit log, and `verify` must not ask for one.
     info.set(CONTENT_LABEL, CONTENT_OPENED.into());
-    write_tag_files(&staging.bag, &info, expected)?;
+    let mut extra = Vec::new();
+    if plan.has_stripped_file {
+        let paths: Vec<String> = plan.stripped.iter().cloned().collect();
+        info.set(STRIPPED_LABEL, paths.len().to_string());
+        extra.push((METADATA_STRIPPED, render_stripped(&paths)));
+    }
+    write_tag_files(&staging.bag, &info, expected, &extra)?;
     staging.sync()?;
     stop_if_interrupted()?;
     staging.finish()?;
@@ -740,7 +893,7 @@ pub fn check_decryption(export: &Path, identities: &Identities) -> Result<Decryp
                     "decrypts to bytes that do not match the plaintext manifest".into(),
                 )),
                 Ok(_) => metadata
-                    .and_then(|id| check_metadata(id, &json.buf, expected).err())
+                    .and_then(|id| check_metadata(id, &json.buf, expected, &plan.stripped).err())
                     .map(|why| (cipher_rel.clone(), why)),
                 Err(why) => Some((cipher_rel.clone(), why)),
             }
@@ -766,15 +919,23 @@ struct Plan {
     files: Vec<(String, String)>,
     /// `(export path, reason)` for each file whose path or id cannot be right.
     problems: Vec<(String, String)>,
+    /// The plaintext paths of the originals exported without their metadata.
+    stripped: std::collections::BTreeSet<String>,
+    /// Whether the export has a [`METADATA_STRIPPED`] file.
+    has_stripped_file: bool,
 }
 
 /// Decrypts the plaintext manifest, pairs each `.age` payload file with its plain path,
 /// and checks what can be checked before decrypting anything else: every path has the
 /// form `data/<id>/<file>` of a recording's file ([`plain_file_kind`]), the two manifests
 /// list the same files, and each original's SHA-256 starts with its folder's id (the id
-/// is the content hash, so an original that does not is not that recording).
+/// is the content hash, so an original that does not is not that recording) unless
+/// [`METADATA_STRIPPED`] lists it: a stripped copy's hash is not its original's, and it is
+/// checked instead against the plaintext manifest as it decrypts.
 fn plan(bag: &Archive, identities: &Identities) -> Result<Plan> {
     let cipher = bag.strict_manifest(MANIFEST)?;
+    let has_stripped_file = bag.root().join(METADATA_STRIPPED).is_file();
+    let (stripped, stripped_issues) = read_stripped(bag)?;
     let input = bag
         .open_file(PLAINTEXT_MANIFEST)
         .map_err(|_| Error::NotExport {
@@ -796,7 +957,19 @@ fn plan(bag: &Archive, identities: &Identities) -> Result<Plan> {
         });
     }
     let mut files = Vec::new();
-    let mut problems = Vec::new();
+    let mut problems: Vec<(String, String)> = stripped_issues
+        .into_iter()
+        .map(|(line, why)| (METADATA_STRIPPED.to_string(), format!("line {line}: {why}")))
+        .collect();
+    for p in stripped
+        .iter()
+        .filter(|p| !expected.entries.contains_key(*p))
+    {
+        problems.push((
+            METADATA_STRIPPED.into(),
+            format!("lists {p}, which the export does not contain"),
+        ));
+    }
     for k in cipher
         .entries
         .keys()
@@ -827,7 +1000,7 @@ fn plan(bag: &Archive, identities: &Identities) -> Result<Plan> {
             ));
         }
         if let Ok((id, PlainKind::Original)) = plain_file_kind(plain) {
-            if !sha.starts_with(id) {
+            if !sha.starts_with(id) && !stripped.contains(plain) {
                 problems.push((
                     format!("{plain}.age"),
                     format!(
@@ -853,6 +1026,8 @@ fn plan(bag: &Archive, identities: &Identities) -> Result<Plan> {
         expected,
         files,
         problems,
+        stripped,
+        has_stripped_file,
     })
 }
 
@@ -914,12 +1089,13 @@ fn metadata_of(plain: &str) -> Option<&str> {
 }
 
 /// Checks a decrypted `recording.json` of folder `id`: it parses, names the same id, and
-/// names exactly the original the export holds (path and SHA-256), and every other file
-/// of the folder is one it lists; returns it.
+/// names exactly the original the export holds (path, and SHA-256 unless `stripped` lists
+/// it), and every other file of the folder is one it lists; returns it.
 fn check_metadata(
     id: &str,
     json: &[u8],
     expected: &Manifest,
+    stripped: &std::collections::BTreeSet<String>,
 ) -> std::result::Result<record::Recording, String> {
     let rec = record::Recording::from_json(json)
         .map_err(|e| format!("decrypts to a bad recording.json: {e}"))?;
@@ -944,7 +1120,7 @@ fn check_metadata(
                 "recording.json does not list {path}, which the export holds"
             ));
         }
-        if *path == rec.source.stored_as && *sha != rec.source.sha256 {
+        if *path == rec.source.stored_as && *sha != rec.source.sha256 && !stripped.contains(path) {
             return Err(format!(
                 "recording.json's source.sha256 does not match {path} in the export"
             ));
@@ -984,13 +1160,20 @@ impl std::io::Write for Capped {
     }
 }
 
-/// Writes `bagit.txt`, `bag-info.txt`, the payload manifest and the tag manifest.
-fn write_tag_files(dir: &Path, info: &BagInfo, manifest: &Manifest) -> Result<()> {
-    let files = [
+/// Writes `bagit.txt`, `bag-info.txt`, the payload manifest, the `extra` tag files and the
+/// tag manifest.
+fn write_tag_files(
+    dir: &Path,
+    info: &BagInfo,
+    manifest: &Manifest,
+    extra: &[(&str, String)],
+) -> Result<()> {
+    let mut files = vec![
         (BAGIT_TXT, bagit::BAGIT_TXT.to_string()),
         (BAG_INFO, info.render()),
         (MANIFEST, manifest.render()),
     ];
+    files.extend(extra.iter().cloned());
     let mut tags = Manifest::default();
     for (name, text) in &files {
         fsutil::write_new(&dir.join(name), text.as_bytes())?;

@@ -643,6 +643,11 @@ fn stage_audio(
         record::payload_path(&id, &format!("original.{}", extension(&facts, &cand.path)));
     let (file_name, raw) = name_fields(&cand.path);
     let (recorded_at, recorded_at_source) = recorded_at(&facts, base.src_meta);
+    let mut identifying = crate::audio::identifying::detect(original)
+        .map_err(|e| StageError::Audio(AudioError::Io(e)))?;
+    if facts.has_location {
+        identifying.insert(crate::audio::identifying::Kind::Location);
+    }
     staged.rec.source = Source {
         file_name,
         file_name_raw_hex: raw,
@@ -657,7 +662,8 @@ fn stage_audio(
         duration_s: round_ms(facts.duration_s()),
         recorded_at,
         recorded_at_source: recorded_at_source.to_string(),
-        has_location: facts.has_location,
+        has_location: identifying.contains(&crate::audio::identifying::Kind::Location),
+        identifying: Some(identifying.into_iter().collect()),
     };
     staged.rec.ingested_at = base.ingested_at.to_string();
     let a = base.attach;
@@ -698,6 +704,7 @@ fn placeholder(id: &str) -> Recording {
             recorded_at: String::new(),
             recorded_at_source: String::new(),
             has_location: false,
+            identifying: None,
         },
         ingested_at: String::new(),
         participant: None,

@@ -171,8 +171,32 @@ pub struct Source {
     pub recorded_at: String,
     /// Where `recorded_at` came from: `mp4-mvhd` or `file-mtime`.
     pub recorded_at_source: String,
-    /// Whether the original carries a location (GPS) tag. The location itself is never copied.
+    /// Whether the original carries a location (GPS) tag. The original is kept byte for
+    /// byte, so it still holds the location; visitrec copies it nowhere else.
     pub has_location: bool,
+    /// The kinds of identifying metadata the original carries (never their values), sorted;
+    /// absent for recordings ingested before visitrec looked (then only `has_location` is
+    /// known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifying: Option<Vec<crate::audio::identifying::Kind>>,
+}
+
+impl Source {
+    /// Whether the original is known to carry identifying metadata, or might (ingested
+    /// before visitrec looked, with a location).
+    pub fn carries_identifying(&self) -> bool {
+        self.has_location || self.identifying.as_ref().is_some_and(|k| !k.is_empty())
+    }
+
+    /// The kinds in words (`location, device, person`), or `None` when there are none.
+    pub fn identifying_words(&self) -> Option<String> {
+        let kinds: Vec<&str> = match &self.identifying {
+            Some(k) => k.iter().map(|k| k.as_str()).collect(),
+            None if self.has_location => vec!["location"],
+            None => Vec::new(),
+        };
+        (!kinds.is_empty()).then(|| kinds.join(", "))
+    }
 }
 
 impl Recording {

@@ -385,7 +385,12 @@ impl Verifier<'_> {
             if export {
                 self.check_export_layout(&bag.manifest);
             } else if visitrec {
-                let (recordings, tombstones) = self.check_recordings(&bag.manifest);
+                // A decrypted export may hold originals stripped of their metadata.
+                let stripped = match opened {
+                    true => self.stripped()?,
+                    false => Default::default(),
+                };
+                let (recordings, tombstones) = self.check_recordings(&bag.manifest, &stripped);
                 if !opened {
                     self.check_audit(&recordings, &tombstones)?;
                 }
@@ -1040,7 +1045,11 @@ impl Verifier<'_> {
     /// Each `data/<id>/recording.json` must parse, name its own folder, and describe the
     /// original it sits beside (as the manifest records it: a changed original is already
     /// reported as `modified`).
-    fn check_recordings(&mut self, manifest: &Manifest) -> (Vec<Recording>, Vec<String>) {
+    fn check_recordings(
+        &mut self,
+        manifest: &Manifest,
+        stripped: &std::collections::BTreeSet<String>,
+    ) -> (Vec<Recording>, Vec<String>) {
         let mut loaded = Vec::new();
         let mut folders: BTreeMap<&str, bool> = BTreeMap::new();
         let mut purged: BTreeMap<&str, usize> = BTreeMap::new();
@@ -1104,7 +1113,7 @@ impl Verifier<'_> {
             }
             let stored = &rec.source.stored_as;
             match manifest.entries.get(stored) {
-                Some(sha) if *sha == rec.source.sha256 => {}
+                Some(sha) if *sha == rec.source.sha256 || stripped.contains(stored) => {}
                 Some(sha) => self.problem(
                     &json_path,
                     ProblemKind::BadMetadata,
@@ -1124,6 +1133,21 @@ impl Verifier<'_> {
             }
         }
         (loaded, tombstones)
+    }
+
+    /// The originals a decrypted export's [`crate::export::METADATA_STRIPPED`] lists (their
+    /// bytes are a stripped copy's, not the original's whose hash `recording.json` has);
+    /// a line that is not an original's path is a problem.
+    fn stripped(&mut self) -> Result<std::collections::BTreeSet<String>> {
+        let (paths, issues) = crate::export::read_stripped(self.archive)?;
+        for (line, why) in issues {
+            self.problem(
+                crate::export::METADATA_STRIPPED,
+                ProblemKind::BadMetadata,
+                format!("line {line}: {why}"),
+            );
+        }
+        Ok(paths)
     }
 
     /// A purged recording's folder holds its `tombstone.json` and nothing else, and the
@@ -1247,6 +1271,7 @@ impl Verifier<'_> {
                 MANIFEST,
                 AUDIT_LOG,
                 crate::archive::CHECKPOINTS,
+                crate::export::METADATA_STRIPPED,
             ] {
                 if !tags.entries.contains_key(name) && self.text(name)?.is_some() {
                     self.problem(

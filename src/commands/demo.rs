@@ -183,6 +183,7 @@ fn run_in(dir: &Path, progress: &dyn Progress) -> anyhow::Result<DemoRun> {
             include: None,
             out: out.clone(),
             skip_uncovered: false,
+            strip_metadata: false,
         },
     )?;
     drop(writer);

@@ -21,7 +21,9 @@ pub const EXAMPLES: &str = "Examples:
 
 Every recording's consent must cover --purpose today, or nothing is written (exit 3).
 With --skip-uncovered the others are left out and listed; exit 3 only if none is covered.
-The recipient opens a file with the stock tool: age -d -i key.txt -o original.m4a original.m4a.age";
+The recipient opens a file with the stock tool: age -d -i key.txt -o original.m4a original.m4a.age
+Originals are exported byte for byte, with any location, device or names their tags hold
+(a warning says so); --strip-metadata writes them without their tags instead.";
 
 /// `visitrec encrypt` flags.
 #[derive(Debug, clap::Args)]
@@ -53,6 +55,10 @@ pub struct Args {
     /// refusing all (exit 3 only if none is covered).
     #[arg(long)]
     pub skip_uncovered: bool,
+    /// Write each original without its metadata tags (location, device, names, comments,
+    /// pictures); the audio is unchanged. The export lists them in metadata-stripped.txt.
+    #[arg(long)]
+    pub strip_metadata: bool,
     /// What to include: original,normalized,segments,metadata (default: all that exists).
     #[arg(long, value_name = "LIST")]
     pub include: Option<String>,
@@ -94,6 +100,7 @@ impl Args {
                 .transpose()?,
             out: self.out.clone(),
             skip_uncovered: self.skip_uncovered,
+            strip_metadata: self.strip_metadata,
         })
     }
 }
@@ -136,6 +143,14 @@ impl Report for Encrypted {
             self.purpose,
             term(&r.out)
         )?;
+        let stripped = r.recordings.iter().filter(|r| r.metadata_stripped).count();
+        if stripped > 0 {
+            writeln!(
+                out,
+                "wrote {stripped} original(s) without their metadata (listed in {})",
+                visitrec::export::METADATA_STRIPPED
+            )?;
+        }
         if !r.skipped.is_empty() {
             writeln!(
                 out,

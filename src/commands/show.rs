@@ -162,12 +162,25 @@ fn write_source(out: &mut dyn Write, r: &Recording) -> io::Result<()> {
         term(&s.recorded_at),
         term(&s.recorded_at_source)
     )?;
-    let location = if s.has_location {
-        "yes (not copied)"
-    } else {
-        "no"
-    };
-    writeln!(out, "has location: {location}")
+    writeln!(out, "identifying:  {}", identifying_line(s))
+}
+
+/// What `show` says about the identifying metadata the original carries.
+fn identifying_line(s: &visitrec::record::Source) -> String {
+    let unchecked = s.identifying.is_none();
+    match (s.identifying_words(), unchecked) {
+        (Some(kinds), _) => format!(
+            "{kinds}{} — still in the original, which is kept byte for byte; \
+             `encrypt --strip-metadata` exports it without them",
+            if unchecked {
+                " (other kinds not checked: ingested by an older visitrec)"
+            } else {
+                ""
+            }
+        ),
+        (None, false) => "none found in the original's tags".into(),
+        (None, true) => "not checked (ingested by an older visitrec)".into(),
+    }
 }
 
 fn write_renditions(out: &mut dyn Write, r: &Recording) -> io::Result<()> {
