@@ -490,7 +490,7 @@ fn encrypt_payload(
             fsutil::create_dirs(target.parent().expect("payload path has a parent"))?;
             let source = archive.root().join(src);
             let stripped = match planned.strip.contains(src) {
-                true => Some(strip_original(archive, &manifest, src, staging)?),
+                true => strip_original(archive, &manifest, src, staging)?,
                 false => None,
             };
             let input = match &stripped {
@@ -547,15 +547,17 @@ fn encrypt_payload(
     ))
 }
 
-/// Checks the archive's original `src` against the manifest, then writes it without its
-/// metadata into a new temporary file of the staging folder, and returns that file's path.
-/// An original that cannot be stripped is `Error::CannotStrip`, and leaves no file.
+/// Checks the archive's original `src` against the manifest, then, if its tags carry
+/// identifying metadata, writes it without its metadata into a new temporary file of the
+/// staging folder, and returns that file's path (`None`: nothing to strip, the original is
+/// exported as it is). An original that cannot be stripped is `Error::CannotStrip`, and
+/// leaves no file.
 fn strip_original(
     archive: &Archive,
     manifest: &Manifest,
     src: &str,
     staging: &Staging,
-) -> Result<PathBuf> {
+) -> Result<Option<PathBuf>> {
     let path = archive.root().join(src);
     let fixity = hash::hash_reader(interrupt::Stoppable(archive.open_file(src)?)).at(&path)?;
     if manifest.entries.get(src) != Some(&fixity.sha256) {
@@ -564,11 +566,17 @@ fn strip_original(
             reason: "does not match the archive manifest; run `visitrec verify`".into(),
         });
     }
+    let mut input = std::io::BufReader::new(archive.open_file(src)?);
+    if crate::audio::identifying::detect_in(&mut input)
+        .at(&path)?
+        .is_empty()
+    {
+        return Ok(None);
+    }
     let tmp = staging
         .dir
         .join(format!(".strip-{}", src.replace('/', "-")));
     let out = fsutil::create_new(&tmp)?;
-    let mut input = std::io::BufReader::new(archive.open_file(src)?);
     let mut w = std::io::BufWriter::new(&out);
     let result = crate::audio::identifying::strip(&mut input, &mut w)
         .and_then(|()| std::io::Write::flush(&mut w).map_err(Into::into));
@@ -583,7 +591,7 @@ fn strip_original(
         });
     }
     out.sync_all().at(&tmp)?;
-    Ok(tmp)
+    Ok(Some(tmp))
 }
 
 /// Puts the finished export in place, then logs it (an `export` audit entry naming the

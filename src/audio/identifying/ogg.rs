@@ -139,7 +139,7 @@ fn headers<R: Read>(r: &mut R) -> io::Result<Option<(Page, Vec<Vec<u8>>, u32, &'
     let mut pages = 1;
     while packets.done.len() < count {
         let p = read_page(r)?.ok_or_else(|| bad("the file ends inside its headers"))?;
-        if p.serial != first.serial {
+        if p.serial != first.serial || p.flags & BOS != 0 {
             return Err(bad("more than one logical stream"));
         }
         packets.add(&p)?;
@@ -154,18 +154,52 @@ fn headers<R: Read>(r: &mut R) -> io::Result<Option<(Page, Vec<Vec<u8>>, u32, &'
     Ok(Some((first, packets.done, pages, magic)))
 }
 
-/// Records the kinds of identifying metadata in an Ogg file's comment header.
+/// The first page of a logical stream.
+const BOS: u8 = 2;
+/// At most this many chained streams are read.
+const MAX_LINKS: usize = 1000;
+
+/// Skips one page, reading only its header; returns its flags, `None` at the end.
+fn skip_page<R: Read + Seek>(r: &mut io::BufReader<R>) -> io::Result<Option<u8>> {
+    let mut h = [0u8; 27];
+    match read_up_to(r, &mut h)? {
+        0 => return Ok(None),
+        27 if &h[0..4] == b"OggS" => {}
+        _ => return Err(bad("not an Ogg page")),
+    }
+    let mut lacing = vec![0u8; usize::from(h[26])];
+    r.read_exact(&mut lacing)?;
+    let body: i64 = lacing.iter().map(|&l| i64::from(l)).sum();
+    r.seek_relative(body)?;
+    Ok(Some(h[5]))
+}
+
+/// Records the kinds of identifying metadata in the comment header of each stream of an
+/// Ogg file (a chained file has one per link).
 pub fn detect<R: Read + Seek>(r: &mut R, kinds: &mut Kinds) -> io::Result<()> {
     r.seek(SeekFrom::Start(0))?;
     let mut buffered = io::BufReader::new(r);
-    if let Some((_, packets, _, magic)) = headers(&mut buffered)? {
-        let comment = &packets[1];
-        if !comment.starts_with(magic) {
-            return Err(bad("the second packet is not a comment header"));
+    for _ in 0..MAX_LINKS {
+        if let Some((_, packets, _, magic)) = headers(&mut buffered)? {
+            let comment = &packets[1];
+            if !comment.starts_with(magic) {
+                return Err(bad("the second packet is not a comment header"));
+            }
+            keys::vorbis_comments(&comment[magic.len()..], kinds)?;
         }
-        keys::vorbis_comments(&comment[magic.len()..], kinds)?;
+        loop {
+            let at = buffered.stream_position()?;
+            match skip_page(&mut buffered)? {
+                None => return Ok(()),
+                Some(flags) if flags & BOS != 0 => {
+                    buffered.seek(SeekFrom::Start(at))?;
+                    break;
+                }
+                Some(_) => {}
+            }
+        }
     }
-    Ok(())
+    Err(bad("too many chained streams"))
 }
 
 /// Lays `packets` out on pages of stream `serial` numbered from `seq`, granule 0.
@@ -234,7 +268,7 @@ pub fn strip<R: Read + Seek, W: Write>(r: &mut R, w: &mut W) -> Result<(), Strip
         write_page(w, p)?;
     }
     while let Some(mut p) = read_page(&mut r).map_err(to_unsupported)? {
-        if p.serial != first.serial {
+        if p.serial != first.serial || p.flags & BOS != 0 {
             return unsupported("more than one logical stream (chained or multiplexed Ogg)");
         }
         p.seq = p.seq.wrapping_add(shift);

@@ -1,0 +1,471 @@
+//! Metadata that identifies people: which kinds each container's tags carry (recorded in
+//! `recording.json`, never their values), what `show` and `encrypt` say about them, and
+//! `encrypt --strip-metadata` checked against the stock tools (age, ffprobe, ffmpeg).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command as Tool;
+
+use common::*;
+use serde_json::Value;
+
+const KEY: &str = "tests/fixtures/keys/test-age-key.txt";
+
+/// The fixtures, with the kinds their tags carry.
+const TAGGED: &[(&str, &[&str])] = &[
+    (
+        "identifying/iphone-keys.m4a",
+        &["location", "device", "person"],
+    ),
+    ("identifying/gapless-named.m4a", &["location", "person"]),
+    ("identifying/tagged.mp3", &["location", "person", "text"]),
+    ("identifying/tagged.opus", &["location", "person", "text"]),
+    ("identifying/tagged.ogg", &["location", "person", "text"]),
+    ("identifying/cover.flac", &["person", "text", "picture"]),
+    ("identifying/info.wav", &["person", "text"]),
+    ("phone/with-location.m4a", &["location"]),
+];
+/// Fixtures without identifying tags.
+const PLAIN: &[&str] = &[
+    "phone/dictation.wav",
+    "formats/voice-note.amr",
+    "phone/voice-memo.m4a",
+];
+
+fn key() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(KEY)
+}
+
+fn recipient() -> String {
+    let text = fs::read_to_string(key()).unwrap();
+    let line = text.lines().find(|l| l.contains("public key: ")).unwrap();
+    line.split("public key: ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// An archive holding every fixture above, consenting to personal use: file name → id.
+fn archive_with_all(root: &Path) -> (PathBuf, BTreeMap<String, String>) {
+    let archive = archive_at(root);
+    let files: Vec<PathBuf> = TAGGED
+        .iter()
+        .map(|(f, _)| *f)
+        .chain(PLAIN.iter().copied())
+        .map(fixture)
+        .collect();
+    let r = ingest_json(
+        &archive,
+        &files,
+        &[
+            "--consent-scope",
+            "personal-use",
+            "--consent-by",
+            "patient:P1",
+        ],
+    );
+    let ids = r["ingested"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let id = i["id"].as_str().unwrap().to_string();
+            let name = recording(&archive, &id)["source"]["file_name"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            (name, id)
+        })
+        .collect::<BTreeMap<_, _>>();
+    assert_eq!(ids.len(), TAGGED.len() + PLAIN.len(), "{r:#}");
+    (archive, ids)
+}
+
+fn name_of(rel: &str) -> &str {
+    rel.rsplit('/').next().unwrap()
+}
+
+fn tool(name: &str) -> Tool {
+    let mut c = Tool::new(name);
+    c.stdin(std::process::Stdio::null());
+    c
+}
+
+/// ffprobe's format and stream tags of `path`, as `key=value` strings.
+fn ffprobe_tags(path: &Path) -> Vec<String> {
+    let out = tool("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format_tags:stream_tags",
+            "-of",
+            "json",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe must be installed for this test");
+    assert!(out.status.success(), "ffprobe {}", path.display());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut tags = Vec::new();
+    let streams = v["streams"].as_array().cloned().unwrap_or_default();
+    for t in streams
+        .iter()
+        .map(|s| &s["tags"])
+        .chain([&v["format"]["tags"]])
+    {
+        for (k, val) in t.as_object().into_iter().flatten() {
+            tags.push(format!("{k}={}", val.as_str().unwrap_or_default()));
+        }
+    }
+    tags
+}
+
+/// ffmpeg's decode of the audio of `path` as 16-bit PCM.
+fn pcm(path: &Path) -> Vec<u8> {
+    let out = tool("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-map", "0:a", "-f", "s16le", "-"])
+        .output()
+        .expect("ffmpeg must be installed for this test");
+    assert!(out.status.success(), "ffmpeg {}", path.display());
+    out.stdout
+}
+
+/// Tags that say nothing about a person: container brands, track handler, creation time
+/// (MP4 `mvhd`/`mdhd`, which stripping leaves), and the gapless tag.
+fn harmless(tag: &str) -> bool {
+    let key = tag.split('=').next().unwrap();
+    [
+        "creation_time",
+        "language",
+        "handler_name",
+        "vendor_id",
+        "major_brand",
+        "minor_version",
+        "compatible_brands",
+        "iTunSMPB",
+    ]
+    .contains(&key)
+}
+
+#[test]
+fn each_container_records_the_kinds_its_tags_carry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, ids) = archive_with_all(dir.path());
+    for (file, kinds) in TAGGED {
+        let s = &recording(&archive, &ids[name_of(file)])["source"];
+        let mut want: Vec<&str> = kinds.to_vec();
+        want.sort();
+        let got: Vec<&str> = s["identifying"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap())
+            .collect();
+        let mut sorted = got.clone();
+        sorted.sort();
+        assert_eq!(sorted, want, "{file}");
+        assert_eq!(s["has_location"], kinds.contains(&"location"), "{file}");
+        // Only kinds: no value of a tag reaches recording.json.
+        let text = s.to_string();
+        for value in ["Zoë", "Zo\\u00eb", "48.8584", "iPhone", "Hugo"] {
+            assert!(!text.contains(value), "{file}: {text}");
+        }
+    }
+    for file in PLAIN {
+        let s = &recording(&archive, &ids[name_of(file)])["source"];
+        assert_eq!(s["identifying"], serde_json::json!([]), "{file}");
+        assert_eq!(s["has_location"], false, "{file}");
+    }
+}
+
+#[test]
+fn show_says_the_original_still_carries_them_and_encrypt_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = archive_at(dir.path());
+    let r = ingest_json(
+        &archive,
+        &[
+            fixture("identifying/iphone-keys.m4a"),
+            fixture("phone/dictation.wav"),
+        ],
+        &[
+            "--consent-scope",
+            "personal-use",
+            "--consent-by",
+            "patient:P1",
+        ],
+    );
+    let id = |i: usize| r["ingested"][i]["id"].as_str().unwrap().to_string();
+    let show = |id: &str| {
+        let out = visitrec()
+            .arg("show")
+            .arg(&archive)
+            .arg(id)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let tagged = show(&id(0));
+    assert!(
+        tagged.contains("identifying:  location, device, person — still in the original"),
+        "{tagged}"
+    );
+    assert!(!tagged.contains("not copied"), "{tagged}");
+    assert!(show(&id(1)).contains("identifying:  none found in the original's tags"));
+
+    let encrypt = |out: &str, strip: bool| {
+        let mut c = visitrec();
+        c.arg("encrypt")
+            .arg(&archive)
+            .arg("--all")
+            .args(["-r", &recipient(), "--out"])
+            .arg(dir.path().join(out));
+        if strip {
+            c.arg("--strip-metadata");
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        (
+            String::from_utf8(o.stdout).unwrap(),
+            String::from_utf8(o.stderr).unwrap(),
+        )
+    };
+    let (_, warned) = encrypt("as-is", false);
+    assert!(
+        warned.contains(&format!(
+            "{}: the original carries identifying metadata (location, device, person), and the \
+             export includes it; --strip-metadata leaves it out",
+            id(0)
+        )),
+        "{warned}"
+    );
+    assert!(!warned.contains(&id(1)), "{warned}");
+    let (said, quiet) = encrypt("stripped", true);
+    assert!(!quiet.contains("identifying"), "{quiet}");
+    assert!(
+        said.contains(
+            "wrote 1 original(s) without their metadata (listed in metadata-stripped.txt)"
+        ),
+        "{said}"
+    );
+}
+
+#[test]
+fn stripped_originals_decode_to_the_same_samples_and_carry_no_tag() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, ids) = archive_with_all(dir.path());
+    let export = dir.path().join("export");
+    visitrec()
+        .arg("encrypt")
+        .arg(&archive)
+        .args(["--all", "--strip-metadata", "-r", &recipient(), "--out"])
+        .arg(&export)
+        .assert()
+        .success();
+    // Which originals were stripped: those that had tags (an untagged one is exported as is).
+    let listed = fs::read_to_string(export.join("metadata-stripped.txt")).unwrap();
+    let original_of = |id: &str| {
+        let stored = recording(&archive, id)["source"]["stored_as"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        stored
+    };
+    let mut want: Vec<String> = TAGGED
+        .iter()
+        .map(|(f, _)| original_of(&ids[name_of(f)]))
+        .collect();
+    want.sort();
+    assert_eq!(listed.lines().collect::<Vec<_>>(), want);
+    let info = fs::read_to_string(export.join("bag-info.txt")).unwrap();
+    assert!(
+        info.contains(&format!("Visitrec-Metadata-Stripped: {}", TAGGED.len())),
+        "{info}"
+    );
+    // verify checks the export end to end, the stripped files included.
+    let (code, report) = verify_json(&export, &["--identity", KEY]);
+    assert_eq!(code, 0, "{report:#}");
+    // The stock age tool opens a stripped original to the same bytes as `decrypt`.
+    let opened = dir.path().join("opened");
+    visitrec()
+        .arg("decrypt")
+        .arg(&export)
+        .args(["--identity", KEY, "--out"])
+        .arg(&opened)
+        .assert()
+        .success();
+    let gapless = original_of(&ids["gapless-named.m4a"]);
+    let by_age = dir.path().join("by-age.m4a");
+    let st = tool("age")
+        .args(["-d", "-i"])
+        .arg(key())
+        .arg("-o")
+        .arg(&by_age)
+        .arg(export.join(format!("{gapless}.age")))
+        .status()
+        .expect("age must be installed for this test");
+    assert!(st.success());
+    assert_eq!(
+        fs::read(&by_age).unwrap(),
+        fs::read(opened.join(&gapless)).unwrap()
+    );
+    let (code, report) = verify_json(&opened, &[]);
+    assert_eq!(code, 0, "{report:#}");
+
+    let again = archive_at(&dir.path().join("again"));
+    for (name, id) in &ids {
+        let stored = original_of(id);
+        let (before, after) = (archive.join(&stored), opened.join(&stored));
+        let tagged = TAGGED.iter().any(|(f, _)| name_of(f) == name);
+        if tagged {
+            assert!(
+                ffprobe_tags(&before).iter().any(|t| !harmless(t)),
+                "{name}: the fixture has no identifying tag to strip"
+            );
+        } else {
+            assert_eq!(
+                fs::read(&before).unwrap(),
+                fs::read(&after).unwrap(),
+                "{name}"
+            );
+        }
+        let left: Vec<String> = ffprobe_tags(&after)
+            .into_iter()
+            .filter(|t| !harmless(t))
+            .collect();
+        assert!(left.is_empty(), "{name}: {left:?}");
+        // Same samples, same length, by ffmpeg's decoder and by ours.
+        assert_eq!(pcm(&before), pcm(&after), "{name}");
+        let r = ingest_json(&again, &[after.clone()], &[]);
+        let new_id = r["ingested"][0]["id"]
+            .as_str()
+            .expect("the stripped copy ingests");
+        let (old, new) = (recording(&archive, id), recording(&again, new_id));
+        assert_eq!(old["source"]["frames"], new["source"]["frames"], "{name}");
+        assert_eq!(
+            new["source"]["identifying"],
+            serde_json::json!([]),
+            "{name}"
+        );
+    }
+    // The gapless tag is kept: without it, the copy would be 2112 samples longer.
+    assert!(
+        ffprobe_tags(&opened.join(&gapless))
+            .iter()
+            .any(|t| t.starts_with("iTunSMPB="))
+    );
+}
+
+#[test]
+fn an_original_that_cannot_be_stripped_stops_the_export_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = archive_at(dir.path());
+    // A chained Ogg (two logical streams one after the other): visitrec decodes it, but
+    // will not rewrite it.
+    let chained = dir.path().join("chained.opus");
+    let mut bytes = fs::read(fixture("identifying/tagged.opus")).unwrap();
+    bytes.extend(fs::read(fixture("phone/whatsapp-note.opus")).unwrap());
+    fs::write(&chained, bytes).unwrap();
+    let r = ingest_json(
+        &archive,
+        &[chained, fixture("identifying/tagged.mp3")],
+        &[
+            "--consent-scope",
+            "personal-use",
+            "--consent-by",
+            "patient:P1",
+        ],
+    );
+    let id = r["ingested"][0]["id"].as_str().unwrap().to_string();
+    let before = snapshot(&archive);
+    let out = dir.path().join("exports").join("p1");
+    let o = visitrec()
+        .arg("encrypt")
+        .arg(&archive)
+        .args(["--all", "--strip-metadata", "-r", &recipient(), "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8(o.stderr).unwrap();
+    let path = archive.join("data").join(&id).join("original.opus");
+    assert!(
+        err.contains(&format!("{}: cannot strip its metadata: ", path.display()))
+            && err.contains("more than one logical stream")
+            && err.contains("nothing was exported"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!out.exists());
+    let left: Vec<_> = fs::read_dir(dir.path().join("exports"))
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(snapshot(&archive), before);
+    // The JSON error document names the kind.
+    let o = visitrec()
+        .arg("encrypt")
+        .arg(&archive)
+        .args([
+            "--all",
+            "--strip-metadata",
+            "--json",
+            "-r",
+            &recipient(),
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "cannot-strip", "{v:#}");
+}
+
+#[test]
+fn verify_needs_the_list_of_stripped_originals() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = archive_at(dir.path());
+    let r = ingest_json(
+        &archive,
+        &[fixture("identifying/tagged.opus")],
+        &[
+            "--consent-scope",
+            "personal-use",
+            "--consent-by",
+            "patient:P1",
+        ],
+    );
+    let id = r["ingested"][0]["id"].as_str().unwrap().to_string();
+    let export = dir.path().join("export");
+    visitrec()
+        .arg("encrypt")
+        .arg(&archive)
+        .args(["--all", "--strip-metadata", "-r", &recipient(), "--out"])
+        .arg(&export)
+        .assert()
+        .success();
+    // Without the list, the stripped copy is an original whose hash is not its id.
+    fs::remove_file(export.join("metadata-stripped.txt")).unwrap();
+    let tags = fs::read_to_string(export.join("tagmanifest-sha256.txt")).unwrap();
+    let kept: String = tags
+        .lines()
+        .filter(|l| !l.ends_with("metadata-stripped.txt"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    fs::write(export.join("tagmanifest-sha256.txt"), kept).unwrap();
+    let (code, report) = verify_json(&export, &["--identity", KEY]);
+    assert_eq!(code, 1, "{report:#}");
+    let text = report.to_string();
+    assert!(
+        text.contains(&format!("does not start with its folder's id {id}")),
+        "{text}"
+    );
+}
