@@ -209,9 +209,11 @@ The audit log is tamper\-evident only against what it can be compared with: keep
 \fBverify \-\-allowed\-signers\fR. Someone who can write the archive can rewrite an
 unanchored history.
 .PP
-Originals are kept byte for byte, including any location or device metadata the phone
-wrote; \fBshow\fR says whether a location is present. Deleted files may survive in
-backups, snapshots and on SSD blocks.
+Originals are kept byte for byte, so they still carry any location, device name or
+person's name the phone wrote in their tags; \fBshow\fR says which kinds are there,
+\fBencrypt\fR warns when it exports them, and \fBencrypt \-\-strip\-metadata\fR exports
+the originals without their tags. Deleted files may survive in backups, snapshots and on
+SSD blocks.
 .SH EXAMPLES
 .nf
 visitrec init study \-\-org "Example Clinic Study"
