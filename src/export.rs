@@ -443,29 +443,36 @@ fn render_stripped(paths: &[String]) -> String {
     paths.iter().map(|p| format!("{p}\n")).collect()
 }
 
-/// Reads a bag's [`METADATA_STRIPPED`] (absent: none), with the lines that are not the
-/// plaintext path of an original as `(line, reason)`.
-pub fn read_stripped(
-    bag: &Archive,
-) -> Result<(std::collections::BTreeSet<String>, Vec<(usize, String)>)> {
-    let mut paths = std::collections::BTreeSet::new();
-    let mut issues = Vec::new();
+/// What a bag's [`METADATA_STRIPPED`] says.
+#[derive(Debug, Default)]
+pub struct StrippedList {
+    /// The plaintext paths of the originals it lists.
+    pub paths: std::collections::BTreeSet<String>,
+    /// `(line, reason)` for each line that is not the path of an original.
+    pub issues: Vec<(usize, String)>,
+}
+
+/// Reads a bag's [`METADATA_STRIPPED`] (absent: none).
+pub fn read_stripped(bag: &Archive) -> Result<StrippedList> {
+    let mut list = StrippedList::default();
     let text = match bag.read(METADATA_STRIPPED) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            return Ok((paths, issues));
+            return Ok(list);
         }
         Err(e) => return Err(e),
     };
     for (i, line) in text.lines().enumerate() {
         match plain_file_kind(line) {
             Ok((_, PlainKind::Original)) => {
-                paths.insert(line.to_string());
+                list.paths.insert(line.to_string());
             }
-            _ => issues.push((i + 1, format!("{line:?} is not the path of an original"))),
+            _ => list
+                .issues
+                .push((i + 1, format!("{line:?} is not the path of an original"))),
         }
     }
-    Ok((paths, issues))
+    Ok(list)
 }
 
 /// Encrypts the planned files into `staging`'s bag, in parallel, failing on a plaintext
@@ -943,7 +950,10 @@ struct Plan {
 fn plan(bag: &Archive, identities: &Identities) -> Result<Plan> {
     let cipher = bag.strict_manifest(MANIFEST)?;
     let has_stripped_file = bag.root().join(METADATA_STRIPPED).is_file();
-    let (stripped, stripped_issues) = read_stripped(bag)?;
+    let StrippedList {
+        paths: stripped,
+        issues: stripped_issues,
+    } = read_stripped(bag)?;
     let input = bag
         .open_file(PLAINTEXT_MANIFEST)
         .map_err(|_| Error::NotExport {

@@ -1139,15 +1139,15 @@ impl Verifier<'_> {
     /// bytes are a stripped copy's, not the original's whose hash `recording.json` has);
     /// a line that is not an original's path is a problem.
     fn stripped(&mut self) -> Result<std::collections::BTreeSet<String>> {
-        let (paths, issues) = crate::export::read_stripped(self.archive)?;
-        for (line, why) in issues {
+        let list = crate::export::read_stripped(self.archive)?;
+        for (line, why) in list.issues {
             self.problem(
                 crate::export::METADATA_STRIPPED,
                 ProblemKind::BadMetadata,
                 format!("line {line}: {why}"),
             );
         }
-        Ok(paths)
+        Ok(list.paths)
     }
 
     /// A purged recording's folder holds its `tombstone.json` and nothing else, and the

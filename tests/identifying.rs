@@ -273,11 +273,10 @@ fn stripped_originals_decode_to_the_same_samples_and_carry_no_tag() {
     // Which originals were stripped: those that had tags (an untagged one is exported as is).
     let listed = fs::read_to_string(export.join("metadata-stripped.txt")).unwrap();
     let original_of = |id: &str| {
-        let stored = recording(&archive, id)["source"]["stored_as"]
+        recording(&archive, id)["source"]["stored_as"]
             .as_str()
             .unwrap()
-            .to_string();
-        stored
+            .to_string()
     };
     let mut want: Vec<String> = TAGGED
         .iter()
@@ -344,7 +343,7 @@ fn stripped_originals_decode_to_the_same_samples_and_carry_no_tag() {
         assert!(left.is_empty(), "{name}: {left:?}");
         // Same samples, same length, by ffmpeg's decoder and by ours.
         assert_eq!(pcm(&before), pcm(&after), "{name}");
-        let r = ingest_json(&again, &[after.clone()], &[]);
+        let r = ingest_json(&again, std::slice::from_ref(&after), &[]);
         let new_id = r["ingested"][0]["id"]
             .as_str()
             .expect("the stripped copy ingests");

@@ -125,12 +125,19 @@ fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Reads exactly `len` bytes at `pos`, refusing more than [`MAX_TAG`].
+/// Reads exactly `len` bytes at `pos`, refusing more than [`MAX_TAG`] or more than the
+/// file holds (before allocating anything).
 fn read_at<R: Read + Seek>(r: &mut R, pos: u64, len: u64) -> io::Result<Vec<u8>> {
     if len > MAX_TAG {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("a tag of {len} bytes is larger than visitrec reads"),
+        ));
+    }
+    if pos.saturating_add(len) > r.seek(SeekFrom::End(0))? {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "a tag runs past the end of the file",
         ));
     }
     r.seek(SeekFrom::Start(pos))?;
@@ -232,6 +239,29 @@ mod tests {
             ][magic];
             let mut data = prefix.to_vec();
             data.extend_from_slice(&body);
+            let _ = detect_in(&mut Cursor::new(&data));
+            let _ = strip(&mut Cursor::new(&data), &mut Vec::new());
+        }
+
+        /// A real tagged file of each container with a huge or garbage size written over
+        /// any 4 bytes (and a byte flipped elsewhere) never panics either reader.
+        #[test]
+        fn hostile_sizes_in_real_files_never_panic(
+            file in 0usize..7,
+            at in any::<proptest::sample::Index>(),
+            size in prop_oneof![Just(u32::MAX), Just(0u32), Just(1), Just(8), Just(0x7fff_ffff), any::<u32>()],
+            flip in any::<proptest::sample::Index>(),
+        ) {
+            let name = ["iphone-keys.m4a", "gapless-named.m4a", "tagged.mp3", "tagged.opus",
+                "tagged.ogg", "cover.flac", "info.wav"][file];
+            let path = format!("{}/tests/fixtures/identifying/{name}", env!("CARGO_MANIFEST_DIR"));
+            let mut data = std::fs::read(path).unwrap();
+            // Tags sit near the start (or, for MP4 with moov last, anywhere): any offset.
+            let i = at.index(data.len() - 4);
+            let bytes = if i % 2 == 0 { size.to_be_bytes() } else { size.to_le_bytes() };
+            data[i..i + 4].copy_from_slice(&bytes);
+            let j = flip.index(data.len());
+            data[j] ^= 0x5a;
             let _ = detect_in(&mut Cursor::new(&data));
             let _ = strip(&mut Cursor::new(&data), &mut Vec::new());
         }

@@ -293,13 +293,16 @@ fn without_tags(
     Ok(out)
 }
 
+/// What [`each_chunk_table`] calls: a table's body, and whether it is `co64`.
+type TableFn<'a> = dyn FnMut(&mut [u8], bool) -> Result<(), StripError> + 'a;
+
 /// Calls `f` on the body of every `stco`/`co64` box in a rewritten `moov`.
 fn each_chunk_table(
     b: &mut [u8],
     pos: usize,
     end: usize,
     depth: usize,
-    f: &mut dyn FnMut(&mut [u8], bool) -> Result<(), StripError>,
+    f: &mut TableFn<'_>,
 ) -> Result<(), StripError> {
     if depth > MAX_DEPTH {
         return Err(bad("boxes nested too deeply").into());

@@ -125,9 +125,21 @@ fn codec(id: &[u8]) -> Option<(usize, &'static [u8])> {
     }
 }
 
+/// A stream's header packets, as [`headers`] read them.
+struct Headers {
+    /// The first page (the identification header alone).
+    first: Page,
+    /// The header packets.
+    packets: Vec<Vec<u8>>,
+    /// How many pages held them.
+    pages: u32,
+    /// The magic the comment packet starts with.
+    magic: &'static [u8],
+}
+
 /// Reads the header pages of the first logical stream: the header packets and how many
 /// pages held them. The last header page must hold nothing else (as both specs require).
-fn headers<R: Read>(r: &mut R) -> io::Result<Option<(Page, Vec<Vec<u8>>, u32, &'static [u8])>> {
+fn headers<R: Read>(r: &mut R) -> io::Result<Option<Headers>> {
     let Some(first) = read_page(r)? else {
         return Ok(None);
     };
@@ -151,7 +163,12 @@ fn headers<R: Read>(r: &mut R) -> io::Result<Option<(Page, Vec<Vec<u8>>, u32, &'
     if packets.done.len() != count || !packets.open.is_empty() {
         return Err(bad("audio shares a page with the headers"));
     }
-    Ok(Some((first, packets.done, pages, magic)))
+    Ok(Some(Headers {
+        first,
+        packets: packets.done,
+        pages,
+        magic,
+    }))
 }
 
 /// The first page of a logical stream.
@@ -180,7 +197,7 @@ pub fn detect<R: Read + Seek>(r: &mut R, kinds: &mut Kinds) -> io::Result<()> {
     r.seek(SeekFrom::Start(0))?;
     let mut buffered = io::BufReader::new(r);
     for _ in 0..MAX_LINKS {
-        if let Some((_, packets, _, magic)) = headers(&mut buffered)? {
+        if let Some(Headers { packets, magic, .. }) = headers(&mut buffered)? {
             let comment = &packets[1];
             if !comment.starts_with(magic) {
                 return Err(bad("the second packet is not a comment header"));
@@ -241,7 +258,13 @@ pub fn strip<R: Read + Seek, W: Write>(r: &mut R, w: &mut W) -> Result<(), Strip
         }
         _ => StripError::Io(e),
     };
-    let Some((first, packets, old_pages, magic)) = headers(&mut r).map_err(to_unsupported)? else {
+    let Some(Headers {
+        first,
+        packets,
+        pages: old_pages,
+        magic,
+    }) = headers(&mut r).map_err(to_unsupported)?
+    else {
         return unsupported("an Ogg stream of a codec other than Vorbis or Opus");
     };
     let comment = &packets[1];
@@ -296,7 +319,7 @@ mod tests {
         let mut head = paginate(&[b"OpusHead\x01\x01\x38\x01".to_vec()], 7, 0);
         head[0].flags = 2;
         write_page(&mut out, &head[0]).unwrap();
-        let big = vec![tags, vec![9u8; 600]];
+        let big = [tags, vec![9u8; 600]];
         for p in paginate(&big[..1], 7, 1) {
             write_page(&mut out, &p).unwrap();
         }
