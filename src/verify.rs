@@ -383,7 +383,7 @@ impl Verifier<'_> {
             self.check_tag_files(&bag.manifests);
             self.check_payload_hashes(&bag.manifests, &bag.listing);
             if export {
-                self.check_export_layout(&bag.manifest);
+                self.check_export_layout(&bag.manifest)?;
             } else if visitrec {
                 // A decrypted export may hold originals stripped of their metadata.
                 let stripped = match opened {
@@ -1190,8 +1190,28 @@ impl Verifier<'_> {
         }
     }
 
-    /// An export holds only `.age` files.
-    fn check_export_layout(&mut self, manifest: &Manifest) {
+    /// An export holds only `.age` files, and its [`crate::export::METADATA_STRIPPED`]
+    /// lists only originals it holds (checked without the key).
+    fn check_export_layout(&mut self, manifest: &Manifest) -> Result<()> {
+        let list = crate::export::read_stripped(self.archive)?;
+        for (line, why) in list.issues {
+            let why = format!("line {line}: {why}");
+            self.problem(
+                crate::export::METADATA_STRIPPED,
+                ProblemKind::BadMetadata,
+                why,
+            );
+        }
+        for p in list.paths {
+            if !manifest.entries.contains_key(&format!("{p}.age")) {
+                let why = format!("lists {p}, which the export does not contain");
+                self.problem(
+                    crate::export::METADATA_STRIPPED,
+                    ProblemKind::BadMetadata,
+                    why,
+                );
+            }
+        }
         for path in manifest.entries.keys() {
             match path.strip_suffix(".age") {
                 None => self.problem(
@@ -1208,6 +1228,7 @@ impl Verifier<'_> {
                 }
             }
         }
+        Ok(())
     }
 
     /// The audit log, when there is one, must be an unbroken hash chain, and it must

@@ -451,6 +451,22 @@ fn verify_needs_the_list_of_stripped_originals() {
         .arg(&export)
         .assert()
         .success();
+    // The list may name only originals the export holds: checked without the key.
+    let forged = dir.path().join("forged");
+    copy_tree(&export, &forged);
+    let list = forged.join("metadata-stripped.txt");
+    let mut text = fs::read_to_string(&list).unwrap();
+    text.push_str("data/0123456789abcdef/original.mp3\n../../etc/passwd\n");
+    fs::write(&list, text).unwrap();
+    rehash_entry(&forged, "tagmanifest-sha256.txt", "metadata-stripped.txt");
+    let (code, report) = verify_json(&forged, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let problems = report["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 2, "{report:#}");
+    for p in problems {
+        assert_eq!(p["path"], "metadata-stripped.txt", "{report:#}");
+        assert_eq!(p["kind"], "bad-metadata", "{report:#}");
+    }
     // Without the list, the stripped copy is an original whose hash is not its id.
     fs::remove_file(export.join("metadata-stripped.txt")).unwrap();
     let tags = fs::read_to_string(export.join("tagmanifest-sha256.txt")).unwrap();
