@@ -186,6 +186,26 @@ fn each_container_records_the_kinds_its_tags_carry() {
 }
 
 #[test]
+fn a_container_whose_tags_visitrec_does_not_read_is_not_called_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = archive_at(dir.path());
+    let caf = dir.path().join("memo.caf");
+    let st = tool("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(fixture("phone/dictation.wav"))
+        .args(["-t", "1", "-c:a", "pcm_s16le"])
+        .arg(&caf)
+        .status()
+        .expect("ffmpeg must be installed for this test");
+    assert!(st.success());
+    let r = ingest_json(&archive, &[caf], &[]);
+    let id = r["ingested"][0]["id"].as_str().expect("CAF ingests");
+    let s = &recording(&archive, id)["source"];
+    assert_eq!(s["container"], "caf");
+    assert_eq!(s["identifying"], serde_json::json!(["other"]));
+}
+
+#[test]
 fn show_says_the_original_still_carries_them_and_encrypt_warns() {
     let dir = tempfile::tempdir().unwrap();
     let archive = archive_at(dir.path());

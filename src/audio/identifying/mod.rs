@@ -37,7 +37,8 @@ pub enum Kind {
     Text,
     /// An embedded picture (cover art).
     Picture,
-    /// Any other tag a person or program wrote that visitrec does not know to be harmless.
+    /// Any other tag a person or program wrote that visitrec does not know to be harmless,
+    /// tags too damaged to read, or a container whose tags visitrec does not read.
     Other,
 }
 
@@ -106,7 +107,8 @@ fn sniff<R: Read + Seek>(r: &mut R) -> io::Result<Option<Container>> {
         Some(Container::Wav)
     } else if head.starts_with(b"#!AMR") && start == 0 {
         Some(Container::Amr)
-    } else if head.len() >= 2 && head[0] == 0xFF && head[1] & 0xE0 == 0xE0 {
+    } else if start > 0 || (head.len() >= 2 && head[0] == 0xFF && head[1] & 0xE0 == 0xE0) {
+        // ID3v2 first, then (perhaps after junk) MPEG audio or ADTS frames.
         Some(Container::Mpeg)
     } else {
         None
@@ -165,7 +167,8 @@ fn copy_range<R: Read + Seek, W: Write>(
 }
 
 /// The kinds of identifying metadata in the file at `path`. A file whose tags cannot be
-/// parsed has what could be read; an unknown container has none visitrec can see.
+/// parsed has what could be read, and [`Kind::Other`]; so has a container whose tags
+/// visitrec does not read (CAF, Matroska/WebM, AIFF, …): it cannot say they are absent.
 pub fn detect(path: &Path) -> io::Result<Kinds> {
     let mut f = io::BufReader::new(File::open(path)?);
     detect_in(&mut f)
@@ -175,6 +178,7 @@ pub fn detect(path: &Path) -> io::Result<Kinds> {
 pub fn detect_in<R: Read + Seek>(r: &mut R) -> io::Result<Kinds> {
     let mut kinds = Kinds::new();
     let Some(container) = sniff(r)? else {
+        kinds.insert(Kind::Other);
         return Ok(kinds);
     };
     let found = match container {

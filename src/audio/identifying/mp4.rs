@@ -327,13 +327,17 @@ pub fn strip<R: Read + Seek, W: Write>(r: &mut R, w: &mut W) -> Result<(), Strip
         return unsupported("MP4 without a moov box");
     };
     let old = read_at(r, tops[moov_at].start, tops[moov_at].len)?;
-    let root = children(&old, 0, old.len())?[0];
+    let root = *children(&old, 0, old.len())?
+        .first()
+        .ok_or_else(|| bad("empty moov"))?;
     let mut gapless = None;
     // Top-level tag boxes may hold the gapless item too.
     for t in tops.iter().filter(|t| matches!(&t.kind, b"udta" | b"meta")) {
         if gapless.is_none() {
             let b = read_at(r, t.start, t.len)?;
-            let bx = children(&b, 0, b.len())?[0];
+            let bx = *children(&b, 0, b.len())?
+                .first()
+                .ok_or_else(|| bad("empty tag box"))?;
             gapless = find_itunsmpb(&b, &bx, 1)?;
         }
     }
@@ -394,7 +398,7 @@ pub fn strip<R: Read + Seek, W: Write>(r: &mut R, w: &mut W) -> Result<(), Strip
             .get(4..8)
             .map_or(0, |c| u32::from_be_bytes(c.try_into().expect("4")) as usize);
         let width = if wide { 8 } else { 4 };
-        if 8 + count.saturating_mul(width) > t.len() {
+        if count.saturating_mul(width).saturating_add(8) > t.len() {
             return unsupported("a chunk offset table is longer than its box");
         }
         for i in 0..count {
