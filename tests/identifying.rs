@@ -383,6 +383,100 @@ fn stripped_originals_decode_to_the_same_samples_and_carry_no_tag() {
     );
 }
 
+/// An ID3v2.3 frame.
+fn id3_frame(id: &str, body: &[u8]) -> Vec<u8> {
+    let mut f = id.as_bytes().to_vec();
+    f.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend_from_slice(body);
+    f
+}
+
+#[test]
+fn an_mp3_keeps_its_gapless_comment_and_its_length() {
+    // tagged.mp3's audio behind a new ID3v2.3 tag: a name, and iTunes' gapless comment.
+    let old = fs::read(fixture("identifying/tagged.mp3")).unwrap();
+    let syncsafe = |b: &[u8]| {
+        b.iter()
+            .fold(0usize, |a, &x| (a << 7) | usize::from(x & 0x7f))
+    };
+    let audio = &old[10 + syncsafe(&old[6..10])..];
+    // Without its ID3v1 tag at the end (which has a title and a comment).
+    assert_eq!(&audio[audio.len() - 128..][..3], b"TAG");
+    let audio = &audio[..audio.len() - 128];
+    let smpb = b" 00000000 00000210 000004C0 0000000000005B40 00000000 00000000";
+    let mut comm = b"\0engiTunSMPB\0".to_vec();
+    comm.extend_from_slice(smpb);
+    let frames = [
+        id3_frame("TPE1", "\u{0}Zoë Martin".as_bytes()),
+        id3_frame("COMM", &comm),
+    ]
+    .concat();
+    let n = frames.len();
+    let mut mp3 = b"ID3\x03\0\0".to_vec();
+    mp3.extend([
+        (n >> 21) as u8 & 0x7f,
+        (n >> 14) as u8 & 0x7f,
+        (n >> 7) as u8 & 0x7f,
+        n as u8 & 0x7f,
+    ]);
+    mp3.extend(frames);
+    mp3.extend_from_slice(audio);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("gapless.mp3");
+    fs::write(&input, &mp3).unwrap();
+    let archive = archive_at(dir.path());
+    let r = ingest_json(
+        &archive,
+        std::slice::from_ref(&input),
+        &[
+            "--consent-scope",
+            "personal-use",
+            "--consent-by",
+            "patient:P1",
+        ],
+    );
+    let id = r["ingested"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        recording(&archive, &id)["source"]["identifying"],
+        serde_json::json!(["person"])
+    );
+    let export = dir.path().join("export");
+    visitrec()
+        .arg("encrypt")
+        .arg(&archive)
+        .args(["--all", "--strip-metadata", "-r", &recipient(), "--out"])
+        .arg(&export)
+        .assert()
+        .success();
+    let opened = dir.path().join("opened");
+    visitrec()
+        .arg("decrypt")
+        .arg(&export)
+        .args(["--identity", KEY, "--out"])
+        .arg(&opened)
+        .assert()
+        .success();
+    let stored = format!("data/{id}/original.mp3");
+    let stripped = fs::read(opened.join(&stored)).unwrap();
+    let kept = [
+        &b"ID3\x03\0\0"[..],
+        &[0, 0, 0, 10 + comm.len() as u8],
+        &id3_frame("COMM", &comm),
+        audio,
+    ]
+    .concat();
+    assert_eq!(stripped, kept);
+    assert_eq!(pcm(&archive.join(&stored)), pcm(&opened.join(&stored)));
+    let again = archive_at(&dir.path().join("again"));
+    let r = ingest_json(&again, &[opened.join(&stored)], &[]);
+    let new_id = r["ingested"][0]["id"].as_str().unwrap();
+    assert_eq!(
+        recording(&archive, &id)["source"]["frames"],
+        recording(&again, new_id)["source"]["frames"]
+    );
+}
+
 #[test]
 fn an_original_that_cannot_be_stripped_stops_the_export_and_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
