@@ -300,8 +300,8 @@ fn consent_refusal(
 
 /// The archive paths of `rec`'s files that `opts.include` asks for (everything it has when
 /// `None`), adding a warning when the original carries identifying metadata and is not to
-/// be stripped of it. Fails when something
-/// asked for explicitly is missing, or when nothing is left.
+/// be stripped of it. Fails when something asked for explicitly is missing, or when
+/// nothing is left.
 fn files_to_export(
     rec: &record::Recording,
     opts: &ExportOptions,
@@ -554,11 +554,13 @@ fn encrypt_payload(
     ))
 }
 
-/// Checks the archive's original `src` against the manifest, then, if its tags carry
-/// identifying metadata, writes it without its metadata into a new temporary file of the
-/// staging folder, and returns that file's path (`None`: nothing to strip, the original is
-/// exported as it is). An original that cannot be stripped is `Error::CannotStrip`, and
-/// leaves no file.
+/// Copies the archive's original `src` into the staging folder and checks the copy
+/// against the manifest (so what is stripped is exactly what was checked, whatever happens
+/// to the archive's file meanwhile); then, if its tags carry identifying metadata, writes
+/// it without them into a new temporary file of the staging folder and returns that file's
+/// path (`None`: nothing to strip, the original is exported as it is). An original that
+/// cannot be stripped is `Error::CannotStrip`. The copy is removed in every case, and the
+/// stripped file on failure.
 fn strip_original(
     archive: &Archive,
     manifest: &Manifest,
@@ -566,39 +568,62 @@ fn strip_original(
     staging: &Staging,
 ) -> Result<Option<PathBuf>> {
     let path = archive.root().join(src);
-    let fixity = hash::hash_reader(interrupt::Stoppable(archive.open_file(src)?)).at(&path)?;
-    if manifest.entries.get(src) != Some(&fixity.sha256) {
+    let name = src.replace('/', "-");
+    let copy = staging.dir.join(format!(".original-{name}"));
+    let mut out = fsutil::create_new(&copy)?;
+    let copied = std::io::copy(&mut interrupt::Stoppable(archive.open_file(src)?), &mut out);
+    drop(out);
+    let result = copied.at(&path).and_then(|_| {
+        strip_copy(
+            manifest,
+            src,
+            &path,
+            &copy,
+            &staging.dir.join(format!(".stripped-{name}")),
+        )
+    });
+    fs::remove_file(&copy).at(&copy)?;
+    result
+}
+
+/// [`strip_original`] on the staged `copy` of the original at `path`, into `tmp`.
+fn strip_copy(
+    manifest: &Manifest,
+    src: &str,
+    path: &Path,
+    copy: &Path,
+    tmp: &Path,
+) -> Result<Option<PathBuf>> {
+    if manifest.entries.get(src) != Some(&hash::hash_file(copy)?.sha256) {
         return Err(Error::BadFile {
-            path,
+            path: path.to_path_buf(),
             reason: "does not match the archive manifest; run `visitrec verify`".into(),
         });
     }
-    let mut input = std::io::BufReader::new(archive.open_file(src)?);
+    let mut input = std::io::BufReader::new(fs::File::open(copy).at(copy)?);
     if crate::audio::identifying::detect_in(&mut input)
-        .at(&path)?
+        .at(copy)?
         .is_empty()
     {
         return Ok(None);
     }
-    let tmp = staging
-        .dir
-        .join(format!(".strip-{}", src.replace('/', "-")));
-    let out = fsutil::create_new(&tmp)?;
+    let out = fsutil::create_new(tmp)?;
     let mut w = std::io::BufWriter::new(&out);
     let result = crate::audio::identifying::strip(&mut input, &mut w)
         .and_then(|()| std::io::Write::flush(&mut w).map_err(Into::into));
     drop(w);
     if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
+        let _ = fs::remove_file(tmp);
         return Err(match e {
-            crate::audio::identifying::StripError::Unsupported(reason) => {
-                Error::CannotStrip { path, reason }
-            }
-            crate::audio::identifying::StripError::Io(e) => Error::io(&path, e),
+            crate::audio::identifying::StripError::Unsupported(reason) => Error::CannotStrip {
+                path: path.to_path_buf(),
+                reason,
+            },
+            crate::audio::identifying::StripError::Io(e) => Error::io(path, e),
         });
     }
-    out.sync_all().at(&tmp)?;
-    Ok(Some(tmp))
+    out.sync_all().at(tmp)?;
+    Ok(Some(tmp.to_path_buf()))
 }
 
 /// Puts the finished export in place, then logs it (an `export` audit entry naming the
