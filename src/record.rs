@@ -174,9 +174,9 @@ pub struct Source {
     /// Whether the original carries a location (GPS) tag. The original is kept byte for
     /// byte, so it still holds the location; visitrec copies it nowhere else.
     pub has_location: bool,
-    /// The kinds of identifying metadata the original carries (never their values), sorted;
-    /// absent for recordings ingested before visitrec looked (then only `has_location` is
-    /// known).
+    /// The kinds of identifying metadata the original carries (never their values), in the
+    /// order of [`crate::audio::identifying::Kind`]; absent for recordings ingested before
+    /// visitrec looked (then only `has_location` is known).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identifying: Option<Vec<crate::audio::identifying::Kind>>,
 }
