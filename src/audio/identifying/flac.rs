@@ -131,5 +131,19 @@ mod tests {
         want.extend(block(0, true, &[1u8; 34]));
         want.extend_from_slice(&[0xff, 0xf8, 1, 2, 3]);
         assert_eq!(out, want);
+        // Behind an ID3v2 tag (some taggers put one first): found, and dropped too.
+        let mut tagged = b"ID3\x03\0\0\0\0\0\x0eTPE1\0\0\0\x04\0\0\0Zoe".to_vec();
+        tagged.extend_from_slice(&f);
+        let mut k = Kinds::new();
+        crate::audio::identifying::detect_in(&mut Cursor::new(&tagged))
+            .unwrap()
+            .iter()
+            .for_each(|x| {
+                k.insert(*x);
+            });
+        assert_eq!(k, Kinds::from([Kind::Person, Kind::Picture]));
+        let mut out = Vec::new();
+        crate::audio::identifying::strip(&mut Cursor::new(&tagged), &mut out).unwrap();
+        assert_eq!(out, want);
     }
 }

@@ -129,4 +129,22 @@ mod tests {
             b"RIFF\x1c\0\0\0WAVEfmt \x04\0\0\0abcddata\x03\0\0\0xyz\0"
         );
     }
+
+    #[test]
+    fn reads_and_drops_an_id3_chunk() {
+        let tag = b"ID3\x03\0\0\0\0\0\x10TXXX\0\0\0\x06\0\0\0gps\0x";
+        let mut f = b"RIFF\0\0\0\0WAVEfmt \x04\0\0\0abcd".to_vec();
+        f.extend_from_slice(b"id3 ");
+        f.extend_from_slice(&(tag.len() as u32).to_le_bytes());
+        f.extend_from_slice(tag);
+        f.extend_from_slice(b"data\x02\0\0\0xy");
+        let n = f.len() as u32 - 8;
+        f[4..8].copy_from_slice(&n.to_le_bytes());
+        let mut k = Kinds::new();
+        detect(&mut Cursor::new(&f), &mut k).unwrap();
+        assert_eq!(k, Kinds::from([Kind::Location]));
+        let mut out = Vec::new();
+        strip(&mut Cursor::new(&f), &mut out).unwrap();
+        assert_eq!(out, b"RIFF\x1a\0\0\0WAVEfmt \x04\0\0\0abcddata\x02\0\0\0xy");
+    }
 }
