@@ -407,8 +407,12 @@ impl AudioStream {
             }
             Sniffed::Other => {}
         }
-        let file = File::open(path)?;
-        let mss = MediaSourceStream::new(Box::new(file), Default::default());
+        let source: Box<dyn symphonia::core::io::MediaSource> =
+            match super::caf::with_descriptor_cookie(path)? {
+                Some(spliced) => Box::new(spliced),
+                None => Box::new(File::open(path)?),
+            };
+        let mss = MediaSourceStream::new(source, Default::default());
         let mut reader = symphonia::default::get_probe()
             .probe(
                 &Hint::new(),
@@ -474,6 +478,8 @@ impl AudioStream {
         let sample_rate = check_rate(params.sample_rate)?;
         let channels = check_channels(params.channels.as_ref().map(|c| c.count()))?;
         let declared_frames = match track.time_base {
+            // ADTS declares no length: symphonia's figure is an estimate from the file size.
+            _ if container == "aac" => None,
             Some(tb) => track.num_frames.map(|n| {
                 (u128::from(n) * u128::from(tb.numer.get()) * u128::from(sample_rate)
                     / u128::from(tb.denom.get())) as u64
