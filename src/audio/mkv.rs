@@ -353,4 +353,23 @@ mod tests {
             assert_eq!(scan_bytes(junk), MkvFacts::default());
         }
     }
+
+    proptest::proptest! {
+        /// Any bytes, and any damage to a real recording's structure: the walk ends, never
+        /// panics, and finds no padding larger than a block can hold.
+        #[test]
+        fn any_bytes_are_walked_safely(
+            junk in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+            flips in proptest::collection::vec((0usize..4096, proptest::num::u8::ANY), 0..12),
+        ) {
+            let _ = scan(&mut Cursor::new(junk), 1).unwrap();
+            let mut b = include_bytes!("../../tests/fixtures/containers/mediarecorder.webm")
+                .to_vec();
+            for (at, v) in flips {
+                let i = at % b.len();
+                b[i] = v;
+            }
+            let _ = scan(&mut Cursor::new(b), 1).unwrap();
+        }
+    }
 }
