@@ -307,7 +307,7 @@ mod tests {
         let seg = el(SEGMENT, &[tracks, cluster].concat());
         let f = scan_bytes([el(EBML, &el(0x4282, b"webm")), seg].concat());
         assert!(f.has_video);
-        assert_eq!(f.tail_padding_ns, 0x9C_67B7_26);
+        assert_eq!(f.tail_padding_ns, 0x9C67_B726);
         // A later block without padding resets it; a negative padding is no end padding.
         let c = el(
             CLUSTER,
