@@ -39,8 +39,9 @@ impl Head {
         Ok(Head(bytes))
     }
 
-    /// Wraps bytes already read (tests, fuzzing).
-    pub fn from_bytes(bytes: &[u8]) -> Head {
+    /// Wraps bytes already read.
+    #[cfg(test)]
+    fn from_bytes(bytes: &[u8]) -> Head {
         Head(bytes[..bytes.len().min(HEAD_LEN)].to_vec())
     }
 
