@@ -112,6 +112,7 @@ fn misnamed_files_are_stored_under_the_extension_of_their_content() {
         ("containers/mediarecorder.webm", "note.mp3", "webm"),
         ("phone/whatsapp-note.opus", "whatsapp.ogg", "opus"),
         ("formats/old-android.3gp", "old.m4a", "3gp"),
+        ("containers/video-with-sound.mp4", "clip.m4a", "mp4"),
     ];
     let mut inputs = Vec::new();
     for (from, to, _) in cases {

@@ -465,7 +465,11 @@ impl AudioStream {
             .ok_or_else(|| AudioError::UnsupportedCodec(format!("(unidentified, in {container})")))?
             .clone();
         let codec = codec_name(params.codec);
-        let extension = head.extension(&container, &codec);
+        let extension = match head.extension(&container, &codec) {
+            // A phone's video of the visit is an `.mp4`, not an audio file.
+            "m4a" if mp4.as_ref().is_some_and(|m| m.has_video) => "mp4",
+            ext => ext,
+        };
         if params.codec == codec::CODEC_ID_OPUS {
             let opened = OpenedTrack {
                 container,
