@@ -79,7 +79,7 @@ fn each_container_ingests_and_normalizes_with_its_true_length() {
 }
 
 #[test]
-fn a_video_only_file_and_an_unsupported_container_are_refused_by_name() {
+fn a_video_only_file_an_unsupported_container_and_surround_opus_are_refused_by_name() {
     let (_d, archive) = new_archive();
     ingest_json(&archive, &[fixture("phone/dictation.wav")], &[]);
     let before = snapshot(&archive);
@@ -88,6 +88,10 @@ fn a_video_only_file_and_an_unsupported_container_are_refused_by_name() {
         (
             "dictaphone.wma",
             "unsupported container: ASF (Windows Media)",
+        ),
+        (
+            "surround.webm",
+            "unsupported audio codec: opus with 6 channels",
         ),
     ] {
         visitrec()

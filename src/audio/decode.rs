@@ -571,11 +571,9 @@ impl AudioStream {
             Some(extra) if extra.starts_with(b"OpusHead") => opus::Head::parse(extra, order)?,
             // CAF need not carry the header: the description gives the channels, and the
             // packet table the priming.
-            _ if container == "caf" => opus::Head {
-                channels: check_channels(params.channels.as_ref().map(|c| c.count()))? as u8,
-                pre_skip: 0,
-                gain_q8: 0,
-            },
+            _ if container == "caf" => opus::Head::without_header(check_channels(
+                params.channels.as_ref().map(|c| c.count()),
+            )?)?,
             _ => {
                 return Err(AudioError::Corrupt(format!(
                     "opus track in {container} without an identification header"
@@ -594,8 +592,9 @@ impl AudioStream {
                     ..EdgeTrim::default()
                 }),
             "caf" => {
-                // The packet table's priming excludes the header's pre-skip (both describe
-                // the same samples); its valid frames count from after the priming.
+                // A packet table's priming is the encoder's delay (Apple writes the pre-skip
+                // there), and its valid frames follow it. Without a priming, the header's
+                // pre-skip is the delay, taken out of the valid frames too.
                 let priming = u64::from(track.delay.unwrap_or(0));
                 let extra = if priming > 0 { 0 } else { pre_skip };
                 EdgeTrim {

@@ -69,6 +69,21 @@ impl Head {
         })
     }
 
+    /// What a container without an identification header implies (CAF may carry none): no
+    /// pre-skip or gain of its own. More than two channels are refused, as in [`Self::parse`].
+    pub fn without_header(channels: u16) -> Result<Head, AudioError> {
+        match u8::try_from(channels) {
+            Ok(c @ 1..=2) => Ok(Head {
+                channels: c,
+                pre_skip: 0,
+                gain_q8: 0,
+            }),
+            _ => Err(AudioError::UnsupportedCodec(format!(
+                "opus with {channels} channels (only mono and stereo Opus is supported)"
+            ))),
+        }
+    }
+
     /// A decoder at [`RATE`] with the header's gain.
     pub fn decoder(&self) -> Result<opus_pure::OpusDecoder, AudioError> {
         let mut d = opus_pure::OpusDecoder::new(RATE as i32, usize::from(self.channels))
@@ -119,6 +134,9 @@ mod tests {
         ] {
             assert!(Head::parse(&bad, Order::Little).is_err());
         }
+        assert!(Head::without_header(2).is_ok());
+        let e = Head::without_header(6).unwrap_err();
+        assert!(e.to_string().contains("opus with 6 channels"), "{e}");
         let mut not = head(1, 1, 0);
         not[0] = b'X';
         assert!(Head::parse(&not, Order::Little).is_err());
