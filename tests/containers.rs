@@ -33,6 +33,14 @@ fn each_container_ingests_and_normalizes_with_its_true_length() {
             "webm",
             AT_48K,
         ),
+        // A live recording's segment has no size: the end of the file ends it.
+        (
+            "containers/mediarecorder-live.webm",
+            "matroska",
+            "opus",
+            "webm",
+            AT_48K,
+        ),
         // The edit list's length is in the movie's milliseconds: 4.023 s.
         ("containers/opus.mp4", "isomp4", "opus", "m4a", 193_104),
         (
@@ -153,6 +161,7 @@ fn damaged_copies_of_each_new_container_fail_cleanly() {
     let mut inputs = Vec::new();
     for name in [
         "mediarecorder.webm",
+        "mediarecorder-live.webm",
         "opus.mp4",
         "voice-memos-opus.caf",
         "aac.caf",

@@ -433,6 +433,7 @@ fn every_container_decodes_like_ffmpeg_from_the_first_real_sample() {
     let cases = [
         (no_elst, 0, 193_920 - 312, true),
         ("containers/mediarecorder.webm", 0, 193_124, true),
+        ("containers/mediarecorder-live.webm", 0, 193_124, true),
         ("containers/opus.mp4", 0, 193_104, false),
         ("containers/voice-memos-opus.caf", 312, 193_124, false),
         ("containers/aac.caf", 1024, 193_124, false),

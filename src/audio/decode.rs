@@ -239,6 +239,10 @@ pub struct AudioStream {
     /// chunk handed out when some are.
     held: Vec<f32>,
     out: Vec<f32>,
+    /// Whether the demuxer meeting the end of the file ends the stream rather than cutting a
+    /// packet short: a live Matroska recording whose last element is whole
+    /// ([`super::mkv::MkvFacts::ends_cleanly`]).
+    eof_ends: bool,
     /// The limit, and the frames handed out so far.
     max: MaxDuration,
     decoded: u64,
@@ -491,6 +495,9 @@ impl AudioStream {
             None => track.num_frames,
         };
         let track_id = track.id;
+        let eof_ends = container == "matroska"
+            && super::mkv::scan(&mut BufReader::new(File::open(path)?), u64::from(track_id))?
+                .ends_cleanly;
         // symphonia reads a CAF packet table's priming and valid frames but trims neither.
         let caf_table = (container == "caf").then_some(EdgeTrim {
             skip: u64::from(track.delay.unwrap_or(0)),
@@ -539,6 +546,7 @@ impl AudioStream {
             buf: Vec::new(),
             held: Vec::new(),
             out: Vec::new(),
+            eof_ends,
             max: MaxDuration::DEFAULT,
             decoded: 0,
         })
@@ -581,6 +589,7 @@ impl AudioStream {
             }
         };
         let pre_skip = u64::from(head.pre_skip);
+        let mut eof_ends = false;
         let edge = match container {
             "isomp4" => opened
                 .mp4
@@ -606,6 +615,7 @@ impl AudioStream {
             "matroska" => {
                 let facts =
                     super::mkv::scan(&mut BufReader::new(File::open(path)?), u64::from(track.id))?;
+                eof_ends = facts.ends_cleanly;
                 let tail = (u128::from(facts.tail_padding_ns) * u128::from(opus::RATE)
                     + 500_000_000)
                     / 1_000_000_000;
@@ -647,6 +657,7 @@ impl AudioStream {
             buf: Vec::new(),
             held: Vec::new(),
             out: Vec::new(),
+            eof_ends,
             max: MaxDuration::DEFAULT,
             decoded: 0,
         })
@@ -683,6 +694,7 @@ impl AudioStream {
             buf: Vec::new(),
             held: Vec::new(),
             out: Vec::new(),
+            eof_ends: false,
             max: MaxDuration::DEFAULT,
             decoded: 0,
         })
@@ -754,6 +766,7 @@ impl AudioStream {
             buf: Vec::new(),
             held: Vec::new(),
             out: Vec::new(),
+            eof_ends: false,
             max: MaxDuration::DEFAULT,
             decoded: 0,
         })
@@ -820,13 +833,14 @@ impl AudioStream {
     /// Decodes the next packet into `self.buf`; false at the end of the stream.
     fn decode_next(&mut self) -> Result<bool, AudioError> {
         let channels = usize::from(self.info.channels);
+        let eof_ends = self.eof_ends;
         match &mut self.backend {
             Backend::Symphonia {
                 reader,
                 decoder,
                 track_id,
             } => loop {
-                let Some(packet) = next_packet(reader.as_mut())? else {
+                let Some(packet) = next_packet(reader.as_mut(), eof_ends)? else {
                     return Ok(false);
                 };
                 if packet.track_id != *track_id {
@@ -874,7 +888,7 @@ impl AudioStream {
                 Ok(true)
             }
             Backend::OpusPackets(o) => loop {
-                let Some(packet) = next_packet(o.reader.as_mut())? else {
+                let Some(packet) = next_packet(o.reader.as_mut(), eof_ends)? else {
                     return Ok(false);
                 };
                 if packet.track_id != o.track_id {
@@ -893,7 +907,7 @@ impl AudioStream {
                     let AmrSource::Mp4 { reader, track_id } = &mut a.source else {
                         return Ok(false);
                     };
-                    let Some(packet) = next_packet(reader.as_mut())? else {
+                    let Some(packet) = next_packet(reader.as_mut(), eof_ends)? else {
                         return Ok(false);
                     };
                     if packet.track_id != *track_id {
@@ -915,12 +929,17 @@ impl AudioStream {
     }
 }
 
-/// The next packet a symphonia demuxer reads; `None` at the end.
+/// The next packet a symphonia demuxer reads; `None` at the end (and, when `eof_ends`, at
+/// the end of the file).
 fn next_packet(
     reader: &mut dyn FormatReader,
+    eof_ends: bool,
 ) -> Result<Option<symphonia::core::packet::Packet>, AudioError> {
     match reader.next_packet() {
         Ok(p) => Ok(p),
+        Err(SymError::IoError(e)) if eof_ends && e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Ok(None)
+        }
         Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(
             AudioError::Corrupt("file ends in the middle of a packet".into()),
         ),

@@ -31,6 +31,10 @@ pub struct MkvFacts {
     pub has_video: bool,
     /// The `DiscardPadding` of the audio track's last block, in nanoseconds (0 if none).
     pub tail_padding_ns: u64,
+    /// Whether the file ends exactly after a whole element. A live recording (MediaRecorder)
+    /// gives its segment no size, so a demuxer meets the end of the file where the next
+    /// element would start: that is its end, not a truncation.
+    pub ends_cleanly: bool,
 }
 
 /// Walks the elements of a Matroska/WebM file, following blocks of track `audio_track`.
@@ -44,8 +48,10 @@ pub fn scan<R: BufRead + Seek>(r: &mut R, audio_track: u64) -> io::Result<MkvFac
         elements: 0,
         audio_track,
         facts: MkvFacts::default(),
+        cut_short: false,
     };
-    w.walk(end, 0)?;
+    let whole = w.walk(end, 0)?;
+    w.facts.ends_cleanly = whole && w.pos == end && !w.cut_short;
     Ok(w.facts)
 }
 
@@ -56,6 +62,8 @@ struct Walker<'a, R> {
     elements: u64,
     audio_track: u64,
     facts: MkvFacts,
+    /// Whether an element's declared size ran past its parent's end (a truncated file).
+    cut_short: bool,
 }
 
 /// One element's header: its ID, where its body starts, and where it ends (`None`: unknown
@@ -86,6 +94,7 @@ impl<R: BufRead + Seek> Walker<'_, R> {
                 // A truncated file's segment and last cluster end where the file does.
                 EBML | SEGMENT | CLUSTER | TRACKS => {
                     let x = e.end.map_or(end, |x| x.min(end));
+                    self.cut_short |= e.end.is_some_and(|x| x > end);
                     if !self.walk(x, depth + 1)? {
                         return Ok(false);
                     }
@@ -332,7 +341,8 @@ mod tests {
             f,
             MkvFacts {
                 has_video: false,
-                tail_padding_ns: 3
+                tail_padding_ns: 3,
+                ends_cleanly: true,
             }
         );
     }
@@ -342,8 +352,11 @@ mod tests {
         let c = el(CLUSTER, &group(1, &[0x07]));
         let full = el(SEGMENT, &c);
         assert_eq!(scan_bytes(full.clone()).tail_padding_ns, 7);
-        for cut in 0..full.len() {
-            assert_eq!(scan_bytes(full[..cut].to_vec()).tail_padding_ns, 0, "{cut}");
+        assert!(scan_bytes(full.clone()).ends_cleanly);
+        for cut in 1..full.len() {
+            let f = scan_bytes(full[..cut].to_vec());
+            assert_eq!(f.tail_padding_ns, 0, "{cut}");
+            assert!(!f.ends_cleanly, "{cut}");
         }
         for junk in [
             vec![0u8; 64],
