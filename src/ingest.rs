@@ -639,8 +639,9 @@ fn stage_audio(
             None,
         ),
     };
-    let stored_as =
-        record::payload_path(&id, &format!("original.{}", extension(&facts, &cand.path)));
+    // Named from the content, never from the user's extension (an MP3 called `.m4a` is
+    // stored as `original.mp3`); the user's name is kept in `source.file_name`.
+    let stored_as = record::payload_path(&id, &format!("original.{}", facts.stream.extension));
     let (file_name, raw) = name_fields(&cand.path);
     let (recorded_at, recorded_at_source) = recorded_at(&facts, base.src_meta);
     let mut identifying = crate::audio::identifying::detect(original)
@@ -755,30 +756,6 @@ fn recorded_at(facts: &AudioFacts, meta: &fs::Metadata) -> (String, &'static str
         .and_then(|t| jiff::Timestamp::from_second(t.as_second()).ok())
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     (mtime.to_string(), "file-mtime")
-}
-
-/// The stored original's extension: the input's own if it is a known audio extension
-/// (so `.3gp` stays `.3gp`), else one that names the container. Always plain ASCII.
-fn extension(facts: &AudioFacts, input: &Path) -> String {
-    if let Some(ext) = input.extension().and_then(|e| e.to_str()) {
-        let ext = ext.to_ascii_lowercase();
-        if AUDIO_EXTENSIONS.contains(&ext.as_str()) {
-            return ext;
-        }
-    }
-    let ext = match facts.stream.container.as_str() {
-        "isomp4" => "m4a",
-        "mp3" => "mp3",
-        "wave" => "wav",
-        "flac" => "flac",
-        "ogg" => "ogg",
-        "aiff" => "aiff",
-        "caf" => "caf",
-        "mkv" => "mka",
-        "amr" => "amr",
-        _ => "bin",
-    };
-    ext.to_string()
 }
 
 /// `file_name` (exact when UTF-8, else lossy) and, only when not UTF-8, the raw bytes in hex.

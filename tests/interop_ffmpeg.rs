@@ -382,3 +382,101 @@ fn itunes_gapless_tag_is_honoured_like_ffmpeg() {
         "same samples, so the same normalized audio"
     );
 }
+
+/// ffmpeg's mono decoding of `path` as floats, by `decoder` when given (`libopus`: the
+/// reference decoder rather than ffmpeg's own).
+fn ffmpeg_samples(path: &Path, decoder: Option<&str>) -> Vec<f64> {
+    let mut ffmpeg = tool("ffmpeg");
+    ffmpeg.args(["-v", "error"]);
+    if let Some(d) = decoder {
+        ffmpeg.args(["-c:a", d]);
+    }
+    let out = ffmpeg
+        .arg("-i")
+        .arg(path)
+        .args(["-ac", "1", "-f", "f32le", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ffmpeg cannot decode {}",
+        path.display()
+    );
+    out.stdout
+        .chunks_exact(4)
+        .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+        .collect()
+}
+
+/// Opus from WebM, MP4 and CAF, AAC from CAF and ADTS, and an MP3 with the iTunes gapless
+/// tag decode to ffmpeg's samples (libopus's, for Opus: opus-pure is bit-exact with it),
+/// starting where the container says the audio starts.
+/// ffmpeg trims WebM's pre-skip and DiscardPadding and MP4's edit-list start, but nothing
+/// of a CAF packet table or an MP3's iTunSMPB comment: there, ours must equal ffmpeg's
+/// decoding from the priming on, for exactly the container's valid length.
+#[test]
+fn every_container_decodes_like_ffmpeg_from_the_first_real_sample() {
+    // (file, where our first sample is in ffmpeg's decoding, our length, whether ffmpeg
+    // ends where we do).
+    // The MP4 without its edit list: the `dOps` pre-skip (big-endian, unlike Ogg's) trims.
+    let dir = tempfile::tempdir().unwrap();
+    let no_elst = dir.path().join("no-edit-list.mp4");
+    let status = tool("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(fixture("containers/opus.mp4"))
+        .args(["-c", "copy", "-use_editlist", "0"])
+        .arg(&no_elst)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let no_elst = no_elst.to_str().unwrap();
+    let cases = [
+        (no_elst, 0, 193_920 - 312, true),
+        ("containers/mediarecorder.webm", 0, 193_124, true),
+        ("containers/mediarecorder-live.webm", 0, 193_124, true),
+        ("containers/opus.mp4", 0, 193_104, false),
+        ("containers/voice-memos-opus.caf", 312, 193_124, false),
+        ("containers/aac.caf", 1024, 193_124, false),
+        ("containers/note.aac", 0, 194_560, true),
+        ("gapless/lame-itunsmpb.mp3", 1105, 88_716, false),
+    ];
+    for (name, offset, len, same_end) in cases {
+        let path = if name.starts_with('/') {
+            name.into()
+        } else {
+            fixture(name)
+        };
+        let opus = name.contains("opus") || name.ends_with(".webm") || name == no_elst;
+        let theirs = ffmpeg_samples(&path, opus.then_some("libopus"));
+        let mut stream =
+            visitrec::audio::decode::AudioStream::open(&path, Default::default()).unwrap();
+        let mut ours = Vec::new();
+        while let Some(chunk) = stream.next_chunk().unwrap() {
+            ours.extend(chunk.iter().map(|&x| f64::from(x)));
+        }
+        assert_eq!(ours.len(), len, "{name}");
+        assert!(
+            theirs.len() >= offset + len && (!same_end || theirs.len() == len),
+            "{name}: ffmpeg decodes {} samples, ours {len} from {offset}",
+            theirs.len()
+        );
+        let snr = |shift: usize| {
+            let theirs = &theirs[shift..];
+            let signal: f64 = theirs.iter().take(len).map(|x| x * x).sum();
+            let noise: f64 = ours
+                .iter()
+                .zip(theirs)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum();
+            10.0 * (signal / noise.max(1e-30)).log10()
+        };
+        let aligned = snr(offset);
+        assert!(aligned > 60.0, "{name}: only {aligned:.1} dB from ffmpeg's");
+        // A frame's worth of misalignment would show (this is what the offset proves).
+        let off = snr(offset + 48);
+        assert!(
+            off < aligned - 40.0,
+            "{name}: {aligned:.1} dB aligned, {off:.1} off"
+        );
+    }
+}

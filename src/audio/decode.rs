@@ -1,10 +1,11 @@
 //! Streaming decode of any supported recording to interleaved `f32` frames, in bounded memory.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::path::Path;
 use std::time::Duration;
 
+use symphonia::core::codecs::CodecParameters;
 use symphonia::core::codecs::audio::{
     AudioCodecId, AudioDecoder, AudioDecoderOptions, well_known as codec,
 };
@@ -14,7 +15,9 @@ use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 
+use super::container::{Head, Sniffed};
 use super::mp4::{AudioEdit, Mp4Facts};
+use super::opus;
 
 /// Lowest sample rate accepted, in Hz (below it is a corrupt or hostile header: no speech
 /// recorder goes under 8 kHz, and a 1 Hz "recording" would make the resampler's blocks
@@ -34,6 +37,12 @@ pub enum AudioError {
     /// The container holds audio in a codec this build cannot decode.
     #[error("unsupported audio codec: {0}")]
     UnsupportedCodec(String),
+    /// The file is in a container this build cannot read (named by its common name).
+    #[error("unsupported container: {0}")]
+    UnsupportedContainer(String),
+    /// The container holds no audio track (`video only` when it holds video).
+    #[error("no audio track ({0})")]
+    NoAudioTrack(String),
     /// The file is damaged or truncated.
     #[error("damaged or truncated audio: {0}")]
     Corrupt(String),
@@ -213,6 +222,9 @@ pub struct StreamInfo {
     pub channels: u16,
     /// Length in frames that the container declares, when it declares one.
     pub declared_frames: Option<u64>,
+    /// The file-name extension that names the content (`m4a`, `3gp`, `webm`, `opus`, …),
+    /// whatever the file was called.
+    pub extension: &'static str,
 }
 
 /// An open recording yielding decoded audio chunk by chunk.
@@ -223,6 +235,14 @@ pub struct AudioStream {
     tags: ContainerTags,
     info: StreamInfo,
     buf: Vec<f32>,
+    /// Frames held back while they may be the end padding ([`EdgeTrim::tail`]), and the
+    /// chunk handed out when some are.
+    held: Vec<f32>,
+    out: Vec<f32>,
+    /// Whether the demuxer meeting the end of the file ends the stream rather than cutting a
+    /// packet short: a live Matroska recording whose last element is whole
+    /// ([`super::mkv::MkvFacts::ends_cleanly`]).
+    eof_ends: bool,
     /// The limit, and the frames handed out so far.
     max: MaxDuration,
     decoded: u64,
@@ -237,7 +257,17 @@ enum Backend {
         track_id: u32,
     },
     Opus(Box<OpusBackend>),
+    /// Opus packets from symphonia's demuxers (WebM/Matroska, CAF, MP4).
+    OpusPackets(Box<OpusPackets>),
     Amr(Box<AmrBackend>),
+}
+
+/// Opus decoding of packets a symphonia demuxer reads.
+struct OpusPackets {
+    reader: Box<dyn FormatReader>,
+    track_id: u32,
+    decoder: opus_pure::OpusDecoder,
+    block: Vec<f32>,
 }
 
 /// AMR-NB decoding (rvoip-codec-core: pure Rust, bit-exact with the 3GPP reference), from
@@ -273,12 +303,72 @@ struct OpusBackend {
     block: Vec<f32>,
 }
 
-/// Frames to drop at the start and the most to keep after that, for containers whose
-/// priming the decoder does not trim itself (MP4 edit lists).
+/// Frames to drop at the start, the most to keep after that, and frames to drop at the very
+/// end, for containers whose priming and padding the decoder does not trim itself (MP4 edit
+/// lists, gapless tags, Opus pre-skip, CAF packet tables, Matroska `DiscardPadding`).
 #[derive(Debug, Clone, Copy, Default)]
 struct EdgeTrim {
     skip: u64,
     keep: Option<u64>,
+    tail: u64,
+}
+
+/// The most end padding believed, in frames (one Opus packet's 120 ms at 48 kHz).
+const MAX_TAIL: u64 = opus_pure::MAX_PACKET_SAMPLES as u64;
+
+/// What was learned about a file before its decoder is chosen.
+struct OpenedTrack {
+    container: String,
+    extension: &'static str,
+    mp4: Option<Mp4Facts>,
+    tags: ContainerTags,
+}
+
+/// Why a file symphonia opened has no audio to decode: it holds only video (MP4's `vide`
+/// handler, a Matroska video track, or video codec parameters), or nothing at all.
+fn no_audio(
+    reader: &dyn FormatReader,
+    mp4: Option<&Mp4Facts>,
+    path: &Path,
+    container: &str,
+) -> Result<AudioError, AudioError> {
+    let mut video = reader
+        .tracks()
+        .iter()
+        .any(|t| matches!(t.codec_params, Some(CodecParameters::Video(_))))
+        || mp4.is_some_and(|m| m.has_video);
+    if !video && container == "matroska" {
+        video = super::mkv::scan(&mut BufReader::new(File::open(path)?), 0)?.has_video;
+    }
+    Ok(AudioError::NoAudioTrack(if video {
+        "video only".into()
+    } else {
+        format!("the {container} file holds no tracks")
+    }))
+}
+
+/// iTunes' gapless tag as an MP3 carries it: an ID3v2 `COMM` frame described `iTunSMPB`
+/// (iTunes writes no LAME header; ffmpeg ignores the tag, Apple's players honour it). Its
+/// delay counts every sample to drop from the decoder's output.
+fn mp3_itunes_gapless(reader: &mut dyn FormatReader) -> Option<EdgeTrim> {
+    let mut metadata = reader.metadata();
+    let rev = metadata.skip_to_latest()?;
+    let text = rev.media.tags.iter().find_map(|tag| {
+        let raw = &tag.raw;
+        let described = raw
+            .sub_fields
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .any(|f| f.field == "SHORT_DESCRIPTION" && f.value.to_string().trim() == "iTunSMPB");
+        (raw.key == "COMM" && described).then(|| raw.value.to_string())
+    })?;
+    let g = super::mp4::parse_itunsmpb(&text)?;
+    (g.delay <= super::mp4::MAX_GAPLESS_DELAY && g.samples > 0).then_some(EdgeTrim {
+        skip: g.delay,
+        keep: Some(g.samples),
+        tail: 0,
+    })
 }
 
 impl std::fmt::Debug for AudioStream {
@@ -288,9 +378,6 @@ impl std::fmt::Debug for AudioStream {
             .finish()
     }
 }
-
-/// Rate at which Opus is decoded (every Opus stream decodes natively at 48 kHz).
-const OPUS_RATE: u32 = 48_000;
 
 impl StreamInfo {
     /// The length the container declares, in seconds.
@@ -314,14 +401,22 @@ impl AudioStream {
     }
 
     fn open_any(path: &Path) -> Result<AudioStream, AudioError> {
-        match sniff(path)? {
+        let head = Head::read(path)?;
+        match head.sniff() {
             Sniffed::OggOpus => return Self::open_opus(path),
             Sniffed::AmrNb => return Self::open_amr_storage(path),
             Sniffed::AmrWb => return Err(AudioError::UnsupportedCodec("amr-wb".into())),
+            Sniffed::Unsupported(name) => {
+                return Err(AudioError::UnsupportedContainer(name.into()));
+            }
             Sniffed::Other => {}
         }
-        let file = File::open(path)?;
-        let mss = MediaSourceStream::new(Box::new(file), Default::default());
+        let source: Box<dyn symphonia::core::io::MediaSource> =
+            match super::caf::with_descriptor_cookie(path)? {
+                Some(spliced) => Box::new(spliced),
+                None => Box::new(File::open(path)?),
+            };
+        let mss = MediaSourceStream::new(source, Default::default());
         let mut reader = symphonia::default::get_probe()
             .probe(
                 &Hint::new(),
@@ -352,13 +447,19 @@ impl AudioStream {
             // symphonia leaves tracks it has no codec for without parameters.
             let format = mp4.as_ref().and_then(|m| m.audio_format);
             return match format.as_ref() {
-                Some(b"samr") => Self::open_amr_mp4(reader, container, mp4, tags),
+                Some(b"samr") => {
+                    let opened = OpenedTrack {
+                        extension: head.extension(&container, "amr_nb"),
+                        container,
+                        mp4,
+                        tags,
+                    };
+                    Self::open_amr_mp4(reader, opened)
+                }
                 Some(f) => Err(AudioError::UnsupportedCodec(
                     String::from_utf8_lossy(f).trim().to_string(),
                 )),
-                None => Err(AudioError::Corrupt(format!(
-                    "{container} file has no audio track"
-                ))),
+                None => Err(no_audio(reader.as_ref(), mp4.as_ref(), path, &container)?),
             };
         };
         let params = track
@@ -368,9 +469,25 @@ impl AudioStream {
             .ok_or_else(|| AudioError::UnsupportedCodec(format!("(unidentified, in {container})")))?
             .clone();
         let codec = codec_name(params.codec);
+        let extension = match head.extension(&container, &codec) {
+            // A phone's video of the visit is an `.mp4`, not an audio file.
+            "m4a" if mp4.as_ref().is_some_and(|m| m.has_video) => "mp4",
+            ext => ext,
+        };
+        if params.codec == codec::CODEC_ID_OPUS {
+            let opened = OpenedTrack {
+                container,
+                extension,
+                mp4,
+                tags,
+            };
+            return Self::open_opus_packets(path, reader, opened);
+        }
         let sample_rate = check_rate(params.sample_rate)?;
         let channels = check_channels(params.channels.as_ref().map(|c| c.count()))?;
         let declared_frames = match track.time_base {
+            // ADTS declares no length: symphonia's figure is an estimate from the file size.
+            _ if container == "aac" => None,
             Some(tb) => track.num_frames.map(|n| {
                 (u128::from(n) * u128::from(tb.numer.get()) * u128::from(sample_rate)
                     / u128::from(tb.denom.get())) as u64
@@ -378,6 +495,19 @@ impl AudioStream {
             None => track.num_frames,
         };
         let track_id = track.id;
+        let eof_ends = container == "matroska"
+            && super::mkv::scan(&mut BufReader::new(File::open(path)?), u64::from(track_id))?
+                .ends_cleanly;
+        // symphonia reads a CAF packet table's priming and valid frames but trims neither.
+        let caf_table = (container == "caf").then_some(EdgeTrim {
+            skip: u64::from(track.delay.unwrap_or(0)),
+            keep: track.num_frames,
+            tail: 0,
+        });
+        // An MP3 without a LAME/Xing header may carry iTunes' gapless tag in an ID3 comment.
+        let mp3_gapless = (container == "mp3" && track.delay.is_none())
+            .then(|| mp3_itunes_gapless(reader.as_mut()))
+            .flatten();
         let decoder = symphonia::default::get_codecs()
             .make_audio_decoder(&params, &AudioDecoderOptions::default())
             .map_err(|e| {
@@ -393,6 +523,8 @@ impl AudioStream {
             .as_ref()
             .and_then(|m| m.audio_edit)
             .map(|e| EdgeTrim::from_edit(e, sample_rate))
+            .or(mp3_gapless)
+            .or(caf_table)
             .unwrap_or_default();
         Ok(AudioStream {
             backend: Backend::Symphonia {
@@ -409,8 +541,123 @@ impl AudioStream {
                 sample_rate,
                 channels,
                 declared_frames,
+                extension,
             },
             buf: Vec::new(),
+            held: Vec::new(),
+            out: Vec::new(),
+            eof_ends,
+            max: MaxDuration::DEFAULT,
+            decoded: 0,
+        })
+    }
+
+    /// Opus demuxed by symphonia, decoded by opus-pure. The start is trimmed by what the
+    /// container says (an MP4 edit list, a CAF packet table's priming) or else by the
+    /// header's pre-skip; the end by the MP4 edit, the CAF packet table's valid frames, or
+    /// Matroska's `DiscardPadding`.
+    fn open_opus_packets(
+        path: &Path,
+        reader: Box<dyn FormatReader>,
+        opened: OpenedTrack,
+    ) -> Result<AudioStream, AudioError> {
+        let track = reader
+            .default_track(TrackType::Audio)
+            .expect("the caller found an audio track");
+        let params = track
+            .codec_params
+            .as_ref()
+            .and_then(|p| p.audio())
+            .expect("the caller found audio parameters");
+        let container = opened.container.as_str();
+        let order = if container == "isomp4" {
+            opus::Order::Big
+        } else {
+            opus::Order::Little
+        };
+        let head = match params.extra_data.as_deref() {
+            Some(extra) if extra.starts_with(b"OpusHead") => opus::Head::parse(extra, order)?,
+            // CAF need not carry the header: the description gives the channels, and the
+            // packet table the priming.
+            _ if container == "caf" => opus::Head::without_header(check_channels(
+                params.channels.as_ref().map(|c| c.count()),
+            )?)?,
+            _ => {
+                return Err(AudioError::Corrupt(format!(
+                    "opus track in {container} without an identification header"
+                )));
+            }
+        };
+        let pre_skip = u64::from(head.pre_skip);
+        let mut eof_ends = false;
+        let edge = match container {
+            "isomp4" => opened
+                .mp4
+                .as_ref()
+                .and_then(|m| m.audio_edit)
+                .map(|e| EdgeTrim::from_edit(e, opus::RATE))
+                .unwrap_or(EdgeTrim {
+                    skip: pre_skip,
+                    ..EdgeTrim::default()
+                }),
+            "caf" => {
+                // A packet table's priming is the encoder's delay (Apple writes the pre-skip
+                // there), and its valid frames follow it. Without a priming, the header's
+                // pre-skip is the delay, taken out of the valid frames too.
+                let priming = u64::from(track.delay.unwrap_or(0));
+                let extra = if priming > 0 { 0 } else { pre_skip };
+                EdgeTrim {
+                    skip: priming + extra,
+                    keep: track.num_frames.map(|n| n.saturating_sub(extra)),
+                    tail: 0,
+                }
+            }
+            "matroska" => {
+                let facts =
+                    super::mkv::scan(&mut BufReader::new(File::open(path)?), u64::from(track.id))?;
+                eof_ends = facts.ends_cleanly;
+                let tail = (u128::from(facts.tail_padding_ns) * u128::from(opus::RATE)
+                    + 500_000_000)
+                    / 1_000_000_000;
+                EdgeTrim {
+                    skip: pre_skip,
+                    keep: None,
+                    tail: u64::try_from(tail).unwrap_or(u64::MAX).min(MAX_TAIL),
+                }
+            }
+            _ => EdgeTrim {
+                skip: pre_skip,
+                ..EdgeTrim::default()
+            },
+        };
+        let declared_frames = match container {
+            "caf" => edge.keep,
+            _ => None,
+        };
+        let channels = u16::from(head.channels);
+        let track_id = track.id;
+        Ok(AudioStream {
+            backend: Backend::OpusPackets(Box::new(OpusPackets {
+                reader,
+                track_id,
+                decoder: head.decoder()?,
+                block: vec![0.0; opus_pure::MAX_PACKET_SAMPLES * usize::from(channels)],
+            })),
+            edge,
+            mp4: opened.mp4,
+            tags: opened.tags,
+            info: StreamInfo {
+                container: opened.container,
+                codec: "opus".into(),
+                sample_rate: opus::RATE,
+                channels,
+                declared_frames,
+                extension: opened.extension,
+            },
+            buf: Vec::new(),
+            held: Vec::new(),
+            out: Vec::new(),
+            eof_ends,
             max: MaxDuration::DEFAULT,
             decoded: 0,
         })
@@ -422,9 +669,9 @@ impl AudioStream {
         let head = reader.head().clone();
         let channels = check_channels(Some(usize::from(head.channel_count)))?;
         let decoder = head
-            .decoder(OPUS_RATE as i32)
+            .decoder(opus::RATE as i32)
             .map_err(|e| AudioError::UnsupportedCodec(format!("opus ({e})")))?;
-        let trim = opus_pure::Trim::new(&head, OPUS_RATE as i32, usize::from(channels))
+        let trim = opus_pure::Trim::new(&head, opus::RATE as i32, usize::from(channels))
             .map_err(|e| AudioError::Corrupt(format!("ogg opus: {e}")))?;
         Ok(AudioStream {
             backend: Backend::Opus(Box::new(OpusBackend {
@@ -439,11 +686,15 @@ impl AudioStream {
             info: StreamInfo {
                 container: "ogg".into(),
                 codec: "opus".into(),
-                sample_rate: OPUS_RATE,
+                sample_rate: opus::RATE,
                 channels,
                 declared_frames: None,
+                extension: "opus",
             },
             buf: Vec::new(),
+            held: Vec::new(),
+            out: Vec::new(),
+            eof_ends: false,
             max: MaxDuration::DEFAULT,
             decoded: 0,
         })
@@ -459,20 +710,18 @@ impl AudioStream {
         let bytes = std::fs::read(path)?;
         let (_, frames) = codec_core::codecs::amr::storage::read(&bytes)
             .map_err(|e| AudioError::Corrupt(format!("amr: {e}")))?;
-        Self::amr(
-            AmrSource::Storage,
-            frames.into(),
-            "amr".into(),
-            None,
-            ContainerTags::default(),
-        )
+        let opened = OpenedTrack {
+            container: "amr".into(),
+            extension: "amr",
+            mp4: None,
+            tags: ContainerTags::default(),
+        };
+        Self::amr(AmrSource::Storage, frames.into(), opened)
     }
 
     fn open_amr_mp4(
         reader: Box<dyn FormatReader>,
-        container: String,
-        mp4: Option<Mp4Facts>,
-        tags: ContainerTags,
+        opened: OpenedTrack,
     ) -> Result<AudioStream, AudioError> {
         let mut unidentified = reader.tracks().iter().filter(|t| t.codec_params.is_none());
         let (Some(track), None) = (unidentified.next(), unidentified.next()) else {
@@ -484,18 +733,14 @@ impl AudioStream {
         Self::amr(
             AmrSource::Mp4 { reader, track_id },
             Default::default(),
-            container,
-            mp4,
-            tags,
+            opened,
         )
     }
 
     fn amr(
         source: AmrSource,
         frames: std::collections::VecDeque<codec_core::codecs::amr::AmrPayloadFrame>,
-        container: String,
-        mp4: Option<Mp4Facts>,
-        tags: ContainerTags,
+        opened: OpenedTrack,
     ) -> Result<AudioStream, AudioError> {
         let mut config = codec_core::types::CodecConfig::new(codec_core::types::CodecType::AmrNb);
         config.sample_rate = codec_core::types::SampleRate::Rate8000;
@@ -508,16 +753,20 @@ impl AudioStream {
                 frames,
             })),
             edge: EdgeTrim::default(),
-            mp4,
-            tags,
+            mp4: opened.mp4,
+            tags: opened.tags,
             info: StreamInfo {
-                container,
+                container: opened.container,
                 codec: "amr_nb".into(),
                 sample_rate: AMR_RATE,
                 channels: 1,
                 declared_frames: None,
+                extension: opened.extension,
             },
             buf: Vec::new(),
+            held: Vec::new(),
+            out: Vec::new(),
+            eof_ends: false,
             max: MaxDuration::DEFAULT,
             decoded: 0,
         })
@@ -547,7 +796,7 @@ impl AudioStream {
                 return Ok(None);
             }
             if !self.decode_next()? {
-                return Ok(None);
+                return Ok(None); // frames still held are the end padding
             }
             let frames = (self.buf.len() / channels) as u64;
             let start = self.edge.skip.min(frames);
@@ -557,34 +806,42 @@ impl AudioStream {
                 end = end.min(start + *keep);
                 *keep -= end - start;
             }
-            if end > start {
-                self.decoded += end - start;
-                self.max.check(self.decoded, self.info.sample_rate, false)?;
-                let (s, e) = (start as usize * channels, end as usize * channels);
-                return Ok(Some(&self.buf[s..e]));
+            if end <= start {
+                continue;
             }
+            let (s, e) = (start as usize * channels, end as usize * channels);
+            let held_back = self.edge.tail as usize * channels;
+            let chunk: &[f32] = if held_back == 0 {
+                &self.buf[s..e]
+            } else {
+                // Hand out all but the last `tail` frames seen so far.
+                self.held.extend_from_slice(&self.buf[s..e]);
+                let Some(release) = self.held.len().checked_sub(held_back).filter(|&r| r > 0)
+                else {
+                    continue;
+                };
+                self.out.clear();
+                self.out.extend(self.held.drain(..release));
+                &self.out
+            };
+            self.decoded += (chunk.len() / channels) as u64;
+            self.max.check(self.decoded, self.info.sample_rate, false)?;
+            return Ok(Some(chunk));
         }
     }
 
     /// Decodes the next packet into `self.buf`; false at the end of the stream.
     fn decode_next(&mut self) -> Result<bool, AudioError> {
         let channels = usize::from(self.info.channels);
+        let eof_ends = self.eof_ends;
         match &mut self.backend {
             Backend::Symphonia {
                 reader,
                 decoder,
                 track_id,
             } => loop {
-                let packet = match reader.next_packet() {
-                    Ok(Some(p)) => p,
-                    Ok(None) => return Ok(false),
-                    Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                        return Err(AudioError::Corrupt(
-                            "file ends in the middle of a packet".into(),
-                        ));
-                    }
-                    Err(SymError::IoError(e)) => return Err(AudioError::Io(e)),
-                    Err(e) => return Err(AudioError::Corrupt(e.to_string())),
+                let Some(packet) = next_packet(reader.as_mut(), eof_ends)? else {
+                    return Ok(false);
                 };
                 if packet.track_id != *track_id {
                     continue;
@@ -630,20 +887,28 @@ impl AudioStream {
                 self.buf.extend_from_slice(kept);
                 Ok(true)
             }
+            Backend::OpusPackets(o) => loop {
+                let Some(packet) = next_packet(o.reader.as_mut(), eof_ends)? else {
+                    return Ok(false);
+                };
+                if packet.track_id != o.track_id {
+                    continue;
+                }
+                let n = o
+                    .decoder
+                    .decode(&packet.data, opus_pure::MAX_PACKET_SAMPLES, &mut o.block)
+                    .map_err(|e| AudioError::Corrupt(format!("opus packet: {e}")))?;
+                self.buf.clear();
+                self.buf.extend_from_slice(&o.block[..n * channels]);
+                return Ok(true);
+            },
             Backend::Amr(a) => {
                 while a.frames.is_empty() {
                     let AmrSource::Mp4 { reader, track_id } = &mut a.source else {
                         return Ok(false);
                     };
-                    let packet = match reader.next_packet() {
-                        Ok(Some(p)) => p,
-                        Ok(None) => return Ok(false),
-                        Err(SymError::IoError(e))
-                            if e.kind() != std::io::ErrorKind::UnexpectedEof =>
-                        {
-                            return Err(AudioError::Io(e));
-                        }
-                        Err(e) => return Err(AudioError::Corrupt(e.to_string())),
+                    let Some(packet) = next_packet(reader.as_mut(), eof_ends)? else {
+                        return Ok(false);
                     };
                     if packet.track_id != *track_id {
                         continue;
@@ -661,6 +926,25 @@ impl AudioStream {
                 Ok(true)
             }
         }
+    }
+}
+
+/// The next packet a symphonia demuxer reads; `None` at the end (and, when `eof_ends`, at
+/// the end of the file).
+fn next_packet(
+    reader: &mut dyn FormatReader,
+    eof_ends: bool,
+) -> Result<Option<symphonia::core::packet::Packet>, AudioError> {
+    match reader.next_packet() {
+        Ok(p) => Ok(p),
+        Err(SymError::IoError(e)) if eof_ends && e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Ok(None)
+        }
+        Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(
+            AudioError::Corrupt("file ends in the middle of a packet".into()),
+        ),
+        Err(SymError::IoError(e)) => Err(AudioError::Io(e)),
+        Err(e) => Err(AudioError::Corrupt(e.to_string())),
     }
 }
 
@@ -713,38 +997,6 @@ fn decode_amr_frame(
     Ok(pcm)
 }
 
-/// Formats recognised from the first bytes, before symphonia's probe.
-enum Sniffed {
-    OggOpus,
-    AmrNb,
-    AmrWb,
-    Other,
-}
-
-fn sniff(path: &Path) -> Result<Sniffed, AudioError> {
-    let mut head = [0u8; 64];
-    let mut f = File::open(path)?;
-    let mut n = 0;
-    while n < head.len() {
-        match f.read(&mut head[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    let head = &head[..n];
-    Ok(
-        if head.starts_with(b"OggS") && head.windows(8).any(|w| w == b"OpusHead") {
-            Sniffed::OggOpus
-        } else if head.starts_with(b"#!AMR\n") {
-            Sniffed::AmrNb
-        } else if head.starts_with(b"#!AMR-WB\n") {
-            Sniffed::AmrWb
-        } else {
-            Sniffed::Other
-        },
-    )
-}
-
 impl EdgeTrim {
     /// An MP4 edit, converted to frames at the decoder's rate.
     fn from_edit(edit: AudioEdit, sample_rate: u32) -> EdgeTrim {
@@ -754,6 +1006,7 @@ impl EdgeTrim {
         EdgeTrim {
             skip: to_frames(edit.skip),
             keep: edit.keep.map(to_frames),
+            tail: 0,
         }
     }
 }

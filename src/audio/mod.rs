@@ -1,10 +1,14 @@
 //! Audio: content-based recognition, streaming decode, and container facts.
 
+pub mod caf;
+pub mod container;
 pub mod decode;
 pub mod identifying;
 pub mod limiter;
+pub mod mkv;
 pub mod mp4;
 pub mod normalize;
+pub mod opus;
 pub mod probe;
 pub mod resample;
 pub mod segment;

@@ -25,6 +25,8 @@ pub struct Mp4Facts {
     pub audio_edit: Option<AudioEdit>,
     /// The first audio track's sample entry type (`mp4a`, `samr`, `alac`, …).
     pub audio_format: Option<[u8; 4]>,
+    /// Whether any track is a video track (`vide` handler).
+    pub has_video: bool,
 }
 
 /// The part of the decoded audio to keep, in the media's own time scale.
@@ -42,6 +44,7 @@ pub struct AudioEdit {
 #[derive(Debug, Default)]
 struct Trak {
     is_audio: bool,
+    is_video: bool,
     format: Option<[u8; 4]>,
     timescale: u32,
     duration: u64,
@@ -63,15 +66,15 @@ struct Walker<'a, R> {
 
 /// The iTunes gapless tag's figures, in samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Gapless {
+pub struct Gapless {
     /// Encoder delay (priming) at the start.
-    delay: u64,
+    pub delay: u64,
     /// The original length, after the delay and before the padding.
-    samples: u64,
+    pub samples: u64,
 }
 
 /// The largest encoder delay believed (ffmpeg's bound too): more is a damaged tag.
-const MAX_GAPLESS_DELAY: u64 = 16_384;
+pub const MAX_GAPLESS_DELAY: u64 = 16_384;
 
 /// Scans the boxes of an MP4/QuickTime file.
 pub fn scan<R: Read + Seek>(r: &mut R) -> io::Result<Mp4Facts> {
@@ -186,7 +189,10 @@ impl<R: Read + Seek> Walker<'_, R> {
         let v1 = b.first() == Some(&1);
         match kind {
             // QuickTime also has a data-handler `hdlr` in `minf`: only a sound one counts.
-            b"hdlr" => trak.is_audio |= b.get(8..12) == Some(b"soun"),
+            b"hdlr" => {
+                trak.is_audio |= b.get(8..12) == Some(b"soun");
+                trak.is_video |= b.get(8..12) == Some(b"vide");
+            }
             // Full box, entry count, then the first entry's size and type.
             b"stsd" => trak.format = b.get(12..16).and_then(|t| t.try_into().ok()),
             b"mdhd" => {
@@ -221,6 +227,7 @@ impl<R: Read + Seek> Walker<'_, R> {
     /// Keeps the first audio track's format, and its edit when it is the common
     /// single-edit case.
     fn finish_trak(&mut self, t: Trak) {
+        self.facts.has_video |= t.is_video;
         if !t.is_audio || self.facts.audio_format.is_some() {
             return;
         }
@@ -331,7 +338,7 @@ impl<R: Read + Seek> Walker<'_, R> {
 
 /// The iTunes gapless tag: ` 00000000 DELAY PADDING LENGTH …` in hex (the length may be
 /// 16 digits).
-fn parse_itunsmpb(text: &str) -> Option<Gapless> {
+pub fn parse_itunsmpb(text: &str) -> Option<Gapless> {
     let mut fields = text.split_ascii_whitespace();
     fields.next()?; // always zero
     let mut hex = || u64::from_str_radix(fields.next()?, 16).ok();

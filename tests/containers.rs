@@ -1,0 +1,219 @@
+//! Every container a phone or browser hands us beyond the common ones (Opus in WebM, CAF
+//! and MP4; AAC in CAF and ADTS; MP3 with iTunes' gapless tag), the ones that must be
+//! refused by name (video only, an unsupported container), stored originals named from
+//! their content, and damaged copies of each new container failing cleanly.
+
+mod common;
+
+use std::fs;
+use std::path::PathBuf;
+
+use common::*;
+use predicates::prelude::*;
+
+/// The utterance the container fixtures hold, in frames at 48 kHz and 22.05 kHz
+/// (scripts/make-container-fixtures).
+const AT_48K: u64 = 193_124;
+const AT_22K: u64 = 88_716;
+
+fn containers(name: &str) -> PathBuf {
+    fixture(&format!("containers/{name}"))
+}
+
+#[test]
+fn each_container_ingests_and_normalizes_with_its_true_length() {
+    let (_d, archive) = new_archive();
+    // (file, container, codec, stored extension, frames): the length the container says
+    // the audio has, with priming and padding trimmed.
+    let cases = [
+        (
+            "containers/mediarecorder.webm",
+            "matroska",
+            "opus",
+            "webm",
+            AT_48K,
+        ),
+        // A live recording's segment has no size: the end of the file ends it.
+        (
+            "containers/mediarecorder-live.webm",
+            "matroska",
+            "opus",
+            "webm",
+            AT_48K,
+        ),
+        // The edit list's length is in the movie's milliseconds: 4.023 s.
+        ("containers/opus.mp4", "isomp4", "opus", "m4a", 193_104),
+        (
+            "containers/voice-memos-opus.caf",
+            "caf",
+            "opus",
+            "caf",
+            AT_48K,
+        ),
+        ("containers/aac.caf", "caf", "aac", "caf", AT_48K),
+        // ADTS says nothing of priming or padding: every decoded frame is kept.
+        ("containers/note.aac", "aac", "aac", "aac", 190 * 1024),
+        ("gapless/lame-itunsmpb.mp3", "mp3", "mp3", "mp3", AT_22K),
+    ];
+    let inputs: Vec<PathBuf> = cases.iter().map(|c| fixture(c.0)).collect();
+    let r = ingest_json(&archive, &inputs, &["--normalize"]);
+    assert_eq!(r["rejected"].as_array().unwrap().len(), 0, "{r:#}");
+    let ingested = r["ingested"].as_array().unwrap();
+    assert_eq!(ingested.len(), cases.len(), "{r:#}");
+    for (item, (name, container, codec, ext, frames)) in ingested.iter().zip(cases) {
+        let id = item["id"].as_str().unwrap();
+        let rec = recording(&archive, id);
+        let s = &rec["source"];
+        assert_eq!(s["container"], container, "{name}");
+        assert_eq!(s["codec"], codec, "{name}");
+        assert_eq!(s["frames"].as_u64(), Some(frames), "{name}");
+        assert_eq!(
+            s["stored_as"].as_str(),
+            Some(format!("data/{id}/original.{ext}").as_str()),
+            "{name}"
+        );
+        let stored = fs::read(archive.join(s["stored_as"].as_str().unwrap())).unwrap();
+        assert_eq!(
+            stored,
+            fs::read(fixture(name)).unwrap(),
+            "{name}: byte-identical"
+        );
+        assert!(rec["normalized"].is_object(), "{name}: {rec:#}");
+        assert!(
+            archive.join(format!("data/{id}/normalized.wav")).is_file(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_video_only_file_an_unsupported_container_and_surround_opus_are_refused_by_name() {
+    let (_d, archive) = new_archive();
+    ingest_json(&archive, &[fixture("phone/dictation.wav")], &[]);
+    let before = snapshot(&archive);
+    for (name, why) in [
+        ("video-only.3gp", "no audio track (video only)"),
+        (
+            "dictaphone.wma",
+            "unsupported container: ASF (Windows Media)",
+        ),
+        (
+            "surround.webm",
+            "unsupported audio codec: opus with 6 channels",
+        ),
+    ] {
+        visitrec()
+            .arg("ingest")
+            .arg(&archive)
+            .arg(containers(name))
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(format!("{name}: {why}")));
+        assert_eq!(snapshot(&archive), before, "{name} changed the archive");
+    }
+}
+
+#[test]
+fn misnamed_files_are_stored_under_the_extension_of_their_content() {
+    let (d, archive) = new_archive();
+    let inbox = d.path().join("inbox");
+    fs::create_dir(&inbox).unwrap();
+    let cases = [
+        ("tagged/dated.mp3", "visit.m4a", "mp3"),
+        ("formats/apple-lossless.m4a", "memo.ogg", "m4a"),
+        ("containers/mediarecorder.webm", "note.mp3", "webm"),
+        ("phone/whatsapp-note.opus", "whatsapp.ogg", "opus"),
+        ("formats/old-android.3gp", "old.m4a", "3gp"),
+        ("containers/video-with-sound.mp4", "clip.m4a", "mp4"),
+    ];
+    let mut inputs = Vec::new();
+    for (from, to, _) in cases {
+        fs::copy(fixture(from), inbox.join(to)).unwrap();
+        inputs.push(inbox.join(to));
+    }
+    let r = ingest_json(&archive, &inputs, &[]);
+    let ingested = r["ingested"].as_array().unwrap();
+    assert_eq!(ingested.len(), cases.len(), "{r:#}");
+    for (item, (_, name, ext)) in ingested.iter().zip(cases) {
+        let id = item["id"].as_str().unwrap();
+        let s = &recording(&archive, id)["source"];
+        assert_eq!(s["file_name"], name);
+        assert_eq!(
+            s["stored_as"].as_str(),
+            Some(format!("data/{id}/original.{ext}").as_str()),
+            "{name}"
+        );
+        assert!(archive.join(format!("data/{id}/original.{ext}")).is_file());
+    }
+    // `verify` agrees with what was stored.
+    visitrec().arg("verify").arg(&archive).assert().code(0);
+}
+
+/// Truncated and corrupted copies of each new container: every one is refused with one
+/// line naming the file (or, for damage the codec conceals, ingested), never a panic, and
+/// a refusal leaves the archive as it was.
+#[test]
+fn damaged_copies_of_each_new_container_fail_cleanly() {
+    let (d, archive) = new_archive();
+    let before = snapshot(&archive);
+    let inbox = d.path().join("inbox");
+    fs::create_dir(&inbox).unwrap();
+    let mut inputs = Vec::new();
+    for name in [
+        "mediarecorder.webm",
+        "mediarecorder-live.webm",
+        "opus.mp4",
+        "voice-memos-opus.caf",
+        "aac.caf",
+        "note.aac",
+    ] {
+        let bytes = fs::read(containers(name)).unwrap();
+        let mut seed = 0x9E37_79B9u32;
+        for (i, cut) in [13, 60, 200, 700, bytes.len() / 2].into_iter().enumerate() {
+            let path = inbox.join(format!("cut{i}-{name}"));
+            fs::write(&path, &bytes[..cut.min(bytes.len())]).unwrap();
+            inputs.push(path);
+        }
+        for i in 0..4 {
+            let mut b = bytes.clone();
+            for _ in 0..8 {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                let at = seed as usize % b.len().min(600);
+                b[at] = (seed >> 8) as u8;
+            }
+            let path = inbox.join(format!("flip{i}-{name}"));
+            fs::write(&path, &b).unwrap();
+            inputs.push(path);
+        }
+    }
+    let out = visitrec()
+        .arg("ingest")
+        .arg(&archive)
+        .args(&inputs)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rejected = r["rejected"].as_array().unwrap();
+    let ingested = r["ingested"].as_array().unwrap();
+    assert_eq!(rejected.len() + ingested.len(), inputs.len(), "{r:#}");
+    for x in rejected {
+        let reason = x["reason"].as_str().unwrap();
+        assert!(!reason.is_empty() && !reason.contains('\n'), "{reason:?}");
+    }
+    // Every truncation of the headers is refused.
+    for x in ingested {
+        let path = x["path"].as_str().unwrap();
+        assert!(
+            !path.contains("/cut0-") && !path.contains("/cut1-"),
+            "{path}"
+        );
+    }
+    if ingested.is_empty() {
+        assert_eq!(snapshot(&archive), before);
+    }
+}
