@@ -165,6 +165,10 @@ fn the_visit_picture_and_the_report_render_in_a_browser_with_hostile_text_as_tex
         "<title id=\"t\">",
         "<desc id=\"d\">",
         "&lt;/svg&gt;&lt;img src=x onerror=alert(1)&gt;",
+        // The consent strip: care permitted, research withdrawn (the day it was granted,
+        // so never permitted: no span of it is drawn).
+        "<title>care permitted from",
+        "<title>research withdrawn on",
     ] {
         assert!(text.contains(needed), "{needed} not in the SVG");
     }
@@ -173,6 +177,7 @@ fn the_visit_picture_and_the_report_render_in_a_browser_with_hostile_text_as_tex
         1,
         "one SVG element, closed once"
     );
+    assert!(!text.contains("<title>research permitted"));
     for never in ["<script", "<img", "<foreignObject", "href=", "url("] {
         assert!(!text.contains(never), "{never} in the SVG");
     }
