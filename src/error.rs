@@ -243,6 +243,11 @@ pub enum Error {
     /// `encrypt --include normalized` of a recording that has no normalized rendition.
     #[error("{0} has no normalized rendition; run `visitrec normalize` first")]
     NotNormalized(String),
+    /// `plot` of a recording normalized before envelopes were kept.
+    #[error(
+        "{0} has no envelope.json (it was normalized before visitrec kept envelopes); run `visitrec repair ARCHIVE {0}` to make one from its normalized audio"
+    )]
+    NoEnvelope(String),
     /// `encrypt --include segments` of a recording that was never segmented.
     #[error("{0} has not been segmented; run `visitrec segment` first")]
     NotSegmented(String),
@@ -467,6 +472,7 @@ impl Error {
             Error::NoRecordingsNamed => "no-recordings-named",
             Error::NothingToExport(_) => "nothing-to-export",
             Error::NotNormalized(_) => "not-normalized",
+            Error::NoEnvelope(_) => "no-envelope",
             Error::NotSegmented(_) => "not-segmented",
             Error::NothingIncluded(_) => "nothing-included",
             Error::NotAFolderName(_) => "not-a-folder-name",
@@ -545,6 +551,7 @@ impl Error {
             | Error::NotGranted(_)
             | Error::NoRecordingsNamed
             | Error::NotNormalized(_)
+            | Error::NoEnvelope(_)
             | Error::NotSegmented(_)
             | Error::NothingIncluded(_)
             | Error::NoIdentity

@@ -59,7 +59,7 @@ struct Refusal {
 pub enum Include {
     /// The phone's original file.
     Original,
-    /// `normalized.wav`.
+    /// `normalized.wav` (and its `envelope.json`).
     Normalized,
     /// The segment WAVs.
     Segments,
@@ -325,7 +325,10 @@ fn files_to_export(
         }
     }
     match &rec.normalized {
-        Some(n) if wanted(Include::Normalized) => files.push(n.path.clone()),
+        Some(n) if wanted(Include::Normalized) => {
+            files.push(n.path.clone());
+            files.extend(n.envelope.clone());
+        }
         None if explicit(Include::Normalized) => {
             return Err(Error::NotNormalized(id.clone()));
         }
@@ -1081,6 +1084,8 @@ pub enum PlainKind {
     Original,
     /// `normalized.wav`.
     Normalized,
+    /// `envelope.json` (the normalized audio's min/max envelope).
+    Envelope,
     /// `segments/NNN.wav`.
     Segment,
     /// `recording.json`.
@@ -1089,7 +1094,7 @@ pub enum PlainKind {
 
 /// The recording id and kind of an export's plaintext path, which must be
 /// `data/<id>/original.<ext>` (`ext` 1–8 of `[a-z0-9]`), `data/<id>/normalized.wav`,
-/// `data/<id>/segments/<digits>.wav` or `data/<id>/recording.json`: nothing else can be
+/// `data/<id>/envelope.json`, `data/<id>/segments/<digits>.wav` or `data/<id>/recording.json`: nothing else can be
 /// written by `decrypt`, so no crafted path reaches outside `--out` or onto the bag's
 /// tag files.
 pub fn plain_file_kind(path: &str) -> std::result::Result<(&str, PlainKind), &'static str> {
@@ -1101,6 +1106,7 @@ pub fn plain_file_kind(path: &str) -> std::result::Result<(&str, PlainKind), &'s
     let kind = match rest {
         ["recording.json"] => PlainKind::Metadata,
         ["normalized.wav"] => PlainKind::Normalized,
+        ["envelope.json"] => PlainKind::Envelope,
         [name] => match name.strip_prefix("original.") {
             Some(ext)
                 if (1..=8).contains(&ext.len())
@@ -1156,7 +1162,10 @@ fn check_metadata(
     {
         let listed = *path == rec.source.stored_as
             || path.ends_with(RECORDING_JSON)
-            || rec.normalized.as_ref().is_some_and(|n| n.path == *path)
+            || rec
+                .normalized
+                .as_ref()
+                .is_some_and(|n| n.path == *path || n.envelope.as_ref() == Some(path))
             || rec.segments.iter().any(|s| s.path == *path);
         if !listed {
             return Err(format!(
@@ -1448,6 +1457,7 @@ mod tests {
             (format!("data/{id}/original.m4a"), PlainKind::Original),
             (format!("data/{id}/original.3gp"), PlainKind::Original),
             (format!("data/{id}/normalized.wav"), PlainKind::Normalized),
+            (format!("data/{id}/envelope.json"), PlainKind::Envelope),
             (format!("data/{id}/segments/001.wav"), PlainKind::Segment),
             (format!("data/{id}/recording.json"), PlainKind::Metadata),
         ] {

@@ -14,6 +14,7 @@ use crate::audio::normalize::{self, Settings};
 use crate::audio::segment::{self, Params};
 use crate::batch::{self, Batch, Staged};
 use crate::catalog;
+use crate::envelope::{self, Envelope};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::fixity;
@@ -479,10 +480,32 @@ pub(crate) fn stage_normalized(
         }),
         target_reached: r.target_reached,
         note: r.note.clone(),
+        envelope: None,
     });
+    // The envelope goes first: callers take the WAV as the last file staged.
+    stage_envelope(staged, &out, &slot)?;
     let fixity = hash::hash_file(&out)?;
     staged.puts.push((out, rel, fixity));
     Ok(r)
+}
+
+/// Makes the envelope of the normalized WAV `wav` into the staging folder `slot` and
+/// records it in `staged.rec` (which must be normalized), so pictures never decode audio.
+pub(crate) fn stage_envelope(
+    staged: &mut Staged,
+    wav: &Path,
+    slot: &Path,
+) -> std::result::Result<(), StageError> {
+    let out = slot.join(envelope::ENVELOPE_JSON);
+    let env = Envelope::of_wav(wav).map_err(|e| StageError::from_audio(e, wav))?;
+    crate::fsutil::write_new(&out, &env.to_json())?;
+    let rel = record::payload_path(&staged.rec.id, envelope::ENVELOPE_JSON);
+    let fixity = hash::hash_file(&out)?;
+    staged.puts.push((out, rel.clone(), fixity));
+    if let Some(n) = staged.rec.normalized.as_mut() {
+        n.envelope = Some(rel);
+    }
+    Ok(())
 }
 
 /// The segmentation record `params` would give `rec` (which must be normalized).

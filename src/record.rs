@@ -91,6 +91,10 @@ pub struct Normalized {
     pub target_reached: bool,
     /// Why the target was not reached, when it was not.
     pub note: Option<String>,
+    /// Payload path of its min/max envelope (`data/<id>/envelope.json`, see
+    /// [`crate::envelope`]); absent in renditions made before envelopes were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope: Option<String>,
 }
 
 /// How much the limiter acted on a rendition.
@@ -257,6 +261,9 @@ impl Recording {
         let mut out = vec![("source.stored_as", self.source.stored_as.as_str())];
         if let Some(n) = &self.normalized {
             out.push(("normalized.path", n.path.as_str()));
+            if let Some(e) = &n.envelope {
+                out.push(("normalized.envelope", e.as_str()));
+            }
         }
         out.extend(
             self.segments

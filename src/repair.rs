@@ -1,4 +1,4 @@
-//! `repair`: rebuilds missing or damaged derived files (`normalized.wav`,
+//! `repair`: rebuilds missing or damaged derived files (`normalized.wav`, `envelope.json`,
 //! `segments/NNN.wav`) from an original whose SHA-256 still verifies, with the settings
 //! `recording.json` records, through the journal like every other writer.
 //!
@@ -8,6 +8,9 @@
 //! release, another platform), the recording's derived files are replaced as a consistent
 //! set instead: the new rendition, every segment cut again from it, and `recording.json`
 //! and the manifest describing them; the report says so.
+//!
+//! A recording normalized before envelopes were kept gets its `envelope.json` here, made
+//! from its intact `normalized.wav` (no decoding of the original).
 //!
 //! What repair cannot make again is reported and left untouched: an original (the evidence
 //! itself) and a `recording.json` (it holds the consent record) come only from a backup.
@@ -22,6 +25,7 @@ use crate::archive::{Archive, Writer};
 use crate::audio::decode::MaxDuration;
 use crate::audio::segment::Params;
 use crate::batch::Staged;
+use crate::envelope::ENVELOPE_JSON;
 use crate::error::Result;
 use crate::exit::Exit;
 use crate::fixity::{self, FileState};
@@ -156,6 +160,15 @@ fn diagnose(archive: &Archive, manifest: &Manifest, id: &str) -> Diagnosis {
             }
         }
     }
+    if rec
+        .normalized
+        .as_ref()
+        .is_some_and(|n| n.envelope.is_none())
+    {
+        // Normalized before envelopes were kept: made from the rendition (listed as not in
+        // the manifest, which only this file can be here).
+        damaged.insert(record::payload_path(id, ENVELOPE_JSON), FileState::Unlisted);
+    }
     if damaged.is_empty() {
         return Diagnosis::Intact;
     }
@@ -177,7 +190,12 @@ fn listed(damaged: &BTreeMap<String, FileState>) -> Vec<DamagedFile> {
         .iter()
         .map(|(path, state)| DamagedFile {
             path: path.clone(),
-            found: state.describe(),
+            found: match state {
+                FileState::Unlisted => {
+                    "never made (normalized before visitrec kept envelopes)".into()
+                }
+                other => other.describe(),
+            },
         })
         .collect()
 }
@@ -289,6 +307,7 @@ fn rebuild(
     // The files replaced are missing or damaged: not the sizes the Oxum counted.
     staged.recount = true;
     let mut differs = Vec::new();
+    let env_rel = record::payload_path(&rec.id, ENVELOPE_JSON);
     let (wav, scores) = if damaged.contains_key(&norm.path) {
         let source = w.archive().path_of(&rec.source.stored_as)?;
         let settings = pipeline::settings_of(&norm);
@@ -304,7 +323,14 @@ fn rebuild(
             Err(e) => return e.into_outcome(&rec.source.stored_as),
         }
     } else {
-        (w.archive().path_of(&norm.path)?, None)
+        let wav = w.archive().path_of(&norm.path)?;
+        if damaged.contains_key(&env_rel) {
+            let slot = w.new_staging_slot()?;
+            if let Err(e) = pipeline::stage_envelope(&mut staged, &wav, &slot) {
+                return e.into_outcome(&norm.path);
+            }
+        }
+        (wav, None)
     };
     let resegment =
         rec.segments.iter().any(|s| damaged.contains_key(&s.path)) || !differs.is_empty();
@@ -341,6 +367,14 @@ fn rebuild(
             let _ = std::fs::remove_file(path);
         }
         staged.puts = keep;
+        if norm.envelope.is_none() {
+            if let Some(n) = staged.rec.normalized.as_mut() {
+                n.envelope = Some(env_rel);
+            }
+            let note = "envelope.json made from normalized.wav (normalized before visitrec \
+                        kept envelopes); recording.json now names it";
+            return Ok(Outcome::Done(Box::new(staged), Some(note.into())));
+        }
         return Ok(Outcome::Done(Box::new(staged), None));
     }
     if rec.segmentation.is_none() && !rec.segments.is_empty() {

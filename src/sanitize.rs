@@ -1,6 +1,7 @@
 //! Text from the disk or from other people (file names, labels, notes, tag values) made
 //! safe to print on a terminal: control characters are shown as escapes, so a name cannot
-//! start a forged line, move the cursor or recolour the screen.
+//! start a forged line, move the cursor or recolour the screen; and safe to put into SVG
+//! or HTML ([`markup`]), as text or as an attribute value.
 
 use std::borrow::Cow;
 
@@ -36,10 +37,49 @@ pub fn term(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `s` as text or a (quoted) attribute value of XML, SVG or HTML: `&`, `<`, `>`, `"` and
+/// `'` as character references, control characters first escaped as [`term`] shows them
+/// (XML forbids most of them even as references), U+FFFE and U+FFFF as U+FFFD, so nothing of `s` can open or
+/// close an element or an attribute, and the document stays well formed.
+pub fn markup(s: &str) -> Cow<'_, str> {
+    let shown = term(s);
+    if !shown.contains(['&', '<', '>', '"', '\'', '\u{fffe}', '\u{ffff}']) {
+        return shown;
+    }
+    let mut out = String::with_capacity(shown.len() + 16);
+    for c in shown.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            // Not characters XML allows, in any form.
+            '\u{fffe}' | '\u{ffff}' => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn markup_is_text() {
+        assert_eq!(
+            markup("<script>alert(1)</script>.m4a"),
+            "&lt;script&gt;alert(1)&lt;/script&gt;.m4a"
+        );
+        assert_eq!(
+            markup("</svg><img onerror='x' a=\"b\">&"),
+            "&lt;/svg&gt;&lt;img onerror=&#39;x&#39; a=&quot;b&quot;&gt;&amp;"
+        );
+        assert_eq!(markup("a\u{1}b"), "a\\x01b");
+        assert!(matches!(markup("café"), Cow::Borrowed(_)));
+    }
 
     #[test]
     fn controls_are_escaped() {
@@ -53,6 +93,14 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn markup_opens_nothing(s in any::<String>()) {
+            let m = markup(&s);
+            prop_assert!(!m.contains(['<', '>', '"', '\'']), "{:?} -> {:?}", s, m);
+            let bad = |c: char| c.is_control() || c == '\u{fffe}' || c == '\u{ffff}';
+            prop_assert!(!m.chars().any(bad), "{:?} -> {:?}", s, m);
+        }
+
         #[test]
         fn output_is_never_acted_on(s in any::<String>()) {
             let t = term(&s);

@@ -502,14 +502,19 @@ fn refuse_archive_options(path: &Path, opts: &VerifyOptions, opened: bool) -> Re
     Ok(())
 }
 
-/// `data/<id>/normalized.wav` or `data/<id>/segments/NNN.wav`: a file `repair` can make
-/// again; its recording id.
+/// `data/<id>/normalized.wav`, `data/<id>/envelope.json` or `data/<id>/segments/NNN.wav`:
+/// a file `repair` can make again; its recording id.
 fn derived_of(path: &str) -> Option<&str> {
     let (id, file) = path.strip_prefix("data/")?.split_once('/')?;
     let segment = file
         .strip_prefix("segments/")
         .is_some_and(|n| !n.contains('/') && n.len() > 4 && n.ends_with(".wav"));
-    (record::is_valid_id(id) && (file == crate::pipeline::NORMALIZED_WAV || segment)).then_some(id)
+    let made = [
+        crate::pipeline::NORMALIZED_WAV,
+        crate::envelope::ENVELOPE_JSON,
+    ]
+    .contains(&file);
+    (record::is_valid_id(id) && (made || segment)).then_some(id)
 }
 
 /// Marks the problems `repair` can fix (see [`Problem::repairable`]): a missing or
@@ -557,7 +562,11 @@ fn mark_repairable(archive: &Archive, manifest: &Manifest, problems: &mut [Probl
                 .then_some(rec)
         });
         p.repairable = rec.as_ref().is_some_and(|r| {
-            let made = |path: &str| r.normalized.as_ref().is_some_and(|n| n.path == path);
+            let made = |path: &str| {
+                r.normalized
+                    .as_ref()
+                    .is_some_and(|n| n.path == path || n.envelope.as_deref() == Some(path))
+            };
             let cut =
                 |path: &str| r.segmentation.is_some() && r.segments.iter().any(|s| s.path == path);
             made(&p.path) || cut(&p.path)
@@ -1111,6 +1120,7 @@ impl Verifier<'_> {
                     );
                 }
             }
+            self.check_envelope(manifest, &rec);
             let stored = &rec.source.stored_as;
             match manifest.entries.get(stored) {
                 Some(sha) if *sha == rec.source.sha256 || stripped.contains(stored) => {}
@@ -1148,6 +1158,20 @@ impl Verifier<'_> {
             );
         }
         Ok(list.paths)
+    }
+
+    /// The `envelope.json` a recording names (when the manifest lists it: otherwise that is
+    /// already reported) must be one `plot` and `report` would accept.
+    fn check_envelope(&mut self, manifest: &Manifest, rec: &Recording) {
+        let Some(rel) = rec.normalized.as_ref().and_then(|n| n.envelope.as_deref()) else {
+            return;
+        };
+        if !manifest.entries.contains_key(rel) {
+            return;
+        }
+        if let Err(Error::BadFile { reason, .. }) = crate::envelope::load(self.archive, rec) {
+            self.problem(rel, ProblemKind::BadMetadata, reason);
+        }
     }
 
     /// A purged recording's folder holds its `tombstone.json` and nothing else, and the

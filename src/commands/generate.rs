@@ -181,7 +181,8 @@ The BagIt bag's declaration, metadata and checksums.
 .TP
 \fIARCHIVE/data/<id>/\fR
 One recording: \fIoriginal.<ext>\fR (byte for byte as captured), \fIrecording.json\fR,
-and once made \fInormalized.wav\fR and \fIsegments/NNN.wav\fR. The id is the first 16 hex
+and once made \fInormalized.wav\fR (with \fIenvelope.json\fR, its min/max envelope, which
+\fBplot\fR and \fBreport\fR draw) and \fIsegments/NNN.wav\fR. The id is the first 16 hex
 digits of the original's SHA\-256.
 .TP
 \fIARCHIVE/audit.jsonl\fR

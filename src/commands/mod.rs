@@ -25,9 +25,11 @@ pub mod list;
 pub mod log;
 pub mod normalize;
 pub mod output;
+pub mod plot;
 pub mod progress;
 pub mod purge;
 pub mod repair;
+pub mod report;
 pub mod retention;
 pub mod segment;
 pub mod show;
@@ -55,7 +57,7 @@ pub struct Cli {
 /// The exit statuses, for `--help` (visitrec(1) has them too).
 pub const EXIT_CODES: &str = "Exit codes:
   0  success: everything done, or the archive is intact
-  1  the command ran but found problems (verify), rejected some inputs (ingest), or some
+  1  the command ran but found problems (verify, report), rejected some inputs (ingest), or some
      recordings failed (normalize, segment)
   2  could not run: usage, no such archive, archive locked, I/O error, wrong key, tampered export
   3  refused: consent does not cover the export's --purpose, or still covers a recording to
@@ -108,6 +110,12 @@ pub enum Command {
     /// Show one recording in full; a unique id prefix is enough.
     #[command(after_help = show::EXAMPLES)]
     Show(show::Args),
+    /// Draw one recording as an SVG picture: waveform, speech, marks, loudness, consent.
+    #[command(after_help = plot::EXAMPLES)]
+    Plot(plot::Args),
+    /// Write one self-contained HTML report of the archive (no scripts, opens offline).
+    #[command(after_help = report::EXAMPLES)]
+    Report(report::Args),
     /// Check an archive's integrity (exit 0 intact, 1 problems, 2 could not run).
     #[command(after_help = verify::EXAMPLES, after_long_help = verify::LONG_HELP)]
     Verify(verify::Args),
@@ -150,6 +158,8 @@ impl Command {
             Command::Log(a) => a.json,
             Command::List(a) => a.json,
             Command::Show(a) => a.json,
+            Command::Plot(a) => a.json,
+            Command::Report(a) => a.json,
             Command::Verify(a) => a.json,
             Command::Checkpoint(a) => a.json,
             Command::Init(_) | Command::Demo(_) | Command::Generate(_) => false,
@@ -173,6 +183,8 @@ impl Command {
             Command::Log(a) => log::run(a)?,
             Command::List(a) => Box::new(list::run(a)?),
             Command::Show(a) => Box::new(show::run(a)?),
+            Command::Plot(a) => Box::new(plot::run(a)?),
+            Command::Report(a) => Box::new(report::run(a)?),
             Command::Verify(a) => Box::new(verify::run(a)?),
             Command::Checkpoint(a) => Box::new(checkpoint::run(a)?),
             Command::Demo(a) => Box::new(demo::run(a, v)?),

@@ -18,8 +18,9 @@ pub const EXAMPLES: &str = "Examples:
   visitrec repair study-archive
   visitrec repair study-archive 3f9a1c --json
 
-Rebuilds normalized.wav and segments/NNN.wav from an original whose SHA-256 still verifies,
-with the settings recording.json records. A missing or damaged original or recording.json
+Rebuilds normalized.wav, envelope.json and segments/NNN.wav from an original whose SHA-256
+still verifies, with the settings recording.json records; a recording normalized before
+envelopes were kept gets its envelope.json (made from its normalized.wav). A missing or damaged original or recording.json
 cannot be rebuilt: it is reported (restore it from a backup), nothing of that recording
 changes, and the exit status is 1.";
 

@@ -41,7 +41,7 @@ Problem kinds (each makes the exit status 1):
   anchor            audit line SEQ no longer hashes to the --anchor given
   checkpoint        a signed checkpoint does not verify against --allowed-signers
 
-A missing or modified normalized.wav or segment whose original and recording.json are
+A missing or modified normalized.wav, envelope.json or segment whose original and recording.json are
 sound can be rebuilt by `visitrec repair` (\"repairable\": true in --json; the text output
 ends with a line saying how many).
 
