@@ -2,6 +2,7 @@
 
 pub mod decode;
 pub mod limiter;
+pub mod loudness;
 pub mod mp4;
 pub mod normalize;
 pub mod probe;
