@@ -278,8 +278,7 @@ fn render_inner(
         peaks: &peaks_path,
         rate: settings.rate,
     };
-    let first = (before, found.meter.blocks());
-    let result = finish_render(&scratch, settings, first, frames, vad, out_wav, progress);
+    let result = finish_render(&scratch, settings, before, frames, vad, out_wav, progress);
     let (vad_frames, after, gain_db, limiting, target_reached, note) = result?;
     Ok(Rendered {
         source,
@@ -310,14 +309,14 @@ type Finished = (
 fn finish_render(
     scratch: &Scratch<'_>,
     settings: &Settings,
-    (before, blocks): (Loudness, &[f64]),
+    before: Loudness,
     frames: u64,
     vad: bool,
     out_wav: &Path,
     progress: FileProgress<'_>,
 ) -> Result<Finished, AudioError> {
     let (gain_db, mut note) = if settings.limiter {
-        limited_gain(scratch, (&before, blocks), settings)?
+        limited_gain(scratch, &before, settings)?
     } else {
         let (gain, _, note) = choose_gain(&before, settings);
         (gain, note)
@@ -360,12 +359,33 @@ fn limiter_ceiling(s: &Settings) -> f32 {
     10f32.powf(((s.true_peak_dbtp - LIMITER_MARGIN_DB) / 20.0) as f32)
 }
 
+/// The loudness of the limited output with `gain_db`, by a pass over the scratch files
+/// (meter only, no file).
+fn trial(scratch: &Scratch<'_>, gain_db: f64, s: &Settings) -> Result<Option<f64>, AudioError> {
+    let mut m = BlockMeter::new(s.rate);
+    run_pass(scratch, gain_db, Some(limiter_ceiling(s)), |chunk| {
+        crate::interrupt::check()?;
+        m.push(chunk);
+        Ok(())
+    })?;
+    Ok(m.integrated())
+}
+
+/// The limited loudness is searched within this many LU of the target by trial passes;
+/// the gain of a bracket narrower than that is interpolated.
+const SEARCH_LU: f64 = 0.15;
+/// The first round tries the target's gain and this many dB more.
+const FIRST_SPREAD_DB: f64 = 2.0;
+/// Later rounds try the predicted gain and this many dB more.
+const SPREAD_DB: f64 = 0.3;
+
 /// The gain whose limited output reaches the target: the target's gain when the peaks
-/// stay under the ceiling with it; else found by trial passes (meter only), raising the
-/// gain by what each fell short, at most [`MAX_LIMITING_DB`] above the linear limit.
+/// stay under the ceiling with it; else found by rounds of two trial passes at once (one
+/// per core), each round's gains predicted from the secant of the two trials nearest the
+/// target, at most [`MAX_LIMITING_DB`] above the linear limit.
 fn limited_gain(
     scratch: &Scratch<'_>,
-    (before, blocks): (&Loudness, &[f64]),
+    before: &Loudness,
     s: &Settings,
 ) -> Result<(f64, Option<String>), AudioError> {
     let (linear, _, note) = choose_gain(before, s);
@@ -376,34 +396,43 @@ fn limited_gain(
     if peak + wanted <= s.true_peak_dbtp - LIMITER_MARGIN_DB {
         return Ok((wanted, None));
     }
-    let _ = blocks;
     let most = (s.true_peak_dbtp - peak) + MAX_LIMITING_DB;
-    let mut gain = wanted.min(most);
-    // The limited loudness grows more slowly than the gain: step by the secant of the last
-    // two trials (the first step assumes one for one).
-    let mut last: Option<(f64, f64)> = None;
-    for _ in 0..8 {
-        let mut m = BlockMeter::new(s.rate);
-        run_pass(scratch, gain, Some(limiter_ceiling(s)), |chunk| {
-            m.push(chunk);
-            Ok(())
-        })?;
-        let Some(reached) = m.integrated() else {
-            break;
-        };
-        let short = s.target_lufs - reached;
-        if short.abs() <= 0.15 || (gain >= most && short > 0.0) {
-            break;
-        }
-        let slope = match last {
-            Some((g0, l0)) if (gain - g0).abs() > 1e-6 => {
-                ((reached - l0) / (gain - g0)).clamp(0.1, 1.0)
+    // (gain, how far short of the target its limited output is)
+    let mut tried: Vec<(f64, f64)> = Vec::new();
+    let mut next = [wanted.min(most), (wanted + FIRST_SPREAD_DB).min(most)];
+    let gain = loop {
+        let reached = std::thread::scope(|scope| {
+            let other = scope.spawn(|| trial(scratch, next[1], s));
+            let first = trial(scratch, next[0], s);
+            (first, other.join().expect("trial thread does not panic"))
+        });
+        for (g, r) in next.into_iter().zip([reached.0?, reached.1?]) {
+            match r {
+                Some(r) => tried.push((g, s.target_lufs - r)),
+                None => return Ok((linear, note)),
             }
-            _ => 1.0,
+        }
+        tried.sort_by(|a, b| a.1.abs().total_cmp(&b.1.abs()));
+        let (g0, short0) = tried[0];
+        if short0.abs() <= SEARCH_LU || (g0 >= most && short0 > 0.0) || tried.len() >= 8 {
+            break g0;
+        }
+        // The nearest trial on the other side of the target, if any, brackets it.
+        if let Some(&(g1, short1)) = tried.iter().find(|t| t.1.signum() != short0.signum()) {
+            if (g1 - g0).abs() <= 2.0 * SPREAD_DB {
+                break g0 + short0 * (g1 - g0) / (short0 - short1);
+            }
+        }
+        let (g1, short1) = tried[1];
+        // The limited loudness grows more slowly than the gain, never faster.
+        let slope = if (g1 - g0).abs() > 1e-6 {
+            ((short1 - short0) / (g0 - g1)).clamp(0.1, 1.0)
+        } else {
+            1.0
         };
-        last = Some((gain, reached));
-        gain = (gain + short / slope).min(most);
-    }
+        let g = (g0 + short0 / slope).min(most);
+        next = [g, (g + SPREAD_DB * short0.signum()).min(most)];
+    };
     let note = (gain >= most).then(|| {
         format!(
             "limited by {MAX_LIMITING_DB:.0} dB at most: reaching {:.1} LUFS would take more \
