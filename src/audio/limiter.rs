@@ -128,11 +128,9 @@ pub struct Limiter {
     last_here: f32,
     /// The released gain of the last `window - 1` samples, then the block's.
     released: Vec<f32>,
-    /// The sum of the released gains of the last `window - 1` samples.
-    sum: f64,
     /// Outputs still to drop (those of the zeros before the start).
     lead: usize,
-    /// Scratch for the hold.
+    /// Scratch: the hold, then the windowed sums of the released gain.
     held: Vec<f32>,
     level: Vec<f32>,
     /// The smallest gain applied so far.
@@ -154,7 +152,6 @@ impl Limiter {
             need: vec![1.0; history],
             last_here: 1.0,
             released: vec![1.0; history],
-            sum: history as f64,
             lead: history,
             held: Vec::new(),
             level: Vec::new(),
@@ -185,57 +182,50 @@ impl Limiter {
     /// once the latency has passed).
     pub fn process(&mut self, input: &[f32], peaks: &[f32], gain: f32, out: &mut Vec<f32>) {
         assert_eq!(input.len(), peaks.len(), "one peak per sample");
-        let history = self.window - 1;
+        let (history, n) = (self.window - 1, input.len());
         self.x.extend(input.iter().map(|x| x * gain));
         // The gain each sample's stretch needs: both samples around an inter-sample peak
         // must be turned down for it.
         let c = self.ceiling;
-        let from = self.need.len();
-        self.need.extend(peaks.iter().map(|&p| {
+        self.level.clear();
+        self.level.push(self.last_here);
+        self.level.extend(peaks.iter().map(|&p| {
             let p = p * gain;
             if p > c { c / p } else { 1.0 }
         }));
-        let mut last = self.last_here;
-        for v in &mut self.need[from..] {
-            let here = *v;
-            *v = here.min(last);
-            last = here;
-        }
-        self.last_here = last;
+        self.last_here = *self.level.last().expect("one at least");
+        let here = &self.level;
+        self.need
+            .extend(here.iter().zip(&here[1..]).map(|(&a, &b)| min(a, b)));
         // Hold: the smallest need in the window ending at each sample.
         sliding_min(&self.need, self.window, &mut self.held, &mut self.level);
         // Release: down at once (the average below smooths it), up slowly.
+        // As one expression without branches: a step towards the held gain is never
+        // below it when it is lower, so the minimum is the held gain then.
         let mut r = *self.released.last().unwrap_or(&1.0);
-        let a = self.release;
-        for &h in &self.held {
-            r = if h < r {
-                h
-            } else {
-                let up = r + a * (h - r);
-                // Close enough is there: else the gain creeps towards 1 for ever.
-                if h - up < 1e-6 { h } else { up }
-            };
-            self.released.push(r);
+        let (a, keep) = (self.release, 1.0 - self.release);
+        let from = self.released.len();
+        self.released.resize(from + n, 1.0);
+        for (out, &h) in self.released[from..].iter_mut().zip(&self.held) {
+            r = min(h, keep * r + a * h);
+            *out = r;
         }
         // Average over the window: the gain is down by the time the peak is played.
-        let w = self.window as f64;
-        let mut sum = self.sum;
-        out.reserve(input.len());
-        for j in 0..input.len() {
-            sum += f64::from(self.released[j + history]);
-            let gain = ((sum / w) as f32).min(1.0);
-            sum -= f64::from(self.released[j]);
-            if self.lead > 0 {
-                self.lead -= 1;
-                continue;
-            }
-            if gain < 0.988_553 {
-                self.reduced += 1;
-            }
-            self.least = self.least.min(gain);
-            out.push(self.x[j] * gain);
-        }
-        self.sum = sum;
+        sliding_sum(&self.released, self.window, &mut self.held, &mut self.level);
+        let scale = 1.0 / self.window as f32;
+        let skip = self.lead.min(n);
+        self.lead -= skip;
+        let start = out.len();
+        out.extend(
+            self.x[skip..n]
+                .iter()
+                .zip(&self.held[skip..])
+                .map(|(x, s)| x * min(s * scale, 1.0)),
+        );
+        let gains = self.held[skip..].iter().map(|s| min(s * scale, 1.0));
+        self.least = gains.clone().fold(self.least, min);
+        self.reduced += gains.filter(|&g| g < 0.988_553).count() as u64;
+        debug_assert_eq!(out.len() - start, n - skip);
         let keep = |v: &mut Vec<f32>| {
             let cut = v.len() - history;
             v.drain(..cut);
@@ -252,37 +242,59 @@ impl Limiter {
     }
 }
 
-/// `out[i]` = the smallest of `v[i..i + w]`, for every whole window of `v`, by doubling:
-/// windows of 1, 2, 4, … samples, combined for the bits of `w` (each step a pass the
-/// compiler vectorizes).
-fn sliding_min(v: &[f32], w: usize, out: &mut Vec<f32>, level: &mut Vec<f32>) {
+/// The smaller of two gains, in a form the compiler turns into vector instructions
+/// (`f32::min`'s handling of NaN keeps it scalar; no NaN reaches here).
+fn min(a: f32, b: f32) -> f32 {
+    if a < b { a } else { b }
+}
+
+/// `out[i]` = `f` of `v[i..i + w]`, for every whole window of `v`, where `f` combines by
+/// `op` (associative): windows of 1, 2, 4, … samples, combined for the bits of `w`, each
+/// step a pass the compiler vectorizes. `level` is scratch.
+fn sliding(
+    v: &[f32],
+    w: usize,
+    out: &mut Vec<f32>,
+    level: &mut Vec<f32>,
+    (op, identity): (fn(f32, f32) -> f32, f32),
+) {
     out.clear();
     if v.len() < w {
         return;
     }
     let n = v.len() - w + 1;
-    out.resize(n, f32::INFINITY);
+    out.resize(n, identity);
     level.clear();
     level.extend_from_slice(v);
+    let mut next: Vec<f32> = Vec::with_capacity(v.len());
     let (mut width, mut offset) = (1usize, 0usize);
     loop {
         if w & width != 0 {
             for (o, l) in out.iter_mut().zip(&level[offset..offset + n]) {
-                *o = o.min(*l);
+                *o = op(*o, *l);
             }
             offset += width;
         }
         if width * 2 > w {
             break;
         }
-        // level[i] becomes the smallest of v[i..i + 2·width].
-        let len = level.len() - width;
-        for i in 0..len {
-            level[i] = level[i].min(level[i + width]);
-        }
-        level.truncate(len);
+        // next[i] combines v[i..i + 2·width].
+        next.clear();
+        next.extend(level.iter().zip(&level[width..]).map(|(a, b)| op(*a, *b)));
+        std::mem::swap(level, &mut next);
         width *= 2;
     }
+}
+
+/// `out[i]` = the smallest of `v[i..i + w]`, for every whole window of `v`.
+fn sliding_min(v: &[f32], w: usize, out: &mut Vec<f32>, level: &mut Vec<f32>) {
+    sliding(v, w, out, level, (min, f32::INFINITY));
+}
+
+/// `out[i]` = the sum of `v[i..i + w]`, for every whole window of `v` (each sum of at most
+/// `2·log2(w)` terms: no error builds up over a long recording, as in a running sum).
+fn sliding_sum(v: &[f32], w: usize, out: &mut Vec<f32>, level: &mut Vec<f32>) {
+    sliding(v, w, out, level, (|a, b| a + b, 0.0));
 }
 
 #[cfg(test)]
@@ -326,7 +338,7 @@ mod tests {
     }
 
     #[test]
-    fn sliding_min_is_the_minimum_of_each_window() {
+    fn sliding_min_and_sum_are_those_of_each_window() {
         let v: Vec<f32> = (0..300).map(|i| ((i * 7919) % 101) as f32).collect();
         for w in [1, 2, 3, 5, 8, 80, 81, 299, 300] {
             let (mut out, mut level) = (Vec::new(), Vec::new());
@@ -336,6 +348,9 @@ mod tests {
                 .map(|s| s.iter().fold(f32::MAX, |m, x| m.min(*x)))
                 .collect();
             assert_eq!(out, want, "window {w}");
+            sliding_sum(&v, w, &mut out, &mut level);
+            let want: Vec<f32> = v.windows(w).map(|s| s.iter().sum()).collect();
+            assert_eq!(out, want, "window {w}"); // small integers: exact
         }
     }
 

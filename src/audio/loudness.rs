@@ -64,7 +64,9 @@ impl KWeighting {
         let [_, mut v1, mut v2, mut v3, mut v4] = self.v;
         let mut s = 0.0;
         for &x in x {
-            let v0 = f64::from(x) - a[1] * v1 - a[2] * v2 - a[3] * v3 - a[4] * v4;
+            // The term of the last state last: the chain from one sample to the next is
+            // one multiply and one subtraction long.
+            let v0 = (f64::from(x) - a[4] * v4 - a[3] * v3 - a[2] * v2) - a[1] * v1;
             let y = b[0] * v0 + b[1] * v1 + b[2] * v2 + b[3] * v3 + b[4] * v4;
             s += y * y;
             (v4, v3, v2, v1) = (v3, v2, v1, v0);

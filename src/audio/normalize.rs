@@ -487,7 +487,7 @@ fn write_wav(
         written += chunk.len() as u64;
         ticker.at(at(written));
         pcm.clear();
-        pcm.extend(chunk.iter().map(|x| (x * 32767.0).round() as i16));
+        pcm.extend(chunk.iter().map(|&x| to_i16(x)));
         let mut w = wav.get_i16_writer(pcm.len() as u32);
         for s in &pcm {
             w.write_sample(*s);
@@ -533,7 +533,7 @@ fn run_pass(
     let (mut xb, mut pb) = (vec![0u8; 4 * 16_384], vec![0u8; 4 * 16_384]);
     let (mut xs, mut ps) = (Vec::with_capacity(16_384), Vec::with_capacity(16_384));
     let mut out: Vec<f32> = Vec::with_capacity(16_384);
-    let quantize = |y: &mut f32| *y = (y.clamp(-1.0, 1.0) * 32767.0).round() / 32767.0;
+    let quantize = |y: &mut f32| *y = f32::from(to_i16(*y)) / 32767.0;
     loop {
         let n = read_full(&mut samples, &mut xb).map_err(io_err)?;
         if n == 0 {
@@ -564,6 +564,16 @@ fn run_pass(
         each(&out)?;
     }
     Ok(limiter.map(|l| l.reduction()).unwrap_or_default())
+}
+
+/// A sample as 16-bit PCM: clamped, scaled and rounded to the nearest step (ties to
+/// even, by the float adder: `f32::round` is a library call the compiler cannot
+/// vectorize).
+fn to_i16(y: f32) -> i16 {
+    // Adding 1.5 · 2^23 leaves no fraction bits below the units: the sum is rounded.
+    const ROUND: f32 = 12_582_912.0;
+    let v = y.clamp(-1.0, 1.0) * 32767.0;
+    ((v + ROUND) - ROUND) as i16
 }
 
 fn f32_le(b: &[u8]) -> f32 {
