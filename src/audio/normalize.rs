@@ -5,9 +5,9 @@
 //! In bounded memory: the first pass streams the decoded, resampled signal through the
 //! meter into a scratch file of `f32` samples (64 KB per second at 16 kHz), with each
 //! sample's true peak (8x oversampled) in a second one. When the gain that reaches the
-//! target would put the peaks over the ceiling, short trial passes through the limiter
-//! (meter only, no file) find the gain whose limited output reaches the target; the last
-//! pass writes the WAV and measures it. Decoding twice would cost more CPU than the
+//! target would put the peaks over the ceiling, trial passes through the limiter (meter
+//! only, no file; two gains at once, one per core) find the gain whose limited output
+//! reaches the target; the last pass writes the WAV and measures it. Decoding twice would cost more CPU than the
 //! scratch files cost disk.
 
 use std::fs::File;
