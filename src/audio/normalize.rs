@@ -418,10 +418,9 @@ fn limited_gain(
             break g0;
         }
         // The nearest trial on the other side of the target, if any, brackets it.
-        if let Some(&(g1, short1)) = tried.iter().find(|t| t.1.signum() != short0.signum()) {
-            if (g1 - g0).abs() <= 2.0 * SPREAD_DB {
-                break g0 + short0 * (g1 - g0) / (short0 - short1);
-            }
+        let other_side = tried.iter().find(|t| t.1.signum() != short0.signum());
+        if let Some(&(g1, short1)) = other_side.filter(|t| (t.0 - g0).abs() <= 2.0 * SPREAD_DB) {
+            break g0 + short0 * (g1 - g0) / (short0 - short1);
         }
         let (g1, short1) = tried[1];
         // The limited loudness grows more slowly than the gain, never faster.

@@ -513,7 +513,7 @@ mod tests {
         // speech to frame 60, then the pause.
         let level = |i: usize| match i {
             0..50 => -20.0,
-            _ => -40.0 + if i % 2 == 0 { 1.0 } else { -1.0 },
+            _ => -40.0 + if i.is_multiple_of(2) { 1.0 } else { -1.0 },
         };
         let levels: Vec<f32> = (0..200).map(level).collect();
         assert_eq!(trim_end((5, 60), 200, &levels), 50);
