@@ -632,7 +632,7 @@ fn stage_audio(
             let vad = opts.segment.is_some();
             let r = stage_normalized(writer, &mut staged, original, (&s, max), vad, progress)?;
             let wav = staged.puts.last().expect("normalized staged").0.clone();
-            (r.source, Some((wav, r.vad_scores)))
+            (r.source, Some((wav, r.vad_frames)))
         }
         None => (
             probe::examine(original, opts.max_duration, progress).map_err(StageError::Audio)?,

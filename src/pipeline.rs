@@ -343,7 +343,7 @@ pub fn segment(
                     Ok(r) => {
                         let wav = staged.puts.last().expect("staged").0.clone();
                         let rel = record::payload_path(&rec.id, NORMALIZED_WAV);
-                        (wav, r.vad_scores, rel)
+                        (wav, r.vad_frames, rel)
                     }
                     Err(e) => return e.into_outcome(&rec.source.stored_as),
                 }
@@ -524,14 +524,14 @@ fn segmentation_for(rec: &Recording, params: &Params, at_marks: bool) -> Segment
     }
 }
 
-/// Segments the normalized audio `wav` of `staged.rec` (using VAD `scores` already
+/// Segments the normalized audio `wav` of `staged.rec` (using VAD `frames` already
 /// computed from it, when given; else refusing a `wav` longer than `max`), cuts the
 /// segment WAVs into staging, and records them, reporting to `progress`.
 pub(crate) fn stage_segments(
     w: &Writer,
     staged: &mut Staged,
     wav: &Path,
-    scores: Option<Vec<f32>>,
+    frames: Option<segment::VadFrames>,
     (params, at_marks, max): (&Params, bool, MaxDuration),
     progress: FileProgress<'_>,
 ) -> std::result::Result<(), StageError> {
@@ -541,15 +541,15 @@ pub(crate) fn stage_segments(
         .clone()
         .expect("segmenting normalized audio");
     let duration = norm.frames as f64 / f64::from(norm.sample_rate);
-    let scores = match scores {
-        Some(s) => s,
+    let frames = match frames {
+        Some(f) => f,
         None => {
             segment::score_wav(wav, max, progress)
                 .map_err(StageError::Audio)?
                 .0
         }
     };
-    let spans = segment::spans_from_scores(&scores, params, duration);
+    let spans = segment::spans_from_frames(&frames, params, duration);
     let wanted = segmentation_for(&staged.rec, params, at_marks);
     let marks: Vec<(f64, String)> = wanted
         .marks_used

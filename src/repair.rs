@@ -318,7 +318,7 @@ fn rebuild(
                 if recorded(&norm.path).as_ref() != Some(&fixity.sha256) {
                     differs.push(norm.path.clone());
                 }
-                (wav.clone(), r.vad_scores)
+                (wav.clone(), r.vad_frames)
             }
             Err(e) => return e.into_outcome(&rec.source.stored_as),
         }

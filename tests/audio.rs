@@ -231,6 +231,92 @@ fn noise_at_20_db_snr_keeps_the_segment_count() {
     assert_eq!(segments(&r["segmented"][0]).len(), 3, "{r:#}");
 }
 
+/// Coloured noise from the white noise of [`noise`]: pink (Paul Kellet's filter, -3 dB an
+/// octave) or brown (a leaky integrator, -6 dB an octave), scaled to `rms`.
+fn coloured_noise(n: usize, pink: bool, rms: f64) -> Vec<f64> {
+    let (mut b0, mut b1, mut b2) = (0.0, 0.0, 0.0);
+    let raw: Vec<f64> = noise(n)
+        .into_iter()
+        .map(|w| {
+            if pink {
+                b0 = 0.99765 * b0 + w * 0.099_046;
+                b1 = 0.963 * b1 + w * 0.296_516_4;
+                b2 = 0.57 * b2 + w * 1.052_691_3;
+                b0 + b1 + b2 + w * 0.1848
+            } else {
+                b0 = (b0 + 0.02 * w) / 1.02;
+                b0
+            }
+        })
+        .collect();
+    let have = (raw.iter().map(|x| x * x).sum::<f64>() / n as f64).sqrt();
+    raw.into_iter().map(|x| x / have * rms).collect()
+}
+
+/// Where speech ends in a clean recording: the end of each run of 10 ms frames over
+/// -50 dBFS that is followed by at least `pause` seconds under it.
+fn speech_ends(rate: u32, x: &[i16], pause: f64) -> Vec<f64> {
+    let frame = rate as usize / 100;
+    let loud: Vec<bool> = x
+        .chunks_exact(frame)
+        .map(|f| {
+            let e = f.iter().map(|&s| (s as f64 / 32768.0).powi(2)).sum::<f64>() / frame as f64;
+            10.0 * e.log10() > -50.0
+        })
+        .collect();
+    let gap = (pause * 100.0) as usize;
+    let mut ends = Vec::new();
+    for i in 1..loud.len() {
+        if loud[i - 1] && !loud[i] && loud[i..loud.len().min(i + gap)].iter().all(|l| !l) {
+            ends.push(i as f64 / 100.0);
+        }
+    }
+    if loud.last() == Some(&true) {
+        ends.push(loud.len() as f64 / 100.0);
+    }
+    ends
+}
+
+#[test]
+fn segments_end_with_the_speech_in_pink_and_brown_noise() {
+    let (d, archive) = new_archive();
+    let (rate, clean) = read_wav(&fixture("phone/dictation.wav"));
+    let ends = speech_ends(rate, &clean, 0.7);
+    assert_eq!(ends.len(), 3, "{ends:?}");
+    let loud: Vec<f64> = clean
+        .iter()
+        .map(|&x| x as f64)
+        .filter(|x| x.abs() > 300.0)
+        .collect();
+    let speech_rms = (loud.iter().map(|x| x * x).sum::<f64>() / loud.len() as f64).sqrt();
+    let pad = 0.15;
+    for pink in [true, false] {
+        let noisy: Vec<i16> = clean
+            .iter()
+            .zip(coloured_noise(clean.len(), pink, speech_rms / 10.0)) // 20 dB SNR
+            .map(|(&x, n)| (x as f64 + n).round().clamp(-32768.0, 32767.0) as i16)
+            .collect();
+        let name = if pink { "pink" } else { "brown" };
+        let path = d.path().join(format!("{name}.wav"));
+        write_mono(&path, rate, &noisy);
+        let id = ingest_one(&archive, path);
+        let (_, r) = run_json(&["segment", &id], &archive);
+        let segs = segments(&r["segmented"][0]);
+        assert_eq!(segs.len(), 3, "{name}: {segs:?}");
+        let duration = clean.len() as f64 / rate as f64;
+        for ((_, end), speech) in segs.iter().zip(&ends) {
+            // The padding after the speech, or up to 60 ms more, and never less than 30 ms
+            // after the last frame over -50 dBFS (the last segment may stop at the end of
+            // the recording). Before the noise floor was tracked, ends sat up to 0.3 s late.
+            let want = (speech + pad).min(duration);
+            assert!(
+                *end >= speech + 0.03_f64.min(duration - speech) && (end - want) <= 0.06,
+                "{name}: a segment ends at {end}, the speech at {speech}: {segs:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_30_second_pause_splits_there() {
     let (d, archive) = new_archive();

@@ -4,8 +4,6 @@
 //! look-ahead window, released smoothly, and averaged over the window, so it is already
 //! down when a peak arrives and never steps. Streaming, in constant memory.
 
-use std::collections::VecDeque;
-
 /// Oversampling factor of the peak detector (BS.1770 asks for at least 4x).
 const OVERSAMPLE: usize = 8;
 /// Taps per phase of the interpolator (a Kaiser-windowed sinc, 16 samples wide).
@@ -114,23 +112,30 @@ pub struct Reduction {
 }
 
 /// The limiter: samples in, each with its true peak (from [`TruePeak`]), limited samples
-/// out, [`Limiter::latency`] samples later.
+/// out, [`Limiter::latency`] samples later. Works on blocks: each stage (the gain each
+/// sample needs, its hold over the window, the release, the average) is a pass over the
+/// block, and all but the release are ones the compiler vectorizes.
 pub struct Limiter {
     ceiling: f32,
     window: usize,
     release: f32,
-    /// Samples waiting for their gain (the look-ahead).
-    delay: VecDeque<f32>,
-    /// The gain each recent sample needs (for the two-sample peak rule).
-    last_need: f32,
-    /// Sliding minimum of the needed gain over the window: (index, gain), increasing.
-    minima: VecDeque<(u64, f32)>,
-    released: f32,
-    /// The released gains of the last `window` samples, and their sum.
-    averaged: VecDeque<f32>,
-    sum: f64,
-    index: u64,
-    reduction: Reduction,
+    /// The inputs not yet played (the last `window - 1`; zeros before the start), then the
+    /// block being processed.
+    x: Vec<f32>,
+    /// The gains needed by the last `window - 1` samples, then the block's.
+    need: Vec<f32>,
+    /// The gain the last sample's own peak needed (for the two-sample peak rule).
+    last_here: f32,
+    /// The released gain of the last `window - 1` samples, then the block's.
+    released: Vec<f32>,
+    /// Outputs still to drop (those of the zeros before the start).
+    lead: usize,
+    /// Scratch: the hold, then the windowed sums of the released gain.
+    held: Vec<f32>,
+    level: Vec<f32>,
+    /// The smallest gain applied so far.
+    least: f32,
+    reduced: u64,
 }
 
 impl Limiter {
@@ -138,18 +143,20 @@ impl Limiter {
     /// ahead and releasing with time constant `release_s`, at `rate` Hz.
     pub fn new(ceiling: f32, rate: u32, lookahead_s: f64, release_s: f64) -> Limiter {
         let window = ((lookahead_s * f64::from(rate)).round() as usize).max(1);
+        let history = window - 1;
         Limiter {
             ceiling,
             window,
             release: (1.0 - (-1.0 / (release_s * f64::from(rate))).exp()) as f32,
-            delay: VecDeque::with_capacity(window + 1),
-            last_need: 1.0,
-            minima: VecDeque::new(),
-            released: 1.0,
-            averaged: VecDeque::with_capacity(window + 1),
-            sum: 0.0,
-            index: 0,
-            reduction: Reduction::default(),
+            x: vec![0.0; history],
+            need: vec![1.0; history],
+            last_here: 1.0,
+            released: vec![1.0; history],
+            lead: history,
+            held: Vec::new(),
+            level: Vec::new(),
+            least: 1.0,
+            reduced: 0,
         }
     }
 
@@ -160,72 +167,134 @@ impl Limiter {
 
     /// What the limiter has taken off so far.
     pub fn reduction(&self) -> Reduction {
-        self.reduction
+        Reduction {
+            max_db: if self.least < 1.0 {
+                -20.0 * f64::from(self.least).log10()
+            } else {
+                0.0
+            },
+            samples: self.reduced,
+        }
     }
 
-    /// Pushes one sample and its true peak; returns a limited sample once the latency has
-    /// passed.
-    pub fn push(&mut self, x: f32, peak: f32) -> Option<f32> {
-        self.delay.push_back(x);
-        // Gain needed for the stretch from the detected sample to the next: both samples
-        // around an inter-sample peak must be turned down for it.
-        let need_here = if peak > self.ceiling {
-            self.ceiling / peak
-        } else {
-            1.0
-        };
-        let need = need_here.min(self.last_need);
-        self.last_need = need_here;
-        // Hold: the smallest need in the window ending here.
-        let i = self.index;
-        self.index += 1;
-        while self.minima.back().is_some_and(|&(_, g)| g >= need) {
-            self.minima.pop_back();
-        }
-        self.minima.push_back((i, need));
-        while self
-            .minima
-            .front()
-            .is_some_and(|&(j, _)| j + (self.window as u64) <= i)
-        {
-            self.minima.pop_front();
-        }
-        let held = self.minima.front().map_or(1.0, |&(_, g)| g);
+    /// Pushes `input` turned up by `gain`, with the true peak of each sample (before the
+    /// gain); appends to `out` the limited samples that are ready (one per sample pushed,
+    /// once the latency has passed).
+    pub fn process(&mut self, input: &[f32], peaks: &[f32], gain: f32, out: &mut Vec<f32>) {
+        assert_eq!(input.len(), peaks.len(), "one peak per sample");
+        let (history, n) = (self.window - 1, input.len());
+        self.x.extend(input.iter().map(|x| x * gain));
+        // The gain each sample's stretch needs: both samples around an inter-sample peak
+        // must be turned down for it.
+        let c = self.ceiling;
+        self.level.clear();
+        self.level.push(self.last_here);
+        self.level.extend(peaks.iter().map(|&p| {
+            let p = p * gain;
+            if p > c { c / p } else { 1.0 }
+        }));
+        self.last_here = *self.level.last().expect("one at least");
+        let here = &self.level;
+        self.need
+            .extend(here.iter().zip(&here[1..]).map(|(&a, &b)| min(a, b)));
+        // Hold: the smallest need in the window ending at each sample.
+        sliding_min(&self.need, self.window, &mut self.held, &mut self.level);
         // Release: down at once (the average below smooths it), up slowly.
-        self.released = if held < self.released {
-            held
-        } else {
-            self.released + self.release * (held - self.released)
-        };
+        // As one expression without branches: a step towards the held gain is never
+        // below it when it is lower, so the minimum is the held gain then.
+        let mut r = *self.released.last().unwrap_or(&1.0);
+        let (a, keep) = (self.release, 1.0 - self.release);
+        let from = self.released.len();
+        self.released.resize(from + n, 1.0);
+        for (out, &h) in self.released[from..].iter_mut().zip(&self.held) {
+            r = min(h, keep * r + a * h);
+            *out = r;
+        }
         // Average over the window: the gain is down by the time the peak is played.
-        self.averaged.push_back(self.released);
-        self.sum += f64::from(self.released);
-        if self.averaged.len() > self.window {
-            self.sum -= f64::from(self.averaged.pop_front().expect("non-empty"));
-        }
-        if self.delay.len() <= self.latency() {
-            return None;
-        }
-        let gain = ((self.sum / self.averaged.len() as f64) as f32).min(1.0);
-        if gain < 0.988_553 {
-            self.reduction.samples += 1;
-        }
-        let db = -20.0 * f64::from(gain).log10();
-        self.reduction.max_db = self.reduction.max_db.max(db);
-        Some(self.delay.pop_front().expect("latency reached") * gain)
+        sliding_sum(&self.released, self.window, &mut self.held, &mut self.level);
+        let scale = 1.0 / self.window as f32;
+        let skip = self.lead.min(n);
+        self.lead -= skip;
+        let start = out.len();
+        out.extend(
+            self.x[skip..n]
+                .iter()
+                .zip(&self.held[skip..])
+                .map(|(x, s)| x * min(s * scale, 1.0)),
+        );
+        let gains = self.held[skip..].iter().map(|s| min(s * scale, 1.0));
+        self.least = gains.clone().fold(self.least, min);
+        self.reduced += gains.filter(|&g| g < 0.988_553).count() as u64;
+        debug_assert_eq!(out.len() - start, n - skip);
+        let keep = |v: &mut Vec<f32>| {
+            let cut = v.len() - history;
+            v.drain(..cut);
+        };
+        keep(&mut self.x);
+        keep(&mut self.need);
+        keep(&mut self.released);
     }
 
-    /// Feeds silence through so that every sample pushed comes out; returns those.
-    pub fn flush(&mut self) -> Vec<f32> {
-        let pending = self.delay.len();
-        let mut out = Vec::with_capacity(pending);
-        while out.len() < pending {
-            if let Some(y) = self.push(0.0, 0.0) {
-                out.push(y);
-            }
-        }
-        out
+    /// Feeds silence through so that every sample pushed comes out; appends those to `out`.
+    pub fn flush(&mut self, out: &mut Vec<f32>) {
+        let zeros = vec![0.0; self.window - 1];
+        self.process(&zeros, &zeros, 1.0, out);
     }
+}
+
+/// The smaller of two gains, in a form the compiler turns into vector instructions
+/// (`f32::min`'s handling of NaN keeps it scalar; no NaN reaches here).
+fn min(a: f32, b: f32) -> f32 {
+    if a < b { a } else { b }
+}
+
+/// `out[i]` = `f` of `v[i..i + w]`, for every whole window of `v`, where `f` combines by
+/// `op` (associative): windows of 1, 2, 4, … samples, combined for the bits of `w`, each
+/// step a pass the compiler vectorizes. `level` is scratch.
+fn sliding(
+    v: &[f32],
+    w: usize,
+    out: &mut Vec<f32>,
+    level: &mut Vec<f32>,
+    (op, identity): (fn(f32, f32) -> f32, f32),
+) {
+    out.clear();
+    if v.len() < w {
+        return;
+    }
+    let n = v.len() - w + 1;
+    out.resize(n, identity);
+    level.clear();
+    level.extend_from_slice(v);
+    let mut next: Vec<f32> = Vec::with_capacity(v.len());
+    let (mut width, mut offset) = (1usize, 0usize);
+    loop {
+        if w & width != 0 {
+            for (o, l) in out.iter_mut().zip(&level[offset..offset + n]) {
+                *o = op(*o, *l);
+            }
+            offset += width;
+        }
+        if width * 2 > w {
+            break;
+        }
+        // next[i] combines v[i..i + 2·width].
+        next.clear();
+        next.extend(level.iter().zip(&level[width..]).map(|(a, b)| op(*a, *b)));
+        std::mem::swap(level, &mut next);
+        width *= 2;
+    }
+}
+
+/// `out[i]` = the smallest of `v[i..i + w]`, for every whole window of `v`.
+fn sliding_min(v: &[f32], w: usize, out: &mut Vec<f32>, level: &mut Vec<f32>) {
+    sliding(v, w, out, level, (min, f32::INFINITY));
+}
+
+/// `out[i]` = the sum of `v[i..i + w]`, for every whole window of `v` (each sum of at most
+/// `2·log2(w)` terms: no error builds up over a long recording, as in a running sum).
+fn sliding_sum(v: &[f32], w: usize, out: &mut Vec<f32>, level: &mut Vec<f32>) {
+    sliding(v, w, out, level, (|a, b| a + b, 0.0));
 }
 
 #[cfg(test)]
@@ -257,13 +326,32 @@ mod tests {
 
     fn limit(x: &[f32], ceiling: f32) -> (Vec<f32>, Reduction) {
         let mut lim = Limiter::new(ceiling, 16_000, 0.005, 0.08);
-        let mut out: Vec<f32> = x
-            .iter()
-            .zip(peaks(x))
-            .filter_map(|(&s, p)| lim.push(s, p))
-            .collect();
-        out.extend(lim.flush());
+        let p = peaks(x);
+        let mut out = Vec::new();
+        // In uneven blocks, one shorter than the window, to cover the history kept.
+        let cut = [0, 37, 1000, 1050, x.len()];
+        for w in cut.windows(2) {
+            lim.process(&x[w[0]..w[1]], &p[w[0]..w[1]], 1.0, &mut out);
+        }
+        lim.flush(&mut out);
         (out, lim.reduction())
+    }
+
+    #[test]
+    fn sliding_min_and_sum_are_those_of_each_window() {
+        let v: Vec<f32> = (0..300).map(|i| ((i * 7919) % 101) as f32).collect();
+        for w in [1, 2, 3, 5, 8, 80, 81, 299, 300] {
+            let (mut out, mut level) = (Vec::new(), Vec::new());
+            sliding_min(&v, w, &mut out, &mut level);
+            let want: Vec<f32> = v
+                .windows(w)
+                .map(|s| s.iter().fold(f32::MAX, |m, x| m.min(*x)))
+                .collect();
+            assert_eq!(out, want, "window {w}");
+            sliding_sum(&v, w, &mut out, &mut level);
+            let want: Vec<f32> = v.windows(w).map(|s| s.iter().sum()).collect();
+            assert_eq!(out, want, "window {w}"); // small integers: exact
+        }
     }
 
     #[test]

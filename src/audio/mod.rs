@@ -5,6 +5,7 @@ pub mod container;
 pub mod decode;
 pub mod identifying;
 pub mod limiter;
+pub mod loudness;
 pub mod mkv;
 pub mod mp4;
 pub mod normalize;

@@ -1,26 +1,25 @@
 //! Normalization: decode → downmix to mono → resample → remove DC → measure loudness
-//! (ITU-R BS.1770-4 / EBU R128, with true peak, by the `ebur128` crate) → gain → look-ahead
+//! (ITU-R BS.1770-4 / EBU R128, see `loudness`; true peak 8x oversampled) → gain → look-ahead
 //! true-peak limiter (unless turned off) → 16-bit WAV, measured again as written.
 //!
 //! In bounded memory: the first pass streams the decoded, resampled signal through the
 //! meter into a scratch file of `f32` samples (64 KB per second at 16 kHz), with each
 //! sample's true peak (8x oversampled) in a second one. When the gain that reaches the
-//! target would put the peaks over the ceiling, short trial passes through the limiter
-//! (meter only, no file) find the gain whose limited output reaches the target; the last
-//! pass writes the WAV and measures it. Decoding twice would cost more CPU than the
+//! target would put the peaks over the ceiling, trial passes through the limiter (meter
+//! only, no file; two gains at once, one per core) find the gain whose limited output
+//! reaches the target; the last pass writes the WAV and measures it. Decoding twice would cost more CPU than the
 //! scratch files cost disk.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-use ebur128::{EbuR128, Mode};
-
 use super::decode::{AudioError, AudioStream, MaxDuration};
 use super::limiter::{Limiter, Reduction, TruePeak};
+use super::loudness::BlockMeter;
 use super::probe::AudioFacts;
 use super::resample::MonoResampler;
-use super::segment::VadScorer;
+use super::segment::{VadFrames, VadScorer};
 use crate::progress::{FileProgress, Phase, Position};
 
 /// What to aim for.
@@ -75,8 +74,8 @@ pub struct Loudness {
 pub struct Rendered {
     /// The source's facts, from decoding it completely (as `probe::examine` gives them).
     pub source: AudioFacts,
-    /// Voice-activity scores of the output, when asked for (see `segment::VadScorer`).
-    pub vad_scores: Option<Vec<f32>>,
+    /// Voice-activity frames of the output, when asked for (see `segment::VadScorer`).
+    pub vad_frames: Option<VadFrames>,
     /// Frames written (at `Settings::rate`).
     pub frames: u64,
     /// Measured on the resampled signal before the gain.
@@ -121,25 +120,13 @@ impl DcBlocker {
     }
 }
 
-/// Samples handed to the meter thread at a time.
-const METER_BATCH: usize = 32_768;
+/// Samples handed to the analysis thread at a time.
+const ANALYSIS_BATCH: usize = 32_768;
 
-/// A mono meter at `rate` measuring `mode` (integrated loudness, and true peak if asked).
-fn meter(rate: u32, mode: Mode) -> Result<EbuR128, AudioError> {
-    EbuR128::new(1, rate, mode)
-        .map_err(|e| AudioError::Corrupt(format!("loudness meter at {rate} Hz: {e}")))
-}
-
-fn measure(m: &EbuR128) -> Loudness {
-    let i = m.loudness_global().ok().filter(|v| v.is_finite());
-    let tp = m
-        .true_peak(0)
-        .ok()
-        .filter(|p| *p > 0.0)
-        .map(|p| 20.0 * p.log10());
+fn measure(meter: &BlockMeter, peak: f32) -> Loudness {
     Loudness {
-        integrated_lufs: i,
-        true_peak_dbtp: tp,
+        integrated_lufs: meter.integrated(),
+        true_peak_dbtp: (peak > 0.0).then(|| 20.0 * f64::from(peak).log10()),
     }
 }
 
@@ -170,6 +157,53 @@ pub fn render(
     result
 }
 
+/// What the analysis thread of the first pass finds: the loudness blocks and the largest
+/// true peak.
+struct Analysis {
+    meter: BlockMeter,
+    peak: f32,
+}
+
+/// The analysis thread of the first pass: meters the chunks it is sent and finds their
+/// true peaks, writing those to `peaks_out` when given (the limiter reads them).
+fn analyse(
+    rate: u32,
+    chunks: std::sync::mpsc::Receiver<Vec<f32>>,
+    mut peaks_out: Option<BufWriter<File>>,
+) -> Result<Analysis, AudioError> {
+    let mut meter = BlockMeter::new(rate);
+    let mut detector = TruePeak::new();
+    let mut peaks: Vec<f32> = Vec::new();
+    // The detector's first outputs are for the silence before the start.
+    let mut lead = TruePeak::DELAY;
+    let mut top = 0f32;
+    let mut bytes = Vec::new();
+    let mut take = |peaks: &mut Vec<f32>| -> Result<(), AudioError> {
+        let skip = lead.min(peaks.len());
+        lead -= skip;
+        let fresh = &peaks[skip..];
+        top = fresh.iter().fold(top, |m, p| m.max(*p));
+        if let Some(out) = peaks_out.as_mut() {
+            bytes.clear();
+            bytes.extend(fresh.iter().flat_map(|p| p.to_le_bytes()));
+            out.write_all(&bytes).map_err(io_err)?;
+        }
+        peaks.clear();
+        Ok(())
+    };
+    for chunk in chunks {
+        meter.push(&chunk);
+        detector.process(&chunk, &mut peaks);
+        take(&mut peaks)?;
+    }
+    detector.finish(&mut peaks);
+    take(&mut peaks)?;
+    if let Some(out) = peaks_out {
+        out.into_inner().map_err(|e| io_err(e.into_error()))?;
+    }
+    Ok(Analysis { meter, peak: top })
+}
+
 fn render_inner(
     input: &Path,
     settings: &Settings,
@@ -183,36 +217,28 @@ fn render_inner(
     let declared = stream.info().declared_s();
     let mut resampler = MonoResampler::new(stream.info().sample_rate, settings.rate)?;
     let mut dc = DcBlocker::new(settings.rate);
-    let mut before = meter(settings.rate, Mode::I | Mode::TRUE_PEAK)?;
     let mut tmp = BufWriter::with_capacity(
         1 << 20,
         crate::fsutil::create_new(scratch).map_err(AudioError::from)?,
     );
     let peaks_path = peaks_path(scratch);
-    let mut peaks_out = BufWriter::with_capacity(
-        1 << 20,
-        crate::fsutil::create_new(&peaks_path).map_err(AudioError::from)?,
-    );
-    let mut detector = TruePeak::new();
-    let mut peaks: Vec<f32> = Vec::new();
-    // The detector's first outputs are for the silence before the start.
-    let mut lead = TruePeak::DELAY;
+    // Only the limiter needs each sample's peak (the largest is measured anyway).
+    let peaks_out = if settings.limiter {
+        let f = crate::fsutil::create_new(&peaks_path).map_err(AudioError::from)?;
+        Some(BufWriter::with_capacity(1 << 20, f))
+    } else {
+        None
+    };
     let mut frames = 0u64;
     let mut bytes = Vec::new();
     let source;
     // Three stages on their own threads: decode (worker), resample + DC + scratch file
-    // (here), loudness meter (worker), so the two cores stay busy.
-    let (to_meter, meter_rx) = std::sync::mpsc::sync_channel::<Vec<f32>>(8);
-    let metering = std::thread::spawn(move || {
-        for chunk in meter_rx {
-            before
-                .add_frames_f32(&chunk)
-                .map_err(|e| AudioError::Corrupt(format!("loudness meter: {e}")))?;
-        }
-        Ok::<_, AudioError>(before)
-    });
+    // (here), loudness blocks and true peaks (worker), so the two cores stay busy.
+    let (to_analysis, chunks) = std::sync::mpsc::sync_channel::<Vec<f32>>(8);
+    let rate = settings.rate;
+    let analysis = std::thread::spawn(move || analyse(rate, chunks, peaks_out));
     {
-        let mut pending: Vec<f32> = Vec::with_capacity(METER_BATCH * 2);
+        let mut pending: Vec<f32> = Vec::with_capacity(ANALYSIS_BATCH * 2);
         let mut sink = |piece: &[f32]| -> Result<(), AudioError> {
             let start = pending.len();
             pending.extend_from_slice(piece);
@@ -221,16 +247,11 @@ fn render_inner(
             bytes.clear();
             bytes.extend(work.iter().flat_map(|s| s.to_le_bytes()));
             tmp.write_all(&bytes).map_err(io_err)?;
-            // Only the limiter needs the peaks (the meter finds the true peak before).
-            if settings.limiter {
-                detector.process(work, &mut peaks);
-                write_peaks(&mut peaks_out, &mut peaks, &mut lead)?;
-            }
             frames += work.len() as u64;
-            if pending.len() >= METER_BATCH {
-                let full = std::mem::replace(&mut pending, Vec::with_capacity(METER_BATCH * 2));
-                // A closed channel means the meter failed; its error is reported below.
-                let _ = to_meter.send(full);
+            if pending.len() >= ANALYSIS_BATCH {
+                let full = std::mem::replace(&mut pending, Vec::with_capacity(ANALYSIS_BATCH * 2));
+                // A closed channel means the analysis failed; its error is reported below.
+                let _ = to_analysis.send(full);
             }
             Ok(())
         };
@@ -246,28 +267,22 @@ fn render_inner(
         source = decoder.join().expect("decoder thread does not panic")?;
         ticker.finish(progress.audio(declared, decoded as f64 / source_rate));
         resampler.finish(&mut sink)?;
-        let _ = to_meter.send(pending);
+        let _ = to_analysis.send(pending);
     }
-    drop(to_meter);
-    let before = metering.join().expect("meter thread does not panic")?;
-    if settings.limiter {
-        detector.finish(&mut peaks);
-        write_peaks(&mut peaks_out, &mut peaks, &mut lead)?;
-    }
-    for f in [tmp.into_inner(), peaks_out.into_inner()] {
-        f.map_err(|e| io_err(e.into_error()))?;
-    }
-    let before = measure(&before);
+    drop(to_analysis);
+    let found = analysis.join().expect("analysis thread does not panic")?;
+    tmp.into_inner().map_err(|e| io_err(e.into_error()))?;
+    let before = measure(&found.meter, found.peak);
     let scratch = Scratch {
         samples: scratch,
         peaks: &peaks_path,
         rate: settings.rate,
     };
     let result = finish_render(&scratch, settings, before, frames, vad, out_wav, progress);
-    let (vad_scores, after, gain_db, limiting, target_reached, note) = result?;
+    let (vad_frames, after, gain_db, limiting, target_reached, note) = result?;
     Ok(Rendered {
         source,
-        vad_scores,
+        vad_frames,
         frames,
         before,
         after,
@@ -278,10 +293,10 @@ fn render_inner(
     })
 }
 
-/// What the passes after decoding found: VAD scores, the loudness of the written file, the
+/// What the passes after decoding found: VAD frames, the loudness of the written file, the
 /// gain, the limiting, whether the target was reached, and why not.
 type Finished = (
-    Option<Vec<f32>>,
+    Option<VadFrames>,
     Loudness,
     f64,
     Option<Reduction>,
@@ -307,7 +322,7 @@ fn finish_render(
         (gain, note)
     };
     let ceiling = settings.limiter.then(|| limiter_ceiling(settings));
-    let (vad_scores, after, reduction) =
+    let (vad_frames, after, reduction) =
         write_wav(scratch, gain_db, ceiling, frames, vad, out_wav, progress)?;
     let target_reached = after
         .integrated_lufs
@@ -324,7 +339,7 @@ fn finish_render(
         });
     }
     let limiting = settings.limiter.then_some(reduction);
-    Ok((vad_scores, after, gain_db, limiting, target_reached, note))
+    Ok((vad_frames, after, gain_db, limiting, target_reached, note))
 }
 
 /// Where the first pass keeps each sample's true peak, beside the samples' scratch file.
@@ -344,9 +359,30 @@ fn limiter_ceiling(s: &Settings) -> f32 {
     10f32.powf(((s.true_peak_dbtp - LIMITER_MARGIN_DB) / 20.0) as f32)
 }
 
+/// The loudness of the limited output with `gain_db`, by a pass over the scratch files
+/// (meter only, no file).
+fn trial(scratch: &Scratch<'_>, gain_db: f64, s: &Settings) -> Result<Option<f64>, AudioError> {
+    let mut m = BlockMeter::new(s.rate);
+    run_pass(scratch, gain_db, Some(limiter_ceiling(s)), |chunk| {
+        crate::interrupt::check()?;
+        m.push(chunk);
+        Ok(())
+    })?;
+    Ok(m.integrated())
+}
+
+/// The limited loudness is searched within this many LU of the target by trial passes;
+/// the gain of a bracket narrower than that is interpolated.
+const SEARCH_LU: f64 = 0.15;
+/// The first round tries the target's gain and this many dB more.
+const FIRST_SPREAD_DB: f64 = 2.0;
+/// Later rounds try the predicted gain and this many dB more.
+const SPREAD_DB: f64 = 0.3;
+
 /// The gain whose limited output reaches the target: the target's gain when the peaks
-/// stay under the ceiling with it; else found by trial passes (meter only), raising the
-/// gain by what each fell short, at most [`MAX_LIMITING_DB`] above the linear limit.
+/// stay under the ceiling with it; else found by rounds of two trial passes at once (one
+/// per core), each round's gains predicted from the secant of the two trials nearest the
+/// target, at most [`MAX_LIMITING_DB`] above the linear limit.
 fn limited_gain(
     scratch: &Scratch<'_>,
     before: &Loudness,
@@ -361,35 +397,45 @@ fn limited_gain(
         return Ok((wanted, None));
     }
     let most = (s.true_peak_dbtp - peak) + MAX_LIMITING_DB;
-    let mut gain = wanted.min(most);
-    // The limited loudness grows more slowly than the gain: step by the secant of the last
-    // two trials (the first step assumes one for one).
-    let mut last: Option<(f64, f64)> = None;
-    for _ in 0..8 {
-        let mut m = meter(s.rate, Mode::I)?;
-        run_pass(scratch, gain, Some(limiter_ceiling(s)), |chunk| {
-            m.add_frames_f32(chunk)
-                .map_err(|e| AudioError::Corrupt(format!("loudness meter: {e}")))
-        })?;
-        let Some(reached) = m.loudness_global().ok().filter(|v| v.is_finite()) else {
-            break;
-        };
-        let short = s.target_lufs - reached;
-        if short.abs() <= 0.15 || (gain >= most && short > 0.0) {
-            break;
-        }
-        let slope = match last {
-            Some((g0, l0)) if (gain - g0).abs() > 1e-6 => {
-                ((reached - l0) / (gain - g0)).clamp(0.1, 1.0)
+    // (gain, how far short of the target its limited output is)
+    let mut tried: Vec<(f64, f64)> = Vec::new();
+    let mut next = [wanted.min(most), (wanted + FIRST_SPREAD_DB).min(most)];
+    let gain = loop {
+        let reached = std::thread::scope(|scope| {
+            let other = scope.spawn(|| trial(scratch, next[1], s));
+            let first = trial(scratch, next[0], s);
+            (first, other.join().expect("trial thread does not panic"))
+        });
+        for (g, r) in next.into_iter().zip([reached.0?, reached.1?]) {
+            match r {
+                Some(r) => tried.push((g, s.target_lufs - r)),
+                None => return Ok((linear, note)),
             }
-            _ => 1.0,
+        }
+        tried.sort_by(|a, b| a.1.abs().total_cmp(&b.1.abs()));
+        let (g0, short0) = tried[0];
+        if short0.abs() <= SEARCH_LU || (g0 >= most && short0 > 0.0) || tried.len() >= 8 {
+            break g0;
+        }
+        // The nearest trial on the other side of the target, if any, brackets it.
+        let other_side = tried.iter().find(|t| t.1.signum() != short0.signum());
+        if let Some(&(g1, short1)) = other_side.filter(|t| (t.0 - g0).abs() <= 2.0 * SPREAD_DB) {
+            break g0 + short0 * (g1 - g0) / (short0 - short1);
+        }
+        let (g1, short1) = tried[1];
+        // The limited loudness grows more slowly than the gain, never faster.
+        let slope = if (g1 - g0).abs() > 1e-6 {
+            ((short1 - short0) / (g0 - g1)).clamp(0.1, 1.0)
+        } else {
+            1.0
         };
-        last = Some((gain, reached));
-        gain = (gain + short / slope).min(most);
-    }
+        let g = (g0 + short0 / slope).min(most);
+        next = [g, (g + SPREAD_DB * short0.signum()).min(most)];
+    };
     let note = (gain >= most).then(|| {
         format!(
-            "limited by {MAX_LIMITING_DB:.0} dB at most: reaching {:.1} LUFS would take more              (its peaks are {:.1} dB above its loudness)",
+            "limited by {MAX_LIMITING_DB:.0} dB at most: reaching {:.1} LUFS would take more \
+             (its peaks are {:.1} dB above its loudness)",
             s.target_lufs,
             peak - loudness
         )
@@ -398,8 +444,8 @@ fn limited_gain(
 }
 
 /// Writes the WAV from the scratch files with `gain_db` and the limiter (at `ceiling`),
-/// scoring voice activity and measuring what is written: returns the scores, the loudness
-/// and true peak of the file, and what the limiter took off.
+/// scoring voice activity and measuring what is written: returns the VAD frames, the
+/// loudness and true peak of the file, and what the limiter took off.
 fn write_wav(
     scratch: &Scratch<'_>,
     gain_db: f64,
@@ -408,7 +454,7 @@ fn write_wav(
     vad: bool,
     out_wav: &Path,
     progress: FileProgress<'_>,
-) -> Result<(Option<Vec<f32>>, Loudness, Reduction), AudioError> {
+) -> Result<(Option<VadFrames>, Loudness, Reduction), AudioError> {
     let rate = scratch.rate;
     let spec = hound::WavSpec {
         channels: 1,
@@ -424,7 +470,7 @@ fn write_wav(
     } else {
         None
     };
-    let mut after = meter(rate, Mode::I | Mode::TRUE_PEAK)?;
+    let mut after = BlockMeter::new(rate);
     let mut detector = TruePeak::new();
     let mut peaks = Vec::new();
     let at = |written: u64| Position::Audio {
@@ -440,7 +486,7 @@ fn write_wav(
         written += chunk.len() as u64;
         ticker.at(at(written));
         pcm.clear();
-        pcm.extend(chunk.iter().map(|x| (x * 32767.0).round() as i16));
+        pcm.extend(chunk.iter().map(|&x| to_i16(x)));
         let mut w = wav.get_i16_writer(pcm.len() as u32);
         for s in &pcm {
             w.write_sample(*s);
@@ -449,9 +495,7 @@ fn write_wav(
         if let Some(sc) = scorer.as_mut() {
             sc.push(&pcm)?;
         }
-        after
-            .add_frames_f32(chunk)
-            .map_err(|e| AudioError::Corrupt(format!("loudness meter: {e}")))?;
+        after.push(chunk);
         peaks.clear();
         detector.process(chunk, &mut peaks);
         peak = peaks.iter().fold(peak, |m, p| m.max(*p));
@@ -459,20 +503,14 @@ fn write_wav(
     })?;
     detector.finish(&mut peaks);
     peak = peaks.iter().fold(peak, |m, p| m.max(*p));
-    let vad_scores = scorer.map(VadScorer::finish).transpose()?;
+    let vad_frames = scorer.map(VadScorer::finish).transpose()?;
     wav.finalize().map_err(AudioError::from)?;
     File::open(out_wav)
         .and_then(|f| f.sync_all())
         .map_err(io_err)?;
     ticker.finish(at(written));
-    // Measured on what was written: the meter's 4x true peak, or the 8x detector's when it
-    // finds more.
-    let mut after = measure(&after);
-    if peak > 0.0 {
-        let tp = 20.0 * f64::from(peak).log10();
-        after.true_peak_dbtp = Some(after.true_peak_dbtp.map_or(tp, |m| m.max(tp)));
-    }
-    Ok((vad_scores, after, reduction))
+    // Measured on what was written, the true peak by the 8x detector.
+    Ok((vad_frames, measure(&after, peak), reduction))
 }
 
 /// Reads the scratch files once, applying `gain_db` and, with a `ceiling`, the limiter;
@@ -486,58 +524,59 @@ fn run_pass(
     let gain = 10f32.powf(gain_db as f32 / 20.0);
     let open = |p: &Path| File::open(p).map(|f| BufReader::with_capacity(1 << 20, f));
     let mut samples = open(scratch.samples).map_err(io_err)?;
-    let mut peaks = open(scratch.peaks).map_err(io_err)?;
+    let mut peaks = match ceiling {
+        Some(_) => Some(open(scratch.peaks).map_err(io_err)?),
+        None => None,
+    };
     let mut limiter = ceiling.map(|c| Limiter::new(c, scratch.rate, LOOKAHEAD_S, RELEASE_S));
     let (mut xb, mut pb) = (vec![0u8; 4 * 16_384], vec![0u8; 4 * 16_384]);
+    let (mut xs, mut ps) = (Vec::with_capacity(16_384), Vec::with_capacity(16_384));
     let mut out: Vec<f32> = Vec::with_capacity(16_384);
-    let quantize = |y: f32| (y.clamp(-1.0, 1.0) * 32767.0).round() / 32767.0;
+    let quantize = |y: &mut f32| *y = f32::from(to_i16(*y)) / 32767.0;
     loop {
         let n = read_full(&mut samples, &mut xb).map_err(io_err)?;
         if n == 0 {
             break;
         }
         out.clear();
-        let xs = xb[..n].chunks_exact(4).map(f32_le);
-        match limiter.as_mut() {
-            None => out.extend(xs.map(|x| quantize(x * gain))),
-            Some(l) => {
-                let m = read_full(&mut peaks, &mut pb[..n]).map_err(io_err)?;
+        xs.clear();
+        xs.extend(xb[..n].chunks_exact(4).map(f32_le));
+        match (limiter.as_mut(), peaks.as_mut()) {
+            (Some(l), Some(peaks)) => {
+                let m = read_full(peaks, &mut pb[..n]).map_err(io_err)?;
                 if m != n {
                     return Err(AudioError::Corrupt("the peak scratch file is short".into()));
                 }
-                for (x, p) in xs.zip(pb[..n].chunks_exact(4).map(f32_le)) {
-                    if let Some(y) = l.push(x * gain, p * gain) {
-                        out.push(quantize(y));
-                    }
-                }
+                ps.clear();
+                ps.extend(pb[..n].chunks_exact(4).map(f32_le));
+                l.process(&xs, &ps, gain, &mut out);
             }
+            _ => out.extend(xs.iter().map(|x| x * gain)),
         }
+        out.iter_mut().for_each(quantize);
         each(&out)?;
     }
     if let Some(l) = limiter.as_mut() {
-        let rest: Vec<f32> = l.flush().into_iter().map(quantize).collect();
-        each(&rest)?;
+        out.clear();
+        l.flush(&mut out);
+        out.iter_mut().for_each(quantize);
+        each(&out)?;
     }
     Ok(limiter.map(|l| l.reduction()).unwrap_or_default())
 }
 
-fn f32_le(b: &[u8]) -> f32 {
-    f32::from_le_bytes([b[0], b[1], b[2], b[3]])
+/// A sample as 16-bit PCM: clamped, scaled and rounded to the nearest step (ties to
+/// even, by the float adder: `f32::round` is a library call the compiler cannot
+/// vectorize).
+fn to_i16(y: f32) -> i16 {
+    // Adding 1.5 · 2^23 leaves no fraction bits below the units: the sum is rounded.
+    const ROUND: f32 = 12_582_912.0;
+    let v = y.clamp(-1.0, 1.0) * 32767.0;
+    ((v + ROUND) - ROUND) as i16
 }
 
-/// Appends the detector's peaks to the peak scratch file, dropping the first `lead` (the
-/// silence before the start).
-fn write_peaks(
-    out: &mut BufWriter<File>,
-    peaks: &mut Vec<f32>,
-    lead: &mut usize,
-) -> Result<(), AudioError> {
-    let skip = (*lead).min(peaks.len());
-    *lead -= skip;
-    let bytes: Vec<u8> = peaks[skip..].iter().flat_map(|p| p.to_le_bytes()).collect();
-    out.write_all(&bytes).map_err(io_err)?;
-    peaks.clear();
-    Ok(())
+fn f32_le(b: &[u8]) -> f32 {
+    f32::from_le_bytes([b[0], b[1], b[2], b[3]])
 }
 
 /// The chunks a decoder thread hands over, and the thread (which returns the source's
@@ -649,7 +688,7 @@ mod tests {
     }
 
     #[test]
-    fn vad_scores_on_the_way_out_equal_scores_of_the_written_file() {
+    fn vad_frames_on_the_way_out_equal_frames_of_the_written_file() {
         let dir = tempfile::tempdir().unwrap();
         let input =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/phone/voice-memo.m4a");
@@ -673,7 +712,7 @@ mod tests {
         let (from_file, _) =
             crate::audio::segment::score_wav(&out, MaxDuration::DEFAULT, FileProgress::none())
                 .unwrap();
-        assert_eq!(r.vad_scores.unwrap(), from_file);
+        assert_eq!(r.vad_frames.unwrap(), from_file);
         assert!(!dir.path().join("s.f32").exists(), "scratch removed");
     }
 

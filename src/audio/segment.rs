@@ -58,24 +58,40 @@ pub struct Span {
 /// Finds speech in a mono 16-bit WAV (the normalized rendition) no longer than `max` and
 /// shapes it into segments. Returns the segments and the file's duration in seconds.
 pub fn detect(wav: &Path, p: &Params, max: MaxDuration) -> Result<(Vec<Span>, f64), AudioError> {
-    let (scores, duration) = score_wav(wav, max, FileProgress::none())?;
-    Ok((spans_from_scores(&scores, p, duration), duration))
+    let (frames, duration) = score_wav(wav, max, FileProgress::none())?;
+    Ok((spans_from_frames(&frames, p, duration), duration))
 }
 
-/// Shapes VAD frame scores (from [`VadScorer`]) into segments.
-pub fn spans_from_scores(scores: &[f32], p: &Params, duration: f64) -> Vec<Span> {
+/// Per 16 ms frame of audio: the VAD's score and the frame's level, what segmentation
+/// works from.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VadFrames {
+    /// The VAD's speech probability, per frame.
+    pub scores: Vec<f32>,
+    /// The frame's level, dB, after pre-emphasis (a first difference, which turns the
+    /// rumble of pink or brown noise into a flat floor and keeps the consonants of speech).
+    pub level_db: Vec<f32>,
+}
+
+/// Shapes VAD frames (from [`VadScorer`]) into segments.
+pub fn spans_from_frames(frames: &VadFrames, p: &Params, duration: f64) -> Vec<Span> {
     let frame_s = VAD_FRAME as f64 / f64::from(VAD_RATE);
-    shape(&raw_spans(scores, frame_s), p, duration)
+    let raw = raw_spans(&frames.scores, &frames.level_db);
+    let secs: Vec<(f64, f64)> = raw
+        .iter()
+        .map(|&(b, e)| (b as f64 * frame_s, e as f64 * frame_s))
+        .collect();
+    shape(&secs, p, duration)
 }
 
-/// VAD frame scores of a mono 16-bit WAV, and its duration in seconds. A WAV whose header
+/// VAD frames of a mono 16-bit WAV, and its duration in seconds. A WAV whose header
 /// declares more than `max` is refused before it is read. Reports to `progress`
 /// ([`Phase::Detect`]); a caught signal stops it (see [`crate::interrupt`]).
 pub fn score_wav(
     wav: &Path,
     max: MaxDuration,
     progress: FileProgress<'_>,
-) -> Result<(Vec<f32>, f64), AudioError> {
+) -> Result<(VadFrames, f64), AudioError> {
     let mut pcm = Pcm16::open(wav)?;
     max.check(u64::from(pcm.frames), pcm.rate, true)?;
     let duration = f64::from(pcm.frames) / f64::from(pcm.rate);
@@ -94,13 +110,13 @@ pub fn score_wav(
         done += n as u32;
         ticker.at(at(done));
     }
-    let scores = scorer.finish()?;
+    let frames = scorer.finish()?;
     ticker.finish(at(done));
-    Ok((scores, duration))
+    Ok((frames, duration))
 }
 
-/// Scores 16-bit mono audio at any rate for voice activity, one score per 16 ms. The same
-/// samples always give the same scores, whether they come from a WAV or straight from
+/// Scores 16-bit mono audio at any rate for voice activity, one score and level per 16 ms.
+/// The same samples always give the same frames, whether they come from a WAV or straight from
 /// normalization.
 pub struct VadScorer {
     resampler: MonoResampler,
@@ -137,8 +153,8 @@ impl VadScorer {
             })
     }
 
-    /// The scores of everything fed.
-    pub fn finish(mut self) -> Result<Vec<f32>, AudioError> {
+    /// The frames of everything fed.
+    pub fn finish(mut self) -> Result<VadFrames, AudioError> {
         let blocks = &mut self.blocks;
         self.resampler
             .finish(&mut |piece: &[f32]| -> Result<(), AudioError> {
@@ -229,7 +245,7 @@ struct BlockScorer {
     buf: Vec<f32>,
     /// Leading samples of `buf` that are context only (already scored).
     context: usize,
-    scores: Vec<f32>,
+    frames: VadFrames,
 }
 
 impl BlockScorer {
@@ -241,10 +257,10 @@ impl BlockScorer {
         }
     }
 
-    fn finish(mut self) -> Vec<f32> {
+    fn finish(mut self) -> VadFrames {
         let rest = (self.buf.len() - self.context) / VAD_FRAME * VAD_FRAME;
         self.score(rest);
-        self.scores
+        self.frames
     }
 
     /// Scores the next `len` samples (a multiple of the frame size) after the context.
@@ -255,24 +271,30 @@ impl BlockScorer {
         let starts: Vec<usize> = (self.context..self.context + len).step_by(block).collect();
         let end_all = self.context + len;
         let buf = &self.buf;
-        let parts: Vec<Vec<f32>> = starts
+        let parts: Vec<(Vec<f32>, Vec<f32>)> = starts
             .par_iter()
             .map(|&start| {
                 let end = (start + block).min(end_all);
                 let from = start.saturating_sub(warm);
                 let mut vad = earshot::Detector::default();
-                let mut out = Vec::with_capacity((end - start) / VAD_FRAME);
+                let n = (end - start) / VAD_FRAME;
+                let (mut scores, mut levels) = (Vec::with_capacity(n), Vec::with_capacity(n));
                 for (i, frame) in buf[from..end].chunks_exact(VAD_FRAME).enumerate() {
                     let score = vad.predict_f32(frame);
-                    if from + i * VAD_FRAME >= start {
-                        out.push(score);
+                    let at = from + i * VAD_FRAME;
+                    if at >= start {
+                        scores.push(score);
+                        // The sample before the frame, for the first difference.
+                        let prev = if at > 0 { buf[at - 1] } else { frame[0] };
+                        levels.push(level_db(prev, frame));
                     }
                 }
-                out
+                (scores, levels)
             })
             .collect();
-        for p in parts {
-            self.scores.extend(p);
+        for (scores, levels) in parts {
+            self.frames.scores.extend(scores);
+            self.frames.level_db.extend(levels);
         }
         let keep_from = end_all.saturating_sub(warm);
         self.buf.drain(..keep_from);
@@ -280,8 +302,35 @@ impl BlockScorer {
     }
 }
 
-/// Speech runs from frame scores, with hysteresis.
-fn raw_spans(scores: &[f32], frame_s: f64) -> Vec<(f64, f64)> {
+/// The level of a pre-emphasized frame (`prev` is the sample before it), dB, at least
+/// [`FLOOR_DB`].
+fn level_db(prev: f32, frame: &[f32]) -> f32 {
+    let mut last = prev;
+    let mut sum = 0f32;
+    for &x in frame {
+        let d = x - last;
+        sum += d * d;
+        last = x;
+    }
+    (10.0 * (sum / frame.len() as f32).log10()).max(FLOOR_DB)
+}
+
+/// The lowest level a frame is given, dB (digital silence).
+const FLOOR_DB: f32 = -120.0;
+/// A frame at the end of a segment less than this far above the noise of the pause after
+/// it is noise, not speech, dB. (The VAD's score stays up for a while after speech ends in
+/// steady noise: pink or brown noise at 20 dB SNR held segment ends 0.1 s or more late.)
+const OVER_FLOOR_DB: f32 = 3.0;
+/// The noise of a pause is measured on at most this many frames after the segment (1 s).
+const FLOOR_FRAMES: usize = 62;
+/// A pause shorter than this (frames) is too short to measure its noise (0.16 s).
+const MIN_FLOOR_FRAMES: usize = 10;
+/// At most this many frames are taken off the end of a segment for being noise (0.32 s).
+const MAX_TRIM_FRAMES: usize = 20;
+
+/// Speech runs (in frames, end exclusive) from frame scores, with hysteresis; each end
+/// pulled back over the frames that are no louder than the noise of the pause after it.
+fn raw_spans(scores: &[f32], level_db: &[f32]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut start: Option<usize> = None;
     for (i, &s) in scores.iter().enumerate() {
@@ -289,16 +338,42 @@ fn raw_spans(scores: &[f32], frame_s: f64) -> Vec<(f64, f64)> {
             None if s >= ON => start = Some(i),
             Some(b) if s < OFF => {
                 let end = i.saturating_sub(END_LATENCY_FRAMES).max(b + 1);
-                out.push((b as f64 * frame_s, end as f64 * frame_s));
+                out.push((b, end));
                 start = None;
             }
             _ => {}
         }
     }
     if let Some(b) = start {
-        out.push((b as f64 * frame_s, scores.len() as f64 * frame_s));
+        out.push((b, scores.len()));
+    }
+    let starts: Vec<usize> = out.iter().skip(1).map(|s| s.0).collect();
+    for (span, next) in out
+        .iter_mut()
+        .zip(starts.into_iter().map(Some).chain([None]))
+    {
+        let pause_end = next.unwrap_or(level_db.len()).min(level_db.len());
+        span.1 = trim_end(*span, pause_end, level_db);
     }
     out
+}
+
+/// The end of the speech run `(start, end)`, pulled back over its last frames while they
+/// are within [`OVER_FLOOR_DB`] of the noise floor: the median level of the pause after it
+/// (up to `pause_end`). Never past the start, nor by more than [`MAX_TRIM_FRAMES`].
+fn trim_end((start, end): (usize, usize), pause_end: usize, level_db: &[f32]) -> usize {
+    if level_db.len() < end || pause_end < end + MIN_FLOOR_FRAMES {
+        return end;
+    }
+    let mut pause: Vec<f32> = level_db[end..pause_end.min(end + FLOOR_FRAMES)].to_vec();
+    pause.sort_by(f32::total_cmp);
+    let floor = pause[pause.len() / 2];
+    let lowest = end.saturating_sub(MAX_TRIM_FRAMES).max(start + 1);
+    let mut e = end;
+    while e > lowest && level_db[e - 1] < floor + OVER_FLOOR_DB {
+        e -= 1;
+    }
+    e
 }
 
 /// Merges short pauses, drops short bursts, pads, and keeps padded neighbours apart.
@@ -429,7 +504,30 @@ mod tests {
     fn hysteresis_holds_speech_through_middling_scores() {
         let scores = [0.1, 0.6, 0.7, 0.9, 0.8, 0.6, 0.55, 0.2, 0.1, 0.9, 0.1];
         // Speech from frame 1; the score falls at frame 7, three frames of latency.
-        assert_eq!(raw_spans(&scores, 1.0), vec![(1.0, 4.0), (9.0, 10.0)]);
+        assert_eq!(raw_spans(&scores, &[]), vec![(1, 4), (9, 10)]);
+    }
+
+    #[test]
+    fn ends_are_pulled_back_over_noise_but_not_over_speech() {
+        // Speech at -20 dB to frame 50, then noise at -40 (±1) that the VAD still calls
+        // speech to frame 60, then the pause.
+        let level = |i: usize| match i {
+            0..50 => -20.0,
+            _ => -40.0 + if i.is_multiple_of(2) { 1.0 } else { -1.0 },
+        };
+        let levels: Vec<f32> = (0..200).map(level).collect();
+        assert_eq!(trim_end((5, 60), 200, &levels), 50);
+        // A quiet tail of speech 6 dB over the noise stays.
+        let mut quiet = levels.clone();
+        quiet[45..50].fill(-34.0);
+        quiet[50..55].fill(-34.0);
+        assert_eq!(trim_end((5, 60), 200, &quiet), 55);
+        // Never more than MAX_TRIM_FRAMES, never to the start, and not without a pause
+        // long enough to hear its noise.
+        let noise: Vec<f32> = (0..200).map(|i| level(i + 100)).collect();
+        assert_eq!(trim_end((5, 60), 200, &noise), 60 - MAX_TRIM_FRAMES);
+        assert_eq!(trim_end((55, 60), 200, &noise), 56);
+        assert_eq!(trim_end((5, 60), 65, &levels), 60);
     }
 
     #[test]
@@ -487,6 +585,10 @@ mod tests {
 
     #[test]
     fn nothing_in_nothing_out() {
-        assert!(shape(&raw_spans(&[0.0; 100], 0.016), &p(), 1.6).is_empty());
+        let silence = VadFrames {
+            scores: vec![0.0; 100],
+            level_db: vec![FLOOR_DB; 100],
+        };
+        assert!(spans_from_frames(&silence, &p(), 1.6).is_empty());
     }
 }
