@@ -1,0 +1,424 @@
+//! The payload manifest as a writer holds it: the file's bytes and where each entry's line
+//! starts, so a commit edits the lines it changes in place (see [`super::patch`]) instead
+//! of parsing, rendering and hashing a map of every entry.
+//!
+//! Only a manifest in visitrec's own layout is indexed: lines `<sha256>  <path>\n` (LF, no
+//! byte-order mark, each path once) and blank lines, which stand where entries were removed.
+//! Anything else is read by [`Manifest::parse`] and written back whole by the next commit.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, RandomState};
+
+use super::bagit::{Manifest, decode_path, encode_path};
+use super::patch::{Overwrite, Patch};
+
+/// A manifest whose blank lines hold more than this share of its bytes is rewritten whole.
+const MAX_BLANK_SHARE: usize = 8;
+
+/// An indexed payload manifest.
+#[derive(Debug, Clone)]
+pub struct ManifestIndex {
+    bytes: Vec<u8>,
+    /// Hash of a path → the start of its line. Paths whose hash another path already has
+    /// are in `spill`.
+    lines: HashMap<u64, usize>,
+    spill: Vec<usize>,
+    /// Hash of a recording id → the start of the line of its `original.*`.
+    originals: HashMap<u64, usize>,
+    hasher: RandomState,
+    /// Bytes in blank lines.
+    blank: usize,
+    /// False when `bytes` is not what the file holds (it was read in another layout): the
+    /// next commit writes the file whole.
+    on_disk: bool,
+}
+
+/// The path of the manifest line `line` (without its newline), if it is a well-formed
+/// entry: 64 hex digits, spaces or tabs, a path (a leading `./` dropped, decoded).
+pub fn line_path(line: &[u8]) -> Option<Cow<'_, str>> {
+    let digest = line.get(..64)?;
+    if !digest.iter().all(u8::is_ascii_hexdigit) || !matches!(line.get(64), Some(b' ' | b'\t')) {
+        return None;
+    }
+    let mut rest = std::str::from_utf8(&line[65..])
+        .ok()?
+        .trim_start_matches([' ', '\t']);
+    while let Some(r) = rest.strip_prefix("./") {
+        rest = r;
+    }
+    Some(if rest.contains('%') {
+        Cow::Owned(decode_path(rest))
+    } else {
+        Cow::Borrowed(rest)
+    })
+}
+
+/// Whether `line` holds only spaces and tabs (an entry removed in place, or an empty line).
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(|b| matches!(b, b' ' | b'\t'))
+}
+
+impl ManifestIndex {
+    /// Indexes manifest `bytes` in visitrec's layout; `None` when they are in another one
+    /// (or have a defect: [`Manifest::parse`] then says which).
+    pub fn scan(bytes: Vec<u8>) -> Option<ManifestIndex> {
+        if bytes.contains(&b'\r') || bytes.starts_with(b"\xef\xbb\xbf") {
+            return None;
+        }
+        if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+            return None;
+        }
+        let mut ix = ManifestIndex {
+            lines: HashMap::with_capacity(bytes.len() / 90),
+            spill: Vec::new(),
+            originals: HashMap::new(),
+            hasher: RandomState::new(),
+            blank: 0,
+            on_disk: true,
+            bytes: Vec::new(),
+        };
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', &bytes) {
+            let line = &bytes[start..end];
+            if is_blank(line) {
+                ix.blank += line.len() + 1;
+            } else {
+                let path = line_path(line)?;
+                if path.starts_with('*') || crate::relpath::unsafe_path_reason(&path).is_some() {
+                    return None;
+                }
+                if !ix.insert(&bytes, &path, start) {
+                    return None;
+                }
+            }
+            start = end + 1;
+        }
+        ix.bytes = bytes;
+        Some(ix)
+    }
+
+    /// The index of `m`, rendered in visitrec's layout (to be written whole).
+    pub fn rendered(m: &Manifest) -> ManifestIndex {
+        let mut ix = ManifestIndex::scan(m.render().into_bytes()).expect("a rendered manifest");
+        ix.on_disk = false;
+        ix
+    }
+
+    fn hash(&self, s: &str) -> u64 {
+        self.hasher.hash_one(s)
+    }
+
+    /// Records that `path`'s line starts at `start` in `bytes`; false if it is there already.
+    fn insert(&mut self, bytes: &[u8], path: &str, start: usize) -> bool {
+        if let Some(id) = path
+            .strip_prefix("data/")
+            .and_then(|r| r.split_once('/'))
+            .filter(|(_, f)| f.starts_with("original."))
+            .map(|(id, _)| id)
+        {
+            let h = self.hash(id);
+            self.originals.insert(h, start);
+        }
+        let h = self.hash(path);
+        match self.lines.get(&h) {
+            None => {
+                self.lines.insert(h, start);
+                true
+            }
+            Some(&other) if Self::path_in(bytes, other).as_deref() == Some(path) => false,
+            Some(_) => {
+                if self
+                    .spill
+                    .iter()
+                    .any(|&s| Self::path_in(bytes, s).as_deref() == Some(path))
+                {
+                    return false;
+                }
+                self.spill.push(start);
+                true
+            }
+        }
+    }
+
+    /// The line starting at `start` of `bytes`, without its newline.
+    fn line_in(bytes: &[u8], start: usize) -> &[u8] {
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+        &bytes[start..end]
+    }
+
+    fn path_in(bytes: &[u8], start: usize) -> Option<Cow<'_, str>> {
+        line_path(Self::line_in(bytes, start))
+    }
+
+    /// Where `path`'s line starts.
+    fn line_of(&self, path: &str) -> Option<usize> {
+        let same = |s: &usize| Self::path_in(&self.bytes, *s).as_deref() == Some(path);
+        self.lines
+            .get(&self.hash(path))
+            .filter(|s| same(s))
+            .or_else(|| self.spill.iter().find(|s| same(s)))
+            .copied()
+    }
+
+    /// `path`'s digest (lower-case hex), if the manifest lists it.
+    pub fn get(&self, path: &str) -> Option<String> {
+        self.line_of(path)
+            .map(|s| String::from_utf8_lossy(&self.bytes[s..s + 64]).to_ascii_lowercase())
+    }
+
+    /// Whether the manifest lists `path`.
+    pub fn contains(&self, path: &str) -> bool {
+        self.line_of(path).is_some()
+    }
+
+    /// The path and digest of recording `id`'s original (`data/<id>/original.*`).
+    pub fn original_of(&self, id: &str) -> Option<(String, String)> {
+        let start = *self.originals.get(&self.hash(id))?;
+        let path = Self::path_in(&self.bytes, start)?.into_owned();
+        let prefix = format!("data/{id}/original.");
+        path.starts_with(&prefix)
+            .then(|| self.get(&path).map(|d| (path, d)))
+            .flatten()
+    }
+
+    /// How many entries the manifest has.
+    pub fn len(&self) -> usize {
+        self.lines.len() + self.spill.len()
+    }
+
+    /// Whether the manifest has no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The manifest's text as committed.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Every entry, as a map.
+    pub fn to_manifest(&self) -> Manifest {
+        let mut m = Manifest::default();
+        for start in self.lines.values().chain(&self.spill) {
+            if let Some(path) = Self::path_in(&self.bytes, *start) {
+                let d = String::from_utf8_lossy(&self.bytes[*start..*start + 64]);
+                m.entries.insert(path.into_owned(), d.to_ascii_lowercase());
+            }
+        }
+        m
+    }
+
+    /// Whether the next commit must write the manifest whole: it is in another layout on
+    /// disk, or blank lines have grown past 1/[`MAX_BLANK_SHARE`] of it.
+    pub fn wants_rewrite(&self) -> bool {
+        !self.on_disk || self.blank > self.bytes.len() / MAX_BLANK_SHARE
+    }
+
+    /// The patch that makes the manifest list `changes` (path → new digest, or `None` to
+    /// remove it): a changed digest is overwritten in place, a removed entry's line is
+    /// blanked with spaces, new entries are appended.
+    pub fn patch_for(&self, file: &str, changes: &BTreeMap<String, Option<String>>) -> Patch {
+        let mut writes = Vec::new();
+        let mut append = String::new();
+        for (path, digest) in changes {
+            match (self.line_of(path), digest) {
+                (Some(start), Some(d)) => {
+                    if !self.bytes[start..start + 64].eq_ignore_ascii_case(d.as_bytes()) {
+                        writes.push(Overwrite {
+                            at: start as u64,
+                            text: d.clone(),
+                        });
+                    }
+                }
+                (Some(start), None) => {
+                    let len = Self::line_in(&self.bytes, start).len();
+                    writes.push(Overwrite {
+                        at: start as u64,
+                        text: " ".repeat(len),
+                    });
+                }
+                (None, Some(d)) => {
+                    append.push_str(d);
+                    append.push_str("  ");
+                    append.push_str(&encode_path(path));
+                    append.push('\n');
+                }
+                (None, None) => {}
+            }
+        }
+        writes.sort_by_key(|w| w.at);
+        Patch {
+            file: file.to_string(),
+            base_len: self.bytes.len() as u64,
+            writes,
+            append,
+        }
+    }
+
+    /// Follows `patch` (made by [`Self::patch_for`] from `changes`), once applied.
+    pub fn apply(&mut self, patch: &Patch, changes: &BTreeMap<String, Option<String>>) {
+        for (path, digest) in changes {
+            if digest.is_none()
+                && let Some(start) = self.line_of(path)
+            {
+                self.blank += Self::line_in(&self.bytes, start).len() + 1;
+                self.forget(path, start);
+            }
+        }
+        let mut bytes = std::mem::take(&mut self.bytes);
+        patch.apply_to(&mut bytes);
+        let base = patch.base_len as usize;
+        let mut start = base;
+        for end in memchr::memchr_iter(b'\n', &bytes[base..]) {
+            if let Some(path) = Self::path_in(&bytes, start).map(Cow::into_owned) {
+                self.insert(&bytes, &path, start);
+            }
+            start = base + end + 1;
+        }
+        self.bytes = bytes;
+        self.on_disk = true;
+    }
+
+    /// Drops `path` (whose line started at `start`) from the index.
+    fn forget(&mut self, path: &str, start: usize) {
+        let h = self.hash(path);
+        if self.lines.get(&h) == Some(&start) {
+            self.lines.remove(&h);
+        } else {
+            self.spill.retain(|s| *s != start);
+        }
+        if let Some(id) = path.strip_prefix("data/").and_then(|r| r.split_once('/')) {
+            let h = self.hash(id.0);
+            if self.originals.get(&h) == Some(&start) {
+                self.originals.remove(&h);
+            }
+        }
+    }
+}
+
+/// The entries of manifest `bytes` whose path starts with `prefix`, found by searching the
+/// text for it (no index is built): (path, lower-case digest). Blank lines and lines that
+/// are not entries are passed over.
+pub fn entries_under(bytes: &[u8], prefix: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut last_line = usize::MAX;
+    for hit in memchr::memmem::find_iter(bytes, prefix.as_bytes()) {
+        let start = memchr::memrchr(b'\n', &bytes[..hit]).map_or(0, |i| i + 1);
+        if start == last_line {
+            continue;
+        }
+        last_line = start;
+        let line = ManifestIndex::line_in(bytes, start);
+        if let Some(path) = line_path(line)
+            && path.starts_with(prefix)
+        {
+            let d = String::from_utf8_lossy(&line[..64]).to_ascii_lowercase();
+            out.push((path.into_owned(), d));
+        }
+    }
+    out
+}
+
+/// The paths of the entries of manifest `bytes` whose digest is `digest` (64 lower-case
+/// hex digits), found by searching the text for it.
+pub fn paths_with_digest(bytes: &[u8], digest: &str) -> Vec<String> {
+    memchr::memmem::find_iter(bytes, digest.as_bytes())
+        .filter(|&at| at == 0 || bytes[at - 1] == b'\n')
+        .filter_map(|at| line_path(ManifestIndex::line_in(bytes, at)).map(Cow::into_owned))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    const B: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    fn text(lines: &[(&str, &str)]) -> Vec<u8> {
+        lines
+            .iter()
+            .map(|(d, p)| format!("{d}  {p}\n"))
+            .collect::<String>()
+            .into_bytes()
+    }
+
+    #[test]
+    fn patches_edit_in_place_and_the_index_follows() {
+        let ix = ManifestIndex::scan(text(&[
+            (A, "data/0011223344556677/original.wav"),
+            (A, "data/0011223344556677/recording.json"),
+        ]))
+        .unwrap();
+        assert_eq!(ix.len(), 2);
+        assert_eq!(
+            ix.original_of("0011223344556677").unwrap().0,
+            "data/0011223344556677/original.wav"
+        );
+        let changes: BTreeMap<String, Option<String>> = [
+            ("data/0011223344556677/original.wav".to_string(), None),
+            (
+                "data/0011223344556677/recording.json".to_string(),
+                Some(B.to_string()),
+            ),
+            ("data/8899aabbccddeeff/a b%.wav".to_string(), Some(A.into())),
+        ]
+        .into_iter()
+        .collect();
+        let patch = ix.patch_for("manifest-sha256.txt", &changes);
+        assert_eq!(patch.writes.len(), 2);
+        let mut ix = ix;
+        ix.apply(&patch, &changes);
+        let (m, issues) = Manifest::parse(std::str::from_utf8(ix.bytes()).unwrap());
+        assert!(issues.is_empty(), "{issues:?}");
+        let want: BTreeMap<String, String> = [
+            ("data/0011223344556677/recording.json", B),
+            ("data/8899aabbccddeeff/a b%.wav", A),
+        ]
+        .into_iter()
+        .map(|(p, d)| (p.to_string(), d.to_string()))
+        .collect();
+        assert_eq!(m.entries, want);
+        assert_eq!(ix.to_manifest().entries, want);
+        assert!(ix.original_of("0011223344556677").is_none());
+        assert_eq!(ix.get("data/8899aabbccddeeff/a b%.wav").as_deref(), Some(A));
+        // Scanning the patched text gives the same index.
+        let again = ManifestIndex::scan(ix.bytes().to_vec()).unwrap();
+        assert_eq!(again.to_manifest(), ix.to_manifest());
+        assert!(!again.wants_rewrite() || again.blank > 0);
+    }
+
+    #[test]
+    fn other_layouts_are_not_indexed() {
+        for bad in [
+            format!("{A}  data/a\r\n"),
+            format!("\u{feff}{A}  data/a\n"),
+            format!("{A}  data/a"),
+            format!("{A}  data/a\n{A}  data/a\n"),
+            format!("{A}  ../x\n"),
+            format!("zz  data/a\n"),
+        ] {
+            assert!(
+                ManifestIndex::scan(bad.clone().into_bytes()).is_none(),
+                "{bad:?}"
+            );
+        }
+        assert!(ManifestIndex::scan(format!("{A}  ./data/a\n\n").into_bytes()).is_some());
+    }
+
+    #[test]
+    fn entries_under_finds_a_recordings_lines() {
+        let bytes = text(&[
+            (A, "data/0011223344556677/original.wav"),
+            (B, "data/8899aabbccddeeff/recording.json"),
+            (B, "data/0011223344556677/recording.json"),
+        ]);
+        let got = entries_under(&bytes, "data/0011223344556677/");
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            got[1],
+            ("data/0011223344556677/recording.json".into(), B.into())
+        );
+    }
+}
