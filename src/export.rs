@@ -413,7 +413,7 @@ fn encrypt_payload(
     plan: &[(String, String)],
 ) -> Result<(Manifest, Oxum, Manifest, u64)> {
     let archive = writer.archive();
-    let manifest = writer.manifest().clone();
+    let manifest = writer.manifest()?.clone();
     let results: Vec<Result<(String, Fixity, Fixity)>> = plan
         .par_iter()
         .map(|(src, dst)| {

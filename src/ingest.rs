@@ -261,7 +261,7 @@ fn run(
     let common = common_attachment(writer, opts)?;
     // The recordings this run has staged (those committed before are in the manifest).
     let mut known: HashSet<String> = HashSet::new();
-    let derived = Derived::new(writer, candidates.len());
+    let derived = Derived::new(writer, candidates.len())?;
     let mut batch = Batch::new("ingest", details(opts, &common));
     if whole.is_some() {
         batch = batch.whole();
@@ -926,18 +926,18 @@ enum Derived {
 
 impl Derived {
     /// The lookup for a run of `inputs` files.
-    fn new(writer: &Writer, inputs: usize) -> Derived {
+    fn new(writer: &Writer, inputs: usize) -> Result<Derived> {
         if inputs <= FEW_INPUTS {
-            return Derived::Search;
+            return Ok(Derived::Search);
         }
         let map = writer
-            .manifest()
+            .manifest()?
             .entries
             .iter()
             .filter(|(p, _)| !is_original(p))
             .map(|(p, d)| (d.clone(), p.clone()))
             .collect();
-        Derived::Map(map)
+        Ok(Derived::Map(map))
     }
 
     /// The path of a derived file whose content has SHA-256 `digest`.

@@ -874,8 +874,9 @@ pub struct Writer {
     _lock: lock::WriteLock,
     /// The payload manifest as committed, indexed for in-place edits.
     index: ManifestIndex,
-    /// The same as a map, built when first asked for (see [`Writer::manifest`]).
-    manifest: std::sync::OnceLock<Manifest>,
+    /// The same as a map, or its first defect, once first asked for (see
+    /// [`Writer::manifest`]).
+    manifest: std::sync::OnceLock<std::result::Result<Manifest, bagit::LineIssue>>,
     tag_manifest: Manifest,
     info: BagInfo,
     actor: String,
@@ -906,10 +907,17 @@ impl Writer {
         &self.archive
     }
 
-    /// The payload manifest as last committed, as a map of every entry (built on the first
-    /// call: for a few lookups, [`Self::manifest_index`] is cheaper).
-    pub fn manifest(&self) -> &Manifest {
-        self.manifest.get_or_init(|| self.index.to_manifest())
+    /// The payload manifest as last committed, as a map of every entry (parsed on the first
+    /// call: for a few lookups, [`Self::manifest_index`] is cheaper). A manifest with a
+    /// defect is refused: nothing that reads every entry builds on a damaged one.
+    pub fn manifest(&self) -> Result<&Manifest> {
+        match self.manifest.get_or_init(|| self.index.to_manifest()) {
+            Ok(m) => Ok(m),
+            Err(i) => Err(Error::BadFile {
+                path: self.archive.root.join(MANIFEST),
+                reason: format!("line {}: {}; run `visitrec verify`", i.line, i.reason),
+            }),
+        }
     }
 
     /// The payload manifest as last committed, indexed: lookups without building a map.
@@ -1189,18 +1197,18 @@ impl Transaction<'_> {
             });
         }
         // The manifest as a map, for what needs every entry: a recount, a whole rewrite.
-        let whole_manifest = || {
-            let mut m = w.manifest().clone();
+        let whole_manifest = || -> Result<Manifest> {
+            let mut m = w.manifest()?.clone();
             for (rel, digest) in &changes {
                 match digest {
                     Some(d) => m.entries.insert(rel.clone(), d.clone()),
                     None => m.entries.remove(rel),
                 };
             }
-            m
+            Ok(m)
         };
         if recount {
-            oxum = w.recount_oxum(&whole_manifest(), &self.puts)?;
+            oxum = w.recount_oxum(&whole_manifest()?, &self.puts)?;
         }
         info.set("Payload-Oxum", oxum.to_string());
         let slot = w.new_staging_slot()?;
@@ -1208,7 +1216,7 @@ impl Transaction<'_> {
         let mut rewritten = None;
         let mut staged_tags = vec![(BAG_INFO, info.render())];
         if w.index.wants_rewrite() {
-            let text = whole_manifest().render();
+            let text = whole_manifest()?.render();
             rewritten = Some(
                 ManifestIndex::scan(text.clone().into_bytes()).ok_or_else(|| Error::BadFile {
                     path: root.join(MANIFEST),
@@ -1269,7 +1277,7 @@ impl Transaction<'_> {
                 }
             }
         }
-        if let Some(m) = w.manifest.get_mut() {
+        if let Some(Ok(m)) = w.manifest.get_mut() {
             for (rel, digest) in changes {
                 match digest {
                     Some(d) => m.entries.insert(rel, d),
