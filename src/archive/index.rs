@@ -11,8 +11,8 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, RandomState};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use super::bagit::{Manifest, decode_path, encode_path};
 use super::patch::{Overwrite, Patch};
@@ -31,6 +31,9 @@ pub struct ManifestIndex {
     lines: OnceLock<Lines>,
     /// Lookups made so far without `lines`.
     searches: AtomicUsize,
+    /// The entries of each recording folder (`data/<id>/`) searched for so far, with where
+    /// their lines start: one search answers every lookup about a recording.
+    folders: Mutex<HashMap<String, Vec<(String, usize)>>>,
     /// Entries (lines that are not blank).
     entries: usize,
     /// Bytes in blank lines.
@@ -197,6 +200,7 @@ impl ManifestIndex {
             bytes,
             lines: OnceLock::new(),
             searches: AtomicUsize::new(0),
+            folders: Mutex::default(),
             entries,
             blank,
             on_disk: true,
@@ -223,10 +227,24 @@ impl ManifestIndex {
 
     /// Where `path`'s line starts.
     fn line_of(&self, path: &str) -> Option<usize> {
-        match self.lines() {
-            Some(l) => l.find(&self.bytes, path),
+        if let Some(l) = self.lines() {
+            return l.find(&self.bytes, path);
+        }
+        match folder_of(path) {
+            Some(folder) => self.in_folder(folder, |e| {
+                e.iter().find(|(p, _)| p == path).map(|(_, s)| *s)
+            }),
             None => search(&self.bytes, path),
         }
+    }
+
+    /// `f` of the entries of recording folder `folder` (`data/<id>/`), searched for once.
+    fn in_folder<T>(&self, folder: &str, f: impl FnOnce(&[(String, usize)]) -> T) -> T {
+        let mut memo = self.folders.lock().unwrap_or_else(|e| e.into_inner());
+        let entries = memo
+            .entry(folder.to_string())
+            .or_insert_with(|| lines_under(&self.bytes, folder));
+        f(entries)
     }
 
     /// `path`'s digest (lower-case hex), if the manifest lists it.
@@ -248,7 +266,11 @@ impl ManifestIndex {
                 let start = *l.originals.get(&l.hash(id))?;
                 path_in(&self.bytes, start)?.into_owned()
             }
-            None => entries_under(&self.bytes, &prefix).into_iter().next()?.0,
+            None => self.in_folder(&format!("data/{id}/"), |e| {
+                e.iter()
+                    .find(|(p, _)| p.starts_with(&prefix))
+                    .map(|(p, _)| p.clone())
+            })?,
         };
         path.starts_with(&prefix)
             .then(|| self.get(&path).map(|d| (path, d)))
@@ -340,6 +362,10 @@ impl ManifestIndex {
             }
         }
         patch.apply_to(&mut self.bytes);
+        self.folders
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         let base = patch.base_len as usize;
         let mut start = base;
         for end in memchr::memchr_iter(b'\n', &self.bytes[base..]) {
@@ -355,10 +381,16 @@ impl ManifestIndex {
     }
 }
 
+/// The recording folder (`data/<id>/`) of a payload path, if it lies in one.
+fn folder_of(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("data/")?;
+    let slash = rest.find('/')?;
+    Some(&path[..5 + slash + 1])
+}
+
 /// The entries of manifest `bytes` whose path starts with `prefix`, found by searching the
-/// text for it (no index is built): (path, lower-case digest). Blank lines and lines that
-/// are not entries are passed over.
-pub fn entries_under(bytes: &[u8], prefix: &str) -> Vec<(String, String)> {
+/// text for it: (path, where its line starts). Lines that are not entries are passed over.
+fn lines_under(bytes: &[u8], prefix: &str) -> Vec<(String, usize)> {
     let mut out = Vec::new();
     let mut last_line = usize::MAX;
     for hit in memchr::memmem::find_iter(bytes, prefix.as_bytes()) {
@@ -367,15 +399,25 @@ pub fn entries_under(bytes: &[u8], prefix: &str) -> Vec<(String, String)> {
             continue;
         }
         last_line = start;
-        let line = line_in(bytes, start);
-        if let Some(path) = line_path(line)
+        if let Some(path) = path_in(bytes, start)
             && path.starts_with(prefix)
         {
-            let d = String::from_utf8_lossy(&line[..64]).to_ascii_lowercase();
-            out.push((path.into_owned(), d));
+            out.push((path.into_owned(), start));
         }
     }
     out
+}
+
+/// The entries of manifest `bytes` whose path starts with `prefix`, found by searching the
+/// text for it (no index is built): (path, lower-case digest).
+pub fn entries_under(bytes: &[u8], prefix: &str) -> Vec<(String, String)> {
+    lines_under(bytes, prefix)
+        .into_iter()
+        .map(|(p, s)| {
+            let d = String::from_utf8_lossy(&bytes[s..s + 64]).to_ascii_lowercase();
+            (p, d)
+        })
+        .collect()
 }
 
 /// The paths of the entries of manifest `bytes` whose digest is `digest` (64 lower-case
