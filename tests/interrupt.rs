@@ -283,7 +283,6 @@ const LONG_S: u32 = 40;
 /// An inbox of 256 short recordings followed, in name order, by `long` recordings of
 /// [`LONG_S`] seconds: a batch commits after 256 recordings or 5 seconds, so the first
 /// commit comes before the long ones begin, whatever the machine's speed.
-
 fn inbox(dir: &Path, long: u16) -> PathBuf {
     let inbox = dir.join("inbox");
     fs::create_dir(&inbox).unwrap();

@@ -487,7 +487,7 @@ mod tests {
         let again = ManifestIndex::scan(ix.bytes().to_vec()).unwrap();
         assert_eq!(again.to_manifest(), ix.to_manifest());
         assert!(
-            ManifestIndex::scan(format!("zz  ../x\n").into_bytes())
+            ManifestIndex::scan(b"zz  ../x\n".to_vec())
                 .unwrap()
                 .to_manifest()
                 .is_err()

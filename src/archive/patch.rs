@@ -319,7 +319,8 @@ mod tests {
         let n = text.len();
         let any = |_: &str| true;
         let none = |_: &str| false;
-        let cases: Vec<(Patch, &dyn Fn(&str) -> bool, &str)> = vec![
+        type Allowed<'a> = &'a dyn Fn(&str) -> bool;
+        let cases: Vec<(Patch, Allowed, &str)> = vec![
             (
                 patch(vec![(0, " ".repeat(line))], "", n),
                 &none,
