@@ -1093,6 +1093,16 @@ impl Transaction<'_> {
         let root = w.archive.root.clone();
         let mut tag_manifest = w.tag_manifest.clone();
         let mut patches = Vec::new();
+        // A file with another name (a hard-link snapshot of the archive) is never written
+        // in place, which would change the snapshot too: it is staged whole instead.
+        let shared = |rel: &str| {
+            use std::os::unix::fs::MetadataExt;
+            w.archive
+                .open_file(rel)
+                .and_then(|f| f.metadata().at(root.join(rel)))
+                .is_ok_and(|m| m.nlink() > 1)
+        };
+        let mut staged_tags = Vec::new();
         if !self.audit.is_empty() {
             let old = match w.archive.read(AUDIT_LOG) {
                 Ok(b) => b,
@@ -1114,10 +1124,16 @@ impl Transaction<'_> {
                 writes: Vec::new(),
                 append: lines,
             };
-            tag_manifest
-                .entries
-                .insert(AUDIT_LOG.to_string(), p.digest_over(&old));
-            patches.push(p);
+            if shared(AUDIT_LOG) {
+                let mut whole = old;
+                p.apply_to(&mut whole);
+                staged_tags.push((AUDIT_LOG, String::from_utf8_lossy(&whole).into_owned()));
+            } else {
+                tag_manifest
+                    .entries
+                    .insert(AUDIT_LOG.to_string(), p.digest_over(&old));
+                patches.push(p);
+            }
         }
         let mut info = w.info.clone();
         for (label, value) in &self.info {
@@ -1204,8 +1220,8 @@ impl Transaction<'_> {
         let slot = w.new_staging_slot()?;
         let rel_slot = w.staged_rel(&slot)?;
         let mut rewritten = None;
-        let mut staged_tags = vec![(BAG_INFO, info.render())];
-        if w.index.wants_rewrite() {
+        staged_tags.push((BAG_INFO, info.render()));
+        if w.index.wants_rewrite() || shared(MANIFEST) {
             let text = whole_manifest()?.render();
             rewritten = Some(
                 ManifestIndex::scan(text.clone().into_bytes()).ok_or_else(|| Error::BadFile {

@@ -112,7 +112,14 @@ impl Patch {
             }
             Err(e) => return Err(format!("patches {}: {e}", self.file)),
         };
-        let len = file.metadata().map_err(|e| e.to_string())?.len();
+        let meta = file.metadata().map_err(|e| e.to_string())?;
+        if std::os::unix::fs::MetadataExt::nlink(&meta) != 1 {
+            return Err(format!(
+                "patches {}, which has another name (a hard link): visitrec will not write to it",
+                self.file
+            ));
+        }
+        let len = meta.len();
         if len < self.base_len || len > self.new_len() {
             return Err(format!(
                 "patches {} of {} bytes, which is {len} bytes now (changed outside visitrec)",
@@ -384,5 +391,13 @@ mod tests {
                 .unwrap_err()
                 .contains("audit entry")
         );
+        // A manifest with another name elsewhere is never written through.
+        fs::hard_link(
+            root.join(super::super::MANIFEST),
+            root.join("elsewhere.txt"),
+        )
+        .unwrap();
+        let p = patch(vec![], "", n);
+        assert!(p.check(root, &any, &any).unwrap_err().contains("hard link"));
     }
 }
