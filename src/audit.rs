@@ -61,7 +61,15 @@ pub struct Pending {
 /// (the software and its version, e.g. `visitrec/0.1.0`). Returns the new text.
 pub fn append(existing: &str, pending: &[Pending], actor: &str, tool: &str) -> String {
     let mut out = existing.to_string();
-    let (mut seq, mut prev) = match existing.lines().last() {
+    out.push_str(&new_lines(existing.lines().last(), pending, actor, tool));
+    out
+}
+
+/// The lines (each ending in a newline) that [`append`] adds to a log whose last line is
+/// `last` (`None` for an empty log): what a commit appends to the file in place.
+pub fn new_lines(last: Option<&str>, pending: &[Pending], actor: &str, tool: &str) -> String {
+    let mut out = String::new();
+    let (mut seq, mut prev) = match last {
         Some(last) => (
             serde_json::from_str::<Entry>(last).map_or(0, |e| e.seq),
             hash::hash_bytes(last.as_bytes()).sha256,

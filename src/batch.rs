@@ -14,9 +14,9 @@ use crate::record::{self, RECORDING_JSON, Recording};
 /// archive, if more), or after this long.
 const COMMIT_EVERY: usize = 256;
 const COMMIT_AFTER: Duration = Duration::from_secs(5);
-/// Every commit rewrites the whole manifest, so a commit waits for at least 1/16 as many
-/// recordings as the manifest has entries: the manifests written over a whole ingest then
-/// add up to at most some 16 times the last one, not (N / 256) times (quadratic).
+/// Every commit hashes the whole manifest (for the tag manifest), so a commit waits for at
+/// least 1/16 as many recordings as the manifest has entries: the bytes hashed over a whole
+/// ingest then add up to at most some 16 times the last manifest, not (N / 256) times.
 const COMMIT_SHARE: usize = 16;
 
 /// How many recordings to stage in parallel before looking at their outcomes: enough to
@@ -102,7 +102,7 @@ impl Batch {
 
     /// Commits what is staged if there is enough of it, or it has waited long enough.
     pub fn commit_if_due(&mut self, writer: &mut Writer) -> Result<()> {
-        let enough = COMMIT_EVERY.max(writer.manifest().entries.len() / COMMIT_SHARE);
+        let enough = COMMIT_EVERY.max(writer.manifest_index().len() / COMMIT_SHARE);
         let due = !self.whole && self.staged.len() >= enough
             || (!self.staged.is_empty() && self.last_commit.elapsed() >= COMMIT_AFTER);
         if due {

@@ -299,10 +299,11 @@ struct Finder {
 
 impl Finder {
     fn new(writer: &Writer, t: &Table) -> Result<Finder> {
-        let mut ids = crate::archive::ids_in(writer.manifest());
+        let manifest = writer.manifest()?;
+        let mut ids = crate::archive::ids_in(manifest);
         ids.sort();
         let mut by_sha = HashMap::new();
-        for (p, d) in &writer.manifest().entries {
+        for (p, d) in &manifest.entries {
             if let Some((id, file)) = p.strip_prefix("data/").and_then(|r| r.split_once('/'))
                 && file.starts_with("original.")
             {

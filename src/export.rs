@@ -491,7 +491,7 @@ fn encrypt_payload(
     planned: &Planned,
 ) -> Result<(Manifest, Oxum, Manifest, u64, Vec<String>)> {
     let archive = writer.archive();
-    let manifest = writer.manifest().clone();
+    let manifest = writer.manifest()?.clone();
     let plan = &planned.files;
     let results: Vec<Result<(String, Fixity, Fixity, bool)>> = plan
         .par_iter()

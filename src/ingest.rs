@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::archive::Writer;
+use crate::archive::index::ManifestIndex;
 use crate::attach::{Added, Attachment};
 use crate::audio::decode::{AudioError, MaxDuration};
 use crate::audio::normalize::Settings;
@@ -26,7 +27,7 @@ use crate::pipeline::{
     stage_segments,
 };
 use crate::progress::{FileProgress, Progress};
-use crate::record::{self, ID_LEN, Mark, Recording, SCHEMA, Source};
+use crate::record::{self, ID_LEN, Mark, RECORDING_JSON, Recording, SCHEMA, Source};
 use crate::tombstone::{TOMBSTONE_JSON, Tombstone};
 
 /// Extensions under which a file is expected to be audio: in a folder walk, a file so named
@@ -258,9 +259,9 @@ fn run(
     progress.start(candidates.len() as u64);
     let ingested_at = crate::time::now();
     let common = common_attachment(writer, opts)?;
-    let mut known: HashSet<String> = record_ids(writer);
-    let derived = derived_digests(writer);
-    let purged = purged_ids(writer);
+    // The recordings this run has staged (those committed before are in the manifest).
+    let mut known: HashSet<String> = HashSet::new();
+    let derived = Derived::new(writer, candidates.len())?;
     let mut batch = Batch::new("ingest", details(opts, &common));
     if whole.is_some() {
         batch = batch.whole();
@@ -270,7 +271,7 @@ fn run(
         let outcomes = stage_group(
             writer,
             group,
-            (&known, &derived, &purged),
+            &derived,
             (opts, &common),
             &ingested_at,
             progress,
@@ -282,7 +283,7 @@ fn run(
             ));
         }
         let state = (&mut known, &mut report, &mut present, &mut batch);
-        sort_outcomes(group, outcomes, &common, state)?;
+        sort_outcomes(group, outcomes, (&common, writer.manifest_index()), state)?;
         batch.commit_if_due(writer)?;
     }
     let updates = attach_present(writer, &mut report, present);
@@ -335,7 +336,7 @@ fn common_attachment(writer: &Writer, opts: &IngestOptions) -> Result<Arc<Attach
 fn stage_group(
     writer: &Writer,
     group: &[Candidate],
-    lookups: (&HashSet<String>, &HashMap<String, String>, &Purged),
+    derived: &Derived,
     (opts, common): (&IngestOptions, &Arc<Attachment>),
     ingested_at: &str,
     progress: &dyn Progress,
@@ -345,7 +346,7 @@ fn stage_group(
         .map(|c| {
             let to = FileProgress::new(progress, &c.path);
             let a = c.attach.as_ref().unwrap_or(common);
-            let o = stage_one(writer, c, lookups, (opts, a), ingested_at, to);
+            let o = stage_one(writer, c, derived, (opts, a), ingested_at, to);
             progress.advance(&c.path);
             o
         })
@@ -395,13 +396,13 @@ fn stop(
 
 /// Records the `outcomes` of staging `group` in the report, in order: the rejected and
 /// skipped, the inputs already archived (noted in `present` for their attachments), and
-/// the staged recordings, which join `known` and the batch; a second copy of content staged
-/// in this batch is removed and counted a duplicate (rejected when it has its own row).
+/// the staged recordings, which join `known` (those this run staged) and the batch; a copy
+/// of content `index` lists or this run staged and counted a duplicate (rejected when it has its own row).
 /// Fails with the first staging error.
 fn sort_outcomes(
     group: &[Candidate],
     outcomes: Vec<Result<Outcome>>,
-    common: &Arc<Attachment>,
+    (common, index): (&Arc<Attachment>, &ManifestIndex),
     (known, report, present, batch): (
         &mut HashSet<String>,
         &mut IngestReport,
@@ -426,7 +427,8 @@ fn sort_outcomes(
             }
             Outcome::Done(done) => {
                 let id = done.staged.rec.id.clone();
-                if known.contains(&id) {
+                let archived = index.contains(&record::payload_path(&id, RECORDING_JSON));
+                if archived || known.contains(&id) {
                     // Twice in this batch: the first copy is the one kept.
                     let _ = fs::remove_dir_all(&done.slot);
                     if cand.attach.is_some() {
@@ -534,7 +536,7 @@ fn attach_present(
 fn stage_one(
     writer: &Writer,
     cand: &Candidate,
-    (known, derived, purged): (&HashSet<String>, &HashMap<String, String>, &Purged),
+    derived: &Derived,
     (opts, attach): (&IngestOptions, &Attachment),
     ingested_at: &str,
     progress: FileProgress<'_>,
@@ -554,7 +556,7 @@ fn stage_one(
         }
         Err(e) => return Err(e),
     };
-    if let Some(path) = derived.get(&fixity.sha256) {
+    if let Some(path) = derived.get(writer, &fixity.sha256) {
         let _ = fs::remove_dir_all(&slot);
         return Ok(Outcome::Rejected(format!(
             "has the same content as the archive's {path}, which visitrec made from a recording \
@@ -563,7 +565,9 @@ fn stage_one(
         )));
     }
     let id = fixity.sha256[..ID_LEN].to_string();
-    let reingest = purged.contains(&id);
+    let reingest = writer
+        .manifest_index()
+        .contains(&record::payload_path(&id, TOMBSTONE_JSON));
     if reingest && !opts.allow_reingest {
         let _ = fs::remove_dir_all(&slot);
         let when = tombstone_of(writer, &id).map_or_else(
@@ -574,7 +578,7 @@ fn stage_one(
             "recording {id} was {when}; pass --allow-reingest to archive it again"
         )));
     }
-    if known.contains(&id) && existing_sha(writer, &id).as_deref() == Some(&fixity.sha256) {
+    if existing_sha(writer, &id).as_deref() == Some(&fixity.sha256) {
         let _ = fs::remove_dir_all(&slot);
         return Ok(Outcome::Present(id));
     }
@@ -775,23 +779,9 @@ fn round_ms(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-fn record_ids(writer: &Writer) -> HashSet<String> {
-    crate::archive::ids_in(writer.manifest())
-        .into_iter()
-        .collect()
-}
-
-/// The full SHA-256 of an existing recording's original, from the manifest (a range
-/// lookup in the sorted manifest: re-ingesting N known files costs N log N, not N²).
+/// The full SHA-256 of an existing recording's original, from the manifest's index.
 fn existing_sha(writer: &Writer, id: &str) -> Option<String> {
-    let prefix = format!("data/{id}/original.");
-    writer
-        .manifest()
-        .entries
-        .range(prefix.clone()..)
-        .next()
-        .filter(|(p, _)| p.starts_with(&prefix))
-        .map(|(_, d)| d.clone())
+    writer.manifest_index().original_of(id).map(|(_, d)| d)
 }
 
 /// Expands inputs into candidate files. Missing inputs, and inputs that are or lie inside
@@ -896,19 +886,6 @@ fn collect(archive: &Path, inputs: &[PathBuf], report: &mut IngestReport) -> Vec
     out
 }
 
-/// Digest → path of every payload file that is not an original (renditions, segments,
-/// metadata): content the archive made itself, never to be ingested as a new recording.
-/// The ids of the archive's purged recordings (their tombstones are read only for an
-/// input that has one of these ids).
-type Purged = HashSet<String>;
-
-/// The archive's purged recordings (see [`Purged`]).
-fn purged_ids(writer: &Writer) -> Purged {
-    crate::archive::tombstone_ids_in(writer.manifest())
-        .into_iter()
-        .collect()
-}
-
 /// The tombstone of purged recording `id`, or `None` when it does not read.
 fn tombstone_of(writer: &Writer, id: &str) -> Option<Tombstone> {
     let bytes = writer
@@ -918,18 +895,53 @@ fn tombstone_of(writer: &Writer, id: &str) -> Option<Tombstone> {
     Tombstone::from_json(&bytes).ok()
 }
 
-fn derived_digests(writer: &Writer) -> HashMap<String, String> {
-    writer
-        .manifest()
-        .entries
-        .iter()
-        .filter(|(p, _)| {
-            p.rsplit('/')
-                .next()
-                .is_some_and(|name| !name.starts_with("original."))
-        })
-        .map(|(p, d)| (d.clone(), p.clone()))
-        .collect()
+/// Up to this many inputs, [`Derived`] searches the manifest's text instead of building a
+/// map of every entry.
+const FEW_INPUTS: usize = 16;
+
+/// The payload files that are not originals (renditions, segments, metadata), by digest:
+/// content the archive made itself, never to be ingested as a new recording.
+enum Derived {
+    /// Digest → path, built at the start of a large run.
+    Map(HashMap<String, String>),
+    /// Looked up in the manifest's text for each input (a small run).
+    Search,
+}
+
+impl Derived {
+    /// The lookup for a run of `inputs` files.
+    fn new(writer: &Writer, inputs: usize) -> Result<Derived> {
+        if inputs <= FEW_INPUTS {
+            return Ok(Derived::Search);
+        }
+        let map = writer
+            .manifest()?
+            .entries
+            .iter()
+            .filter(|(p, _)| !is_original(p))
+            .map(|(p, d)| (d.clone(), p.clone()))
+            .collect();
+        Ok(Derived::Map(map))
+    }
+
+    /// The path of a derived file whose content has SHA-256 `digest`.
+    fn get(&self, writer: &Writer, digest: &str) -> Option<String> {
+        match self {
+            Derived::Map(m) => m.get(digest).cloned(),
+            Derived::Search => {
+                crate::archive::index::paths_with_digest(writer.manifest_index().bytes(), digest)
+                    .into_iter()
+                    .find(|p| !is_original(p))
+            }
+        }
+    }
+}
+
+/// Whether a payload path names an original (`…/original.EXT`).
+fn is_original(path: &str) -> bool {
+    path.rsplit('/')
+        .next()
+        .is_some_and(|name| name.starts_with("original."))
 }
 
 /// Why an archive's own files are never ingested.

@@ -266,7 +266,8 @@ pub fn normalize(
                 .normalized
                 .as_ref()
                 .is_some_and(|n| same_settings(n, settings));
-            let intact = |rel: &str| fixity::check(w.archive(), w.manifest(), rel).is_intact();
+            let manifest = w.manifest()?;
+            let intact = |rel: &str| fixity::check(w.archive(), manifest, rel).is_intact();
             let norm_intact = rec.normalized.as_ref().is_none_or(|n| intact(&n.path));
             if current && norm_intact {
                 return Ok(Outcome::Unchanged);
@@ -324,7 +325,8 @@ pub fn segment(
     });
     let statuses = run(writer, ids, progress, ("segment", details), |w, rec, to| {
         let mut staged = Staged::new(rec.clone());
-        let intact = |rel: &str| fixity::check(w.archive(), w.manifest(), rel).is_intact();
+        let manifest = w.manifest()?;
+        let intact = |rel: &str| fixity::check(w.archive(), manifest, rel).is_intact();
         let norm_intact = rec.normalized.as_ref().is_some_and(|n| intact(&n.path));
         let segs_intact = rec.segments.iter().all(|s| intact(&s.path));
         // Replacing a missing or damaged file: its size is not what the Oxum counted.

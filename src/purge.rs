@@ -63,11 +63,20 @@ pub struct PurgeReport {
     pub already_purged: Vec<String>,
 }
 
+/// Up to this many recordings, [`plan`] finds their files without reading the manifest
+/// into a map.
+const FEW: usize = 8;
+
 /// Works out what purging `ids` (full ids of recordings) removes, refusing, unless
 /// `force`, any whose consent is active for some scope or is not explained by the log.
 pub fn plan(archive: &Archive, ids: &[String], opts: &PurgeOptions) -> Result<Vec<Purged>> {
-    let manifest = archive.strict_manifest(MANIFEST)?;
     let unique: BTreeSet<&String> = ids.iter().collect();
+    // A few recordings' lines are searched for in the manifest's text; for many, it is
+    // read into a map once.
+    let whole = match unique.len() > FEW {
+        true => Some(archive.strict_manifest(MANIFEST)?),
+        false => None,
+    };
     let recs: Vec<Recording> = unique
         .iter()
         .map(|id| catalog::load(archive, id))
@@ -103,12 +112,22 @@ pub fn plan(archive: &Archive, ids: &[String], opts: &PurgeOptions) -> Result<Ve
         }
         let prefix = format!("data/{}/", rec.id);
         let mut files = Vec::new();
-        let own = manifest
-            .entries
-            .range(prefix.clone()..)
-            .map(|(p, _)| p)
-            .take_while(|p| p.starts_with(&prefix));
-        for path in own {
+        let mut own: Vec<String> = match &whole {
+            Some(m) => m
+                .entries
+                .range(prefix.clone()..)
+                .map(|(p, _)| p)
+                .take_while(|p| p.starts_with(&prefix))
+                .cloned()
+                .collect(),
+            None => archive
+                .entries_under(&prefix)?
+                .into_iter()
+                .map(|(p, _)| p)
+                .collect(),
+        };
+        own.sort();
+        for path in &own {
             let file = archive.open_file(path)?;
             let bytes = file
                 .metadata()

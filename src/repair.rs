@@ -248,7 +248,7 @@ pub fn repair(
     max: MaxDuration,
     progress: &dyn Progress,
 ) -> Result<RepairReport> {
-    let diagnoses = diagnose_all(writer.archive(), writer.manifest(), ids);
+    let diagnoses = diagnose_all(writer.archive(), writer.manifest()?, ids);
     let mut report = RepairReport::default();
     let mut todo = BTreeMap::new();
     for (id, d) in ids.iter().zip(diagnoses) {
@@ -302,7 +302,8 @@ fn rebuild(
     to: crate::progress::FileProgress<'_>,
 ) -> Result<Outcome<Option<String>>> {
     let norm = rec.normalized.clone().expect("diagnosed: normalized");
-    let recorded = |rel: &str| w.manifest().entries.get(rel).cloned();
+    let manifest = w.manifest()?;
+    let recorded = |rel: &str| manifest.entries.get(rel).cloned();
     let mut staged = Staged::new(rec.clone());
     // The files replaced are missing or damaged: not the sizes the Oxum counted.
     staged.recount = true;

@@ -1431,11 +1431,18 @@ impl Verifier<'_> {
         rel: &str,
         list: &[(Algorithm, &str)],
     ) -> std::result::Result<(u64, Vec<String>), String> {
-        let file = self.archive.open_file(rel).map_err(|e| match e {
+        let describe = |e: Error| match e {
             Error::Io { source, .. } => crate::failure::describe_io(&source),
             other => other.to_string(),
-        })?;
+        };
         let algs: Vec<Algorithm> = list.iter().map(|(a, _)| *a).collect();
+        // A tag file with a pending patch is hashed as committed (patched), not as on disk.
+        if self.archive.is_patched(rel) {
+            let bytes = self.archive.read(rel).map_err(describe)?;
+            return hash::hash_reader_with(&bytes[..], &algs)
+                .map_err(|e| crate::failure::describe_io(&e));
+        }
+        let file = self.archive.open_file(rel).map_err(describe)?;
         hash::hash_reader_with(file, &algs).map_err(|e| crate::failure::describe_io(&e))
     }
 }

@@ -75,6 +75,87 @@ fn a_planted_journal_is_never_applied() {
 }
 
 #[test]
+fn a_planted_journal_patch_is_never_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id, _) = setup(dir.path());
+    let manifest = fs::read_to_string(archive.join("manifest-sha256.txt")).unwrap();
+    let len = manifest.len();
+    // The original's line: blanking it would hide the original from every fixity check.
+    let (at, line) = manifest
+        .lines()
+        .scan(0, |at, l| {
+            let here = *at;
+            *at += l.len() + 1;
+            Some((here, l))
+        })
+        .find(|(_, l)| l.contains("/original."))
+        .unwrap();
+    let digest = "0".repeat(64);
+    let blank = " ".repeat(line.len());
+    let audit_len = fs::metadata(archive.join("audit.jsonl")).unwrap().len();
+    let patch = |body: String| format!(r#"{{"moves":[],"patches":[{body}]}}"#);
+    let before = snapshot(&archive);
+    for (journal, why) in [
+        (
+            patch(format!(
+                r#"{{"file":"manifest-sha256.txt","base_len":{len},"writes":[{{"at":{at},"text":"{blank}"}}]}}"#
+            )),
+            "does not remove",
+        ),
+        (
+            patch(format!(
+                r#"{{"file":"manifest-sha256.txt","base_len":{len},"writes":[{{"at":{at},"text":"{digest}"}}]}}"#
+            )),
+            "does not replace",
+        ),
+        (
+            patch(format!(
+                r#"{{"file":"manifest-sha256.txt","base_len":{len},"append":"{digest}  data/{id}/x.wav\n"}}"#
+            )),
+            "does not put in place",
+        ),
+        (
+            patch(format!(
+                r#"{{"file":"manifest-sha256.txt","base_len":{},"append":""}}"#,
+                len + 7
+            )),
+            "changed outside visitrec",
+        ),
+        (
+            patch(r#"{"file":"bag-info.txt","base_len":0,"append":"Contact: x\n"}"#.into()),
+            "never patches",
+        ),
+        (
+            patch(format!(
+                r#"{{"file":"audit.jsonl","base_len":{audit_len},"append":"{{\"op\":\"forged\"}}\n"}}"#
+            )),
+            "not an audit entry",
+        ),
+    ] {
+        plant_journal(&archive, &journal);
+        let out = visitrec()
+            .args(["tag"])
+            .arg(&archive)
+            .args([&id, "--set", "site=x"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{journal}: {err}");
+        assert!(
+            err.contains("journal.json") && err.contains(why),
+            "{journal}: {err}"
+        );
+        assert_eq!(snapshot(&archive), before, "{journal}: archive changed");
+        let (code, report) = verify_json(&archive, &[]);
+        assert_eq!(code, 1, "{report}");
+        assert!(
+            kinds(&report).contains(&"bad-journal".to_string()),
+            "{report}"
+        );
+    }
+}
+
+#[test]
 fn a_pending_journal_is_reported_and_finished() {
     let dir = tempfile::tempdir().unwrap();
     let (archive, id, _) = setup(dir.path());

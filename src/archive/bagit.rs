@@ -177,17 +177,24 @@ impl Manifest {
             let entries = lines.into_iter().map(|(p, d, _)| (p, d)).collect();
             return (Manifest { entries }, issues);
         }
-        let mut entries = BTreeMap::new();
+        // Out of order (visitrec appends new entries): sorted first, so the map is still
+        // built in one pass. The sort is stable: of a path listed twice, the last line wins.
+        lines.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut kept: Vec<(String, String)> = Vec::with_capacity(lines.len());
         for (path, digest, line_no) in lines {
-            if entries.contains_key(&path) {
-                issues.push(LineIssue {
-                    line: line_no,
-                    reason: format!("duplicate entry for {path:?}"),
-                });
+            match kept.last_mut() {
+                Some(last) if last.0 == path => {
+                    issues.push(LineIssue {
+                        line: line_no,
+                        reason: format!("duplicate entry for {path:?}"),
+                    });
+                    last.1 = digest;
+                }
+                _ => kept.push((path, digest)),
             }
-            entries.insert(path, digest);
         }
         issues.sort_by_key(|i| i.line);
+        let entries = kept.into_iter().collect();
         (Manifest { entries }, issues)
     }
 

@@ -2,9 +2,11 @@
 //!
 //! A transaction stages every new or replaced file under `.visitrec/staging/`, then writes
 //! `.visitrec/journal.json` listing the renames that put them in place (payload first, tag
-//! files last). Writing the journal is the commit point. Applying it is idempotent, so a
-//! crash while applying is finished by the next writer (roll forward), and readers that find
-//! a journal see the archive as it will be once applied (see [`Journal::overlay`]).
+//! files last), the in-place [`Patch`]es of the payload manifest and the audit log, and the
+//! payload files to remove. Writing the journal is the commit point. Applying it is
+//! idempotent, so a crash while applying is finished by the next writer (roll forward), and
+//! readers that find a journal see the archive as it will be once applied (see
+//! [`Journal::overlay`] and [`Journal::patches`]).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -15,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil;
 use crate::tombstone::TOMBSTONE_JSON;
+
+use super::patch::Patch;
 
 /// One rename, both paths relative to the archive root.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -35,6 +39,9 @@ pub struct Journal {
     /// Payload files to remove (relative paths), after the renames.
     #[serde(default)]
     pub deletes: Vec<String>,
+    /// In-place edits of the payload manifest and the audit log, applied after the renames.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub patches: Vec<Patch>,
 }
 
 impl Journal {
@@ -46,7 +53,7 @@ impl Journal {
             Ok(f) => {
                 use std::io::Read;
                 let mut buf = Vec::new();
-                // A journal lists a few hundred renames at most; a huge one is not ours.
+                // A journal holds one commit's renames and patches; a huge one is not ours.
                 f.take(MAX_JOURNAL_BYTES + 1)
                     .read_to_end(&mut buf)
                     .at(&path)?;
@@ -119,6 +126,17 @@ impl Journal {
                 )));
             }
         }
+        let put = |p: &str| self.moves.iter().any(|m| m.to == p);
+        let removed = |p: &str| self.deletes.iter().any(|d| d == p);
+        for (i, p) in self.patches.iter().enumerate() {
+            if self.patches[..i].iter().any(|q| q.file == p.file) {
+                return Err(bad(format!("patches {} twice", p.file)));
+            }
+            if self.moves.iter().any(|m| m.to == p.file) {
+                return Err(bad(format!("both renames onto and patches {}", p.file)));
+            }
+            p.check(root, &put, &removed).map_err(&bad)?;
+        }
         for rel in self.paths() {
             match crate::beneath::check_no_link(root, rel) {
                 Ok(()) => {}
@@ -137,6 +155,7 @@ impl Journal {
             .iter()
             .flat_map(|m| [m.from.as_str(), m.to.as_str()])
             .chain(self.deletes.iter().map(String::as_str))
+            .chain(self.patches.iter().map(|p| p.file.as_str()))
     }
 
     /// Writes the journal durably: this is the transaction's commit point.
@@ -146,8 +165,8 @@ impl Journal {
         fsutil::write_atomic(&journal_path(root), &bytes)
     }
 
-    /// Checks the journal again, then performs every rename whose source still exists and
-    /// every removal, never following a link (see [`crate::beneath`]), fsyncs the folders
+    /// Checks the journal again, then performs every rename whose source still exists, every
+    /// patch and every removal, never following a link (see [`crate::beneath`]), fsyncs the folders
     /// touched, then removes the journal. Safe to call again after a crash part-way
     /// through.
     pub fn apply(&self, root: &Path) -> Result<()> {
@@ -157,6 +176,9 @@ impl Journal {
             if let Some(dir) = crate::beneath::rename(root, &m.from, &m.to)? {
                 dirs.push(dir);
             }
+        }
+        for p in &self.patches {
+            p.apply(root)?;
         }
         for rel in &self.deletes {
             // A recording sub-folder the removals emptied goes too (never `data/` itself).
@@ -188,8 +210,9 @@ impl Journal {
     }
 }
 
-/// A journal larger than this is refused unread.
-const MAX_JOURNAL_BYTES: u64 = 64 << 20;
+/// A journal larger than this is refused unread (one commit of a million-line manifest
+/// import carries some 100 MiB of appended entries).
+const MAX_JOURNAL_BYTES: u64 = 256 << 20;
 
 /// Where staged files live, relative to the root.
 const STAGING_PREFIX: &str = ".visitrec/staging/";
@@ -273,6 +296,7 @@ mod tests {
                 },
             ],
             deletes: vec![GONE.into()],
+            patches: Vec::new(),
         };
         fs::create_dir_all(root.join("data/00112233445566bb/segments")).unwrap();
         fs::write(root.join(GONE), b"x").unwrap();
@@ -365,6 +389,7 @@ mod tests {
         let j = Journal {
             moves: vec![],
             deletes: vec![GONE.into()],
+            patches: Vec::new(),
         };
         assert!(j.apply(root).is_err());
         assert_eq!(

@@ -2,12 +2,14 @@
 //!
 //! Readers use [`Archive`]; writers take an exclusive [`Writer`] (lock + crash recovery) and
 //! make changes only through a [`Transaction`]: stage files under `.visitrec/staging/`,
-//! fsync, commit a [`journal::Journal`], rename into place, rewrite the manifests. No other
-//! code writes under `data/`.
+//! fsync, commit a [`journal::Journal`], rename into place, patch the payload manifest and
+//! the audit log in place ([`patch`]). No other code writes under `data/`.
 
 pub mod bagit;
+pub mod index;
 pub mod journal;
 pub mod lock;
+pub mod patch;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -19,7 +21,9 @@ use crate::error::{Error, IoContext, Result};
 use crate::fsutil;
 use crate::hash::{self, Fixity};
 use bagit::{BagInfo, Manifest, Oxum};
+use index::ManifestIndex;
 use journal::{Journal, Move};
+use patch::Patch;
 
 /// The folder (inside the bag, outside `data/`) that holds the lock, journal and staging.
 pub const META_DIR: &str = ".visitrec";
@@ -52,6 +56,8 @@ pub struct Archive {
     /// The root folder, held open: every read resolves beneath it.
     root_dir: crate::beneath::Dir,
     overlay: BTreeMap<String, Option<String>>,
+    /// Patches of a committed journal not yet applied (or applied in part), by file.
+    patches: BTreeMap<String, Patch>,
     journal: JournalState,
 }
 
@@ -208,22 +214,26 @@ impl Archive {
     /// Opens a folder as a bag without requiring `bagit.txt` or a valid journal (for
     /// `verify`, which reports both as problems; an invalid journal is then ignored).
     pub fn open_unchecked(path: &Path) -> Result<Archive> {
-        let (overlay, journal) = match Journal::load(path) {
+        let (overlay, patches, journal) = match Journal::load(path) {
             Ok(Some(j)) => {
                 let overlay = j.overlay(path);
-                let n = overlay.len();
-                (overlay, JournalState::Pending(n))
+                let n = overlay.len() + j.patches.len();
+                let patches = j.patches.into_iter().map(|p| (p.file.clone(), p)).collect();
+                (overlay, patches, JournalState::Pending(n))
             }
-            Ok(None) => (BTreeMap::new(), JournalState::None),
-            Err(e @ Error::BadJournal { .. }) => {
-                (BTreeMap::new(), JournalState::Invalid(e.to_string()))
-            }
+            Ok(None) => (BTreeMap::new(), BTreeMap::new(), JournalState::None),
+            Err(e @ Error::BadJournal { .. }) => (
+                BTreeMap::new(),
+                BTreeMap::new(),
+                JournalState::Invalid(e.to_string()),
+            ),
             Err(e) => return Err(e),
         };
         Ok(Archive {
             root_dir: crate::beneath::Dir::root(path)?,
             root: path.to_path_buf(),
             overlay,
+            patches,
             journal,
         })
     }
@@ -297,14 +307,33 @@ impl Archive {
         }
     }
 
-    /// Reads `rel` whole (tag files and metadata: small).
+    /// Reads `rel` whole (tag files and metadata), as committed: with a pending patch
+    /// applied (see [`patch`]).
     pub fn read(&self, rel: &str) -> Result<Vec<u8>> {
         use std::io::Read;
         let mut buf = Vec::new();
-        self.open_file(rel)?
-            .read_to_end(&mut buf)
-            .at(self.root.join(rel))?;
+        let opened = match self.open_file(rel) {
+            Err(Error::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound
+                    && self.patches.get(rel).is_some_and(|p| p.base_len == 0) =>
+            {
+                None
+            }
+            other => Some(other?),
+        };
+        if let Some(mut f) = opened {
+            f.read_to_end(&mut buf).at(self.root.join(rel))?;
+        }
+        if let Some(p) = self.patches.get(rel) {
+            p.apply_to(&mut buf);
+        }
         Ok(buf)
+    }
+
+    /// Whether `rel` has a committed patch not yet applied: its committed bytes are those
+    /// [`Self::read`] returns, not the file's.
+    pub fn is_patched(&self, rel: &str) -> bool {
+        self.patches.contains_key(rel)
     }
 
     /// Reads `rel` as text, or `None` if it does not exist.
@@ -486,26 +515,16 @@ impl Archive {
         Ok(out)
     }
 
-    /// Refuses to go on if a symbolic link stands anywhere a writer could reach through
-    /// it: at the archive's top level, under `.visitrec/`, as `data/` or as a recording
-    /// folder. (Links deeper down are refused when reached: see [`crate::beneath`].)
+    /// Refuses to go on if a symbolic link stands at the archive's top level, under
+    /// `.visitrec/` or as `data/`: what every writer passes through. A link deeper down (a
+    /// recording folder, a file) is refused when a writer reaches it (see
+    /// [`crate::beneath`] and [`Journal::validate`]), without listing every recording
+    /// folder at each start (100 000 of them take longer to list than a commit takes).
     fn refuse_links(&self) -> Result<()> {
-        if let Some(rel) = self.links_outside_data()?.into_iter().next() {
-            return Err(Error::Symlink(self.root.join(rel)));
+        match self.links_outside_data()?.into_iter().next() {
+            Some(rel) => Err(Error::Symlink(self.root.join(rel))),
+            None => Ok(()),
         }
-        let data = self.root.join(DATA);
-        let entries = match fs::read_dir(&data) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(Error::io(data, e)),
-        };
-        for e in entries {
-            let e = e.at(&data)?;
-            if e.file_type().at(e.path())?.is_symlink() {
-                return Err(Error::Symlink(e.path()));
-            }
-        }
-        Ok(())
     }
 
     /// Every recording id, from the payload manifest (`data/<id>/recording.json`).
@@ -520,21 +539,51 @@ impl Archive {
         Ok(tombstone_ids_in(&m))
     }
 
+    /// The payload manifest's text as committed.
+    fn manifest_bytes(&self) -> Result<Vec<u8>> {
+        match self.read(MANIFEST) {
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Err(Error::BadFile {
+                    path: self.root.join(MANIFEST),
+                    reason: "missing; run `visitrec verify`".into(),
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// The payload manifest's entries whose path starts with `prefix` (path, digest), found
+    /// by searching its text: no map of every entry is built.
+    pub fn entries_under(&self, prefix: &str) -> Result<Vec<(String, String)>> {
+        Ok(index::entries_under(&self.manifest_bytes()?, prefix))
+    }
+
+    /// The ids starting with `prefix` of the recordings whose folder the manifest lists
+    /// `file` in (`recording.json`: archived; `tombstone.json`: purged), sorted.
+    fn ids_with_prefix(&self, prefix: &str, file: &str) -> Result<Vec<String>> {
+        if prefix.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut ids: Vec<String> = self
+            .entries_under(&format!("data/{prefix}"))?
+            .into_iter()
+            .filter_map(|(p, _)| {
+                let (id, f) = p.strip_prefix("data/")?.split_once('/')?;
+                (f == file).then(|| id.to_string())
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
     /// Resolves a unique id prefix (like git) to the full id. A prefix that names only a
     /// purged recording is [`Error::Purged`], saying when and why.
     pub fn resolve_id(&self, prefix: &str) -> Result<String> {
         let prefix_lc = prefix.to_ascii_lowercase();
-        let matches: Vec<String> = self
-            .recording_ids()?
-            .into_iter()
-            .filter(|id| !prefix_lc.is_empty() && id.starts_with(&prefix_lc))
-            .collect();
+        let matches = self.ids_with_prefix(&prefix_lc, crate::record::RECORDING_JSON)?;
         if matches.is_empty() {
-            let purged: Vec<String> = self
-                .tombstone_ids()?
-                .into_iter()
-                .filter(|id| !prefix_lc.is_empty() && id.starts_with(&prefix_lc))
-                .collect();
+            let purged = self.ids_with_prefix(&prefix_lc, crate::tombstone::TOMBSTONE_JSON)?;
             if let [id] = purged.as_slice() {
                 return Err(self.purged_error(id));
             }
@@ -617,7 +666,12 @@ impl Archive {
                 _ => Error::io(&staging_shown, e),
             })?;
         let archive = Archive::open(&self.root)?;
-        let manifest = archive.strict_manifest(MANIFEST)?;
+        let index = match ManifestIndex::scan(archive.manifest_bytes()?) {
+            Some(ix) => ix,
+            // Another layout (or a defect, refused here): read it whole; the next commit
+            // writes it back in visitrec's.
+            None => ManifestIndex::rendered(&archive.strict_manifest(MANIFEST)?),
+        };
         let tag_manifest = archive.strict_manifest(TAG_MANIFEST)?;
         let info = archive.bag_info()?;
         Ok(Writer {
@@ -637,7 +691,8 @@ impl Archive {
                 .collect(),
             archive,
             _lock: lock,
-            manifest,
+            index,
+            manifest: std::sync::OnceLock::new(),
             tag_manifest,
             info,
             actor: actor.to_string(),
@@ -807,7 +862,11 @@ pub fn tombstone_ids_in(m: &Manifest) -> Vec<String> {
 pub struct Writer {
     archive: Archive,
     _lock: lock::WriteLock,
-    manifest: Manifest,
+    /// The payload manifest as committed, indexed for in-place edits.
+    index: ManifestIndex,
+    /// The same as a map, or its first defect, once first asked for (see
+    /// [`Writer::manifest`]).
+    manifest: std::sync::OnceLock<std::result::Result<Manifest, bagit::LineIssue>>,
     tag_manifest: Manifest,
     info: BagInfo,
     actor: String,
@@ -838,9 +897,22 @@ impl Writer {
         &self.archive
     }
 
-    /// The payload manifest as last committed.
-    pub fn manifest(&self) -> &Manifest {
-        &self.manifest
+    /// The payload manifest as last committed, as a map of every entry (parsed on the first
+    /// call: for a few lookups, [`Self::manifest_index`] is cheaper). A manifest with a
+    /// defect is refused: nothing that reads every entry builds on a damaged one.
+    pub fn manifest(&self) -> Result<&Manifest> {
+        match self.manifest.get_or_init(|| self.index.to_manifest()) {
+            Ok(m) => Ok(m),
+            Err(i) => Err(Error::BadFile {
+                path: self.archive.root.join(MANIFEST),
+                reason: format!("line {}: {}; run `visitrec verify`", i.line, i.reason),
+            }),
+        }
+    }
+
+    /// The payload manifest as last committed, indexed: lookups without building a map.
+    pub fn manifest_index(&self) -> &ManifestIndex {
+        &self.index
     }
 
     /// What the keeper should know before this write (loose folder permissions), one
@@ -1010,25 +1082,59 @@ impl Transaction<'_> {
             && self.info.is_empty()
     }
 
-    /// Commits: rewrites the manifests and bag-info, writes the journal (the commit point),
-    /// then renames everything into place.
-    pub fn commit(mut self) -> Result<()> {
+    /// Commits: stages the tag files that change (bag-info, the tag manifest, and the
+    /// payload manifest when it is written whole), works out the patches of the payload
+    /// manifest and the audit log, writes the journal (the commit point), then applies it.
+    pub fn commit(self) -> Result<()> {
         if self.is_empty() {
             return Ok(());
         }
-        if !self.audit.is_empty() {
-            let old = self
-                .writer
-                .archive
-                .read_text(AUDIT_LOG)?
-                .unwrap_or_default();
-            let new = audit::append(&old, &self.audit, &self.writer.actor, &software_agent());
-            self.put_bytes(AUDIT_LOG, new.as_bytes())?;
-        }
         let w = self.writer;
         let root = w.archive.root.clone();
-        let mut manifest = w.manifest.clone();
         let mut tag_manifest = w.tag_manifest.clone();
+        let mut patches = Vec::new();
+        // A file with another name (a hard-link snapshot of the archive) is never written
+        // in place, which would change the snapshot too: it is staged whole instead.
+        let shared = |rel: &str| {
+            use std::os::unix::fs::MetadataExt;
+            w.archive
+                .open_file(rel)
+                .and_then(|f| f.metadata().at(root.join(rel)))
+                .is_ok_and(|m| m.nlink() > 1)
+        };
+        let mut staged_tags = Vec::new();
+        if !self.audit.is_empty() {
+            let old = match w.archive.read(AUDIT_LOG) {
+                Ok(b) => b,
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                    Vec::new()
+                }
+                Err(e) => return Err(e),
+            };
+            let text = String::from_utf8_lossy(&old);
+            let lines = audit::new_lines(
+                text.lines().last(),
+                &self.audit,
+                &w.actor,
+                &software_agent(),
+            );
+            let p = Patch {
+                file: AUDIT_LOG.to_string(),
+                base_len: old.len() as u64,
+                writes: Vec::new(),
+                append: lines,
+            };
+            if shared(AUDIT_LOG) {
+                let mut whole = old;
+                p.apply_to(&mut whole);
+                staged_tags.push((AUDIT_LOG, String::from_utf8_lossy(&whole).into_owned()));
+            } else {
+                tag_manifest
+                    .entries
+                    .insert(AUDIT_LOG.to_string(), p.digest_over(&old));
+                patches.push(p);
+            }
+        }
         let mut info = w.info.clone();
         for (label, value) in &self.info {
             match value {
@@ -1042,6 +1148,8 @@ impl Transaction<'_> {
             .unwrap_or_default();
         let mut moves = Vec::new();
         let mut deletes = Vec::new();
+        // Payload path → its digest once committed, or `None` when it goes.
+        let mut changes: BTreeMap<String, Option<String>> = BTreeMap::new();
         // A file replaced or removed that is already gone (deleted by hand, lost) leaves
         // its size unknown: the Oxum is then recounted from the payload.
         let mut recount = self.recount;
@@ -1059,25 +1167,31 @@ impl Transaction<'_> {
                 Err(e) => Err(e),
             }
         };
+        let listed = |changes: &BTreeMap<String, Option<String>>, rel: &str| match changes.get(rel)
+        {
+            Some(d) => d.is_some(),
+            None => w.index.contains(rel),
+        };
         for rel in &self.deletes {
-            if manifest.entries.remove(rel).is_some() {
+            if listed(&changes, rel) {
                 let old = old_size(rel)?;
                 oxum.octets = oxum.octets.saturating_sub(old);
                 oxum.streams = oxum.streams.saturating_sub(1);
                 deletes.push(rel.clone());
+                changes.insert(rel.clone(), None);
             }
         }
         for (staged, rel, fixity) in &self.puts {
             let from = w.staged_rel(staged)?;
             if rel.starts_with("data/") {
-                if manifest.entries.contains_key(rel) {
+                if listed(&changes, rel) {
                     let old = old_size(rel)?;
                     oxum.octets = oxum.octets.saturating_sub(old);
                 } else {
                     oxum.streams += 1;
                 }
                 oxum.octets += fixity.size;
-                manifest.entries.insert(rel.clone(), fixity.sha256.clone());
+                changes.insert(rel.clone(), Some(fixity.sha256.clone()));
             } else {
                 tag_manifest
                     .entries
@@ -1088,15 +1202,44 @@ impl Transaction<'_> {
                 to: rel.clone(),
             });
         }
+        // The manifest as a map, for what needs every entry: a recount, a whole rewrite.
+        let whole_manifest = || -> Result<Manifest> {
+            let mut m = w.manifest()?.clone();
+            for (rel, digest) in &changes {
+                match digest {
+                    Some(d) => m.entries.insert(rel.clone(), d.clone()),
+                    None => m.entries.remove(rel),
+                };
+            }
+            Ok(m)
+        };
         if recount {
-            oxum = w.recount_oxum(&manifest, &self.puts)?;
+            oxum = w.recount_oxum(&whole_manifest()?, &self.puts)?;
         }
         info.set("Payload-Oxum", oxum.to_string());
         let slot = w.new_staging_slot()?;
         let rel_slot = w.staged_rel(&slot)?;
-        let manifest_text = manifest.render();
-        let info_text = info.render();
-        for (name, text) in [(MANIFEST, &manifest_text), (BAG_INFO, &info_text)] {
+        let mut rewritten = None;
+        staged_tags.push((BAG_INFO, info.render()));
+        if w.index.wants_rewrite() || shared(MANIFEST) {
+            let text = whole_manifest()?.render();
+            rewritten = Some(
+                ManifestIndex::scan(text.clone().into_bytes()).ok_or_else(|| Error::BadFile {
+                    path: root.join(MANIFEST),
+                    reason: "an entry cannot be written in visitrec's layout".into(),
+                })?,
+            );
+            staged_tags.push((MANIFEST, text));
+        } else {
+            let p = w.index.patch_for(MANIFEST, &changes);
+            if !p.is_empty() {
+                tag_manifest
+                    .entries
+                    .insert(MANIFEST.to_string(), p.digest_over(w.index.bytes()));
+                patches.push(p);
+            }
+        }
+        for (name, text) in &staged_tags {
             fsutil::write_new(&slot.join(name), text.as_bytes())?;
             tag_manifest
                 .entries
@@ -1118,7 +1261,11 @@ impl Transaction<'_> {
                 fsutil::sync_dir(dir)?;
             }
         }
-        let journal = Journal { moves, deletes };
+        let journal = Journal {
+            moves,
+            deletes,
+            patches,
+        };
         journal.commit(&root)?;
         journal.apply(&root)?;
         // The emptied slots are litter now; a failure here only leaves work for `Drop`.
@@ -1128,7 +1275,22 @@ impl Transaction<'_> {
                 let _ = fsutil::remove_tree(dir);
             }
         }
-        w.manifest = manifest;
+        match rewritten {
+            Some(ix) => w.index = ix,
+            None => {
+                if let Some(p) = journal.patches.iter().find(|p| p.file == MANIFEST) {
+                    w.index.apply(p, &changes);
+                }
+            }
+        }
+        if let Some(Ok(m)) = w.manifest.get_mut() {
+            for (rel, digest) in changes {
+                match digest {
+                    Some(d) => m.entries.insert(rel, d),
+                    None => m.entries.remove(&rel),
+                };
+            }
+        }
         w.tag_manifest = tag_manifest;
         w.info = info;
         Ok(())

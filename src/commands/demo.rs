@@ -172,7 +172,7 @@ fn run_in(dir: &Path, progress: &dyn Progress) -> anyhow::Result<DemoRun> {
     let recipients = Recipients::Keys(vec![crypto::parse_recipient(
         &identity.to_public().to_string(),
     )?]);
-    let ids = visitrec::archive::ids_in(writer.manifest());
+    let ids = visitrec::archive::ids_in(writer.manifest()?);
     let out = dir.join("export-for-patient");
     let export = export::encrypt(
         &mut writer,

@@ -1,0 +1,403 @@
+//! Journaled in-place edits of the two tag files that grow with the archive: the payload
+//! manifest and the audit log. A commit no longer writes either whole: the journal carries a
+//! [`Patch`] per file — bytes to overwrite at given offsets (a changed digest; a removed
+//! entry's line blanked with spaces) and text to append — which is applied in place after
+//! the commit point. Every part of a patch is positioned and written whole, so applying it
+//! again after a crash part-way through gives the same bytes (roll forward), and a reader
+//! that finds the journal applies it in memory.
+
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, IoContext, Result};
+
+use super::index::line_path;
+
+/// The files a patch may edit.
+pub const PATCHABLE: [&str; 2] = [super::MANIFEST, crate::audit::AUDIT_LOG];
+
+/// The longest manifest line a patch looks at (visitrec's payload paths are short).
+const MAX_LINE: usize = 4096;
+
+/// Bytes written over part of a file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Overwrite {
+    /// Where, in bytes from the file's start.
+    pub at: u64,
+    /// What: 64 hex digits (a new digest at the start of an entry's line) or spaces (the
+    /// whole of a removed entry's line, its newline kept).
+    pub text: String,
+}
+
+/// An in-place edit of one file: overwrites within its first `base_len` bytes, then
+/// `append` written at `base_len`, the file ending right after it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Patch {
+    /// The file, relative to the root: one of [`PATCHABLE`].
+    pub file: String,
+    /// Its length when the patch was made.
+    pub base_len: u64,
+    /// Overwrites, in order of offset, none overlapping (the manifest only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writes: Vec<Overwrite>,
+    /// Whole lines to append.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub append: String,
+}
+
+impl Patch {
+    /// The file's length once patched.
+    pub fn new_len(&self) -> u64 {
+        self.base_len + self.append.len() as u64
+    }
+
+    /// Whether the patch changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty() && self.append.is_empty()
+    }
+
+    /// The SHA-256 (lower-case hex) of `base` (the file's bytes the patch was made from)
+    /// once patched, without copying it.
+    pub fn digest_over(&self, base: &[u8]) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        let mut at = 0usize;
+        for w in &self.writes {
+            h.update(&base[at..w.at as usize]);
+            h.update(w.text.as_bytes());
+            at = w.at as usize + w.text.len();
+        }
+        h.update(&base[at..self.base_len as usize]);
+        h.update(self.append.as_bytes());
+        hex::encode(h.finalize())
+    }
+
+    /// Applies the patch to the file's bytes in memory (`bytes` as they are on disk, the
+    /// patch applied or not, or applied in part).
+    pub fn apply_to(&self, bytes: &mut Vec<u8>) {
+        bytes.truncate(self.base_len as usize);
+        for w in &self.writes {
+            let at = w.at as usize;
+            if let Some(dst) = bytes.get_mut(at..at + w.text.len()) {
+                dst.copy_from_slice(w.text.as_bytes());
+            }
+        }
+        bytes.extend_from_slice(self.append.as_bytes());
+    }
+
+    /// Checks that the patch is one a visitrec commit makes, for a journal whose renames
+    /// put `put` paths in place and whose removals are `removed`: it edits a file of
+    /// [`PATCHABLE`]; overwrites are digests or blanks, in order, within the base; appended
+    /// text is whole manifest entries (each a path `put`) or audit lines. Then, against the
+    /// file as it is: its length lies between the base and the patched length, every
+    /// overwrite starts a line, a digest lands on an entry whose path is `put`, and a blank
+    /// covers exactly a line that lists a path `removed` (or is blank already).
+    pub fn check(
+        &self,
+        root: &Path,
+        put: &dyn Fn(&str) -> bool,
+        removed: &dyn Fn(&str) -> bool,
+    ) -> std::result::Result<(), String> {
+        self.check_shape(put)?;
+        let file = match crate::beneath::open(root, &self.file) {
+            Ok(f) => f,
+            Err(Error::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound && self.base_len == 0 =>
+            {
+                return Ok(());
+            }
+            Err(e) => return Err(format!("patches {}: {e}", self.file)),
+        };
+        let meta = file.metadata().map_err(|e| e.to_string())?;
+        if std::os::unix::fs::MetadataExt::nlink(&meta) != 1 {
+            return Err(format!(
+                "patches {}, which has another name (a hard link): visitrec will not write to it",
+                self.file
+            ));
+        }
+        let len = meta.len();
+        if len < self.base_len || len > self.new_len() {
+            return Err(format!(
+                "patches {} of {} bytes, which is {len} bytes now (changed outside visitrec)",
+                self.file, self.base_len
+            ));
+        }
+        for w in &self.writes {
+            let from = w.at.saturating_sub(1);
+            let want = (w.at - from) as usize + w.text.len().max(MAX_LINE) + 1;
+            let mut buf = vec![0; want];
+            let n = read_at(&file, &mut buf, from).map_err(|e| e.to_string())?;
+            buf.truncate(n);
+            let (before, here) = buf.split_at((w.at - from) as usize);
+            if before.first().is_some_and(|b| *b != b'\n') {
+                return Err(format!(
+                    "overwrites {} mid-line at byte {}",
+                    self.file, w.at
+                ));
+            }
+            let end = memchr::memchr(b'\n', here).ok_or_else(|| {
+                format!(
+                    "overwrites {} at byte {}: no line ends there",
+                    self.file, w.at
+                )
+            })?;
+            let line = &here[..end];
+            let mid = || format!("overwrites {} at byte {}", self.file, w.at);
+            if w.text.bytes().all(|b| b == b' ') {
+                if line.len() != w.text.len() {
+                    return Err(format!("{}: the blank is not the whole line", mid()));
+                }
+                if line.iter().all(|b| *b == b' ') {
+                    continue;
+                }
+                match line_path(line) {
+                    Some(p) if removed(&p) => {}
+                    Some(p) => {
+                        return Err(format!(
+                            "{}: blanks the entry of {p:?}, which the journal does not remove",
+                            mid()
+                        ));
+                    }
+                    None => return Err(format!("{}: not a manifest entry", mid())),
+                }
+            } else {
+                match line_path(line) {
+                    Some(p) if put(&p) => {}
+                    Some(p) => {
+                        return Err(format!(
+                            "{}: changes the digest of {p:?}, which the journal does not replace",
+                            mid()
+                        ));
+                    }
+                    None => return Err(format!("{}: not a manifest entry", mid())),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The checks of [`Self::check`] that need no file.
+    fn check_shape(&self, put: &dyn Fn(&str) -> bool) -> std::result::Result<(), String> {
+        let manifest = match self.file.as_str() {
+            super::MANIFEST => true,
+            crate::audit::AUDIT_LOG => false,
+            other => return Err(format!("patches {other:?}, which a commit never patches")),
+        };
+        let mut end = 0u64;
+        for w in &self.writes {
+            let digest = w.text.len() == 64 && w.text.bytes().all(|b| b.is_ascii_hexdigit());
+            let blank = !w.text.is_empty() && w.text.bytes().all(|b| b == b' ');
+            if !manifest || !(digest || blank) {
+                return Err(format!(
+                    "overwrites {} with {:?}; a commit only overwrites a manifest's digests and blanks its removed lines",
+                    self.file, w.text
+                ));
+            }
+            if w.at < end || w.at + w.text.len() as u64 > self.base_len {
+                return Err(format!(
+                    "overwrites {} at byte {}, out of order or past its {} bytes",
+                    self.file, w.at, self.base_len
+                ));
+            }
+            end = w.at + w.text.len() as u64;
+        }
+        if !self.append.is_empty() && !self.append.ends_with('\n') || self.append.contains('\r') {
+            return Err(format!(
+                "appends to {} text that is not whole lines",
+                self.file
+            ));
+        }
+        for (i, line) in self.append.lines().enumerate() {
+            let bad =
+                |why: String| format!("appends to {} on its line {}: {why}", self.file, i + 1);
+            if manifest {
+                let path =
+                    line_path(line.as_bytes()).ok_or_else(|| bad("not a manifest entry".into()))?;
+                if let Some(why) = crate::relpath::unsafe_path_reason(&path) {
+                    return Err(bad(format!("{why}: {path:?}")));
+                }
+                if !put(&path) {
+                    return Err(bad(format!(
+                        "lists {path:?}, which the journal does not put in place"
+                    )));
+                }
+            } else if let Err(e) = serde_json::from_str::<crate::audit::Entry>(line) {
+                return Err(bad(format!("not an audit entry: {e}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the patch to the file beneath `root` in place (creating it when the base is
+    /// empty), following no link and refusing a file with another name (a hard link), then
+    /// flushes it to disk. Safe to repeat after a crash part-way through.
+    pub fn apply(&self, root: &Path) -> Result<()> {
+        let shown = root.join(&self.file);
+        let file = crate::beneath::Dir::root(root)?.open_private_rw(&self.file, &shown)?;
+        for w in &self.writes {
+            file.write_all_at(w.text.as_bytes(), w.at).at(&shown)?;
+        }
+        file.write_all_at(self.append.as_bytes(), self.base_len)
+            .at(&shown)?;
+        file.set_len(self.new_len()).at(&shown)?;
+        file.sync_data().at(&shown)
+    }
+}
+
+/// Reads into `buf` from `offset` until it is full or the file ends; returns the count.
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], offset + n as u64)? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    const A: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    const B: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    const ORIG: &str = "data/0011223344556677/original.wav";
+    const JSON: &str = "data/0011223344556677/recording.json";
+
+    fn manifest(root: &Path) -> String {
+        let text = format!("{A}  {ORIG}\n{A}  {JSON}\n");
+        fs::write(root.join(super::super::MANIFEST), &text).unwrap();
+        text
+    }
+
+    fn patch(writes: Vec<(u64, String)>, append: &str, base_len: usize) -> Patch {
+        Patch {
+            file: super::super::MANIFEST.into(),
+            base_len: base_len as u64,
+            writes: writes
+                .into_iter()
+                .map(|(at, text)| Overwrite { at, text })
+                .collect(),
+            append: append.into(),
+        }
+    }
+
+    #[test]
+    fn a_patch_applied_twice_gives_the_same_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let text = manifest(root);
+        let line = format!("{A}  {ORIG}").len();
+        let p = patch(
+            vec![(0, " ".repeat(line)), ((line + 1) as u64, B.to_string())],
+            &format!("{B}  data/0011223344556677/tombstone.json\n"),
+            text.len(),
+        );
+        let put = |p: &str| p.ends_with("recording.json") || p.ends_with("tombstone.json");
+        let removed = |p: &str| p == ORIG;
+        p.check(root, &put, &removed).unwrap();
+        p.apply(root).unwrap();
+        let once = fs::read(root.join(super::super::MANIFEST)).unwrap();
+        // A crash after the append, then the replay.
+        p.check(root, &put, &removed).unwrap();
+        p.apply(root).unwrap();
+        assert_eq!(fs::read(root.join(super::super::MANIFEST)).unwrap(), once);
+        let mut mem = text.into_bytes();
+        p.apply_to(&mut mem);
+        assert_eq!(mem, once);
+        let (m, issues) = super::super::bagit::Manifest::parse(std::str::from_utf8(&once).unwrap());
+        assert!(issues.is_empty());
+        assert_eq!(m.entries.len(), 2);
+        assert_eq!(m.entries[JSON], B);
+    }
+
+    #[test]
+    fn patches_no_commit_makes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let text = manifest(root);
+        let line = format!("{A}  {ORIG}").len();
+        let n = text.len();
+        let any = |_: &str| true;
+        let none = |_: &str| false;
+        type Allowed<'a> = &'a dyn Fn(&str) -> bool;
+        let cases: Vec<(Patch, Allowed, &str)> = vec![
+            (
+                patch(vec![(0, " ".repeat(line))], "", n),
+                &none,
+                "does not remove",
+            ),
+            (
+                patch(vec![(1, " ".repeat(line - 1))], "", n),
+                &any,
+                "mid-line",
+            ),
+            (
+                patch(vec![(0, " ".repeat(line - 1))], "", n),
+                &any,
+                "whole line",
+            ),
+            (patch(vec![(0, B.into())], "", n), &none, "does not replace"),
+            (
+                patch(vec![(0, "x".repeat(64))], "", n),
+                &any,
+                "only overwrites",
+            ),
+            (
+                patch(vec![(n as u64 - 3, B.into())], "", n),
+                &any,
+                "past its",
+            ),
+            (
+                patch(vec![], &format!("{B}  ../../etc/passwd\n"), n),
+                &any,
+                "climbs out",
+            ),
+            (
+                patch(vec![], &format!("{B}  data/x/y\n"), n),
+                &none,
+                "does not put",
+            ),
+            (patch(vec![], "hello\n", n), &any, "not a manifest entry"),
+            (
+                patch(vec![], &format!("{B}  data/x/y"), n),
+                &any,
+                "not whole lines",
+            ),
+            (patch(vec![], "", n + 1), &any, "changed outside"),
+            (patch(vec![], "", n - 1), &any, "changed outside"),
+        ];
+        for (p, ok, want) in cases {
+            let err = p.check(root, ok, ok).unwrap_err();
+            assert!(err.contains(want), "{p:?}: {err}");
+        }
+        let mut p = patch(vec![], "", n);
+        p.file = "bag-info.txt".into();
+        assert!(
+            p.check(root, &any, &any)
+                .unwrap_err()
+                .contains("never patches")
+        );
+        p.file = crate::audit::AUDIT_LOG.into();
+        p.append = "{\"not\":\"an entry\"}\n".into();
+        assert!(
+            p.check(root, &any, &any)
+                .unwrap_err()
+                .contains("audit entry")
+        );
+        // A manifest with another name elsewhere is never written through.
+        fs::hard_link(
+            root.join(super::super::MANIFEST),
+            root.join("elsewhere.txt"),
+        )
+        .unwrap();
+        let p = patch(vec![], "", n);
+        assert!(p.check(root, &any, &any).unwrap_err().contains("hard link"));
+    }
+}
