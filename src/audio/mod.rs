@@ -8,6 +8,7 @@ pub mod limiter;
 pub mod mkv;
 pub mod mp4;
 pub mod normalize;
+pub mod ogg;
 pub mod opus;
 pub mod probe;
 pub mod resample;
