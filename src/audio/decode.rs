@@ -1242,6 +1242,66 @@ mod tests {
         while s.next_chunk().unwrap().is_some() {}
     }
 
+    fn decode_all(path: &Path) -> Result<Vec<f32>, AudioError> {
+        let mut s = AudioStream::open(path, MaxDuration::DEFAULT)?;
+        let mut out = Vec::new();
+        while let Some(c) = s.next_chunk()? {
+            out.extend_from_slice(c);
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn a_chained_ogg_decodes_to_its_links_one_after_the_other() {
+        // Each link with its own pre-skip, gain and end trim: the very samples of the links
+        // decoded alone (1 s and 1.5 s).
+        for (chain, rate) in [("opus", 48_000), ("ogg", 16_000)] {
+            let link = |n: u8| decode_all(&fixture(&format!("containers/chained-link{n}.{chain}")));
+            let (a, b) = (link(1).unwrap(), link(2).unwrap());
+            assert_eq!((a.len(), b.len()), (rate, rate * 3 / 2), "{chain}");
+            let whole = decode_all(&fixture(&format!("containers/chained.{chain}"))).unwrap();
+            assert!(whole == [a, b].concat(), "{chain}");
+        }
+    }
+
+    #[test]
+    fn chained_links_that_cannot_be_one_recording_are_refused_before_decoding() {
+        let e = AudioStream::open(
+            &fixture("containers/chained-mono-stereo.opus"),
+            MaxDuration::DEFAULT,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unsupported container: chained Ogg: link 2 has 2 channels, link 1 has 1 (the \
+             links cannot be decoded as one recording)"
+        );
+        let e = AudioStream::open(
+            &fixture("containers/multiplexed.opus"),
+            MaxDuration::DEFAULT,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("Ogg multiplexes 2 audio streams (opus, opus)"),
+            "{e}"
+        );
+        // Chained Vorbis then Opus goes to symphonia (the first link is Vorbis): refused too.
+        let dir = tempfile::tempdir().unwrap();
+        let mixed = dir.path().join("mixed.ogg");
+        let read = |n: &str| std::fs::read(fixture(&format!("containers/{n}"))).unwrap();
+        std::fs::write(
+            &mixed,
+            [read("chained-link1.ogg"), read("chained-link2.opus")].concat(),
+        )
+        .unwrap();
+        let e = AudioStream::open(&mixed, MaxDuration::DEFAULT).unwrap_err();
+        assert!(
+            e.to_string().contains("link 2 is opus, link 1 is vorbis"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn sample_rates_outside_the_range_are_refused() {
         let dir = tempfile::tempdir().unwrap();
