@@ -139,9 +139,10 @@ struct Open {
     past_heads: bool,
 }
 
-/// Walks every page header of `r` from its start (reading bodies only of first pages) and
-/// returns the links. Never panics: a damaged file is an [`AudioError::Corrupt`].
-pub fn scan<R: Read + Seek>(r: &mut R) -> Result<Layout, AudioError> {
+/// Walks every page header of `r` from its start (reading bodies only of first pages, and
+/// skipping the others within the buffer) and returns the links. Never panics: a damaged
+/// file is an [`AudioError::Corrupt`].
+pub fn scan<R: Read + Seek>(r: &mut io::BufReader<R>) -> Result<Layout, AudioError> {
     let len = r.seek(SeekFrom::End(0))?;
     r.seek(SeekFrom::Start(0))?;
     let mut links = Vec::new();
@@ -178,6 +179,7 @@ pub fn scan<R: Read + Seek>(r: &mut R) -> Result<Layout, AudioError> {
         }
         let body: u64 = lacing.iter().map(|&l| u64::from(l)).sum();
         let end = pos + 27 + nseg as u64 + body;
+        let mut read = 27 + nseg as u64;
         if end > len {
             return Err(corrupt(format!(
                 "the file ends inside the page at byte {pos}"
@@ -218,6 +220,7 @@ pub fn scan<R: Read + Seek>(r: &mut R) -> Result<Layout, AudioError> {
                 .map_or(body, |i| 255 * i as u64 + u64::from(lacing[i]));
             let mut id = vec![0u8; first.min(ID_BYTES as u64) as usize];
             r.read_exact(&mut id)?;
+            read += id.len() as u64;
             o.link.streams.push(Stream { serial, id });
             o.running.push(serial);
         } else {
@@ -238,8 +241,8 @@ pub fn scan<R: Read + Seek>(r: &mut R) -> Result<Layout, AudioError> {
                 o.running.retain(|&s| s != serial);
             }
         }
+        r.seek_relative(i64::try_from(end - pos - read).expect("a page is under 64 KiB"))?;
         pos = end;
-        r.seek(SeekFrom::Start(pos))?;
     }
     links.extend(open.map(|o| o.link));
     if links.is_empty() {
@@ -430,7 +433,7 @@ mod tests {
     }
 
     fn scan_bytes(b: &[u8]) -> Result<Layout, AudioError> {
-        scan(&mut Cursor::new(b))
+        scan(&mut io::BufReader::new(Cursor::new(b)))
     }
 
     fn bounds(l: &Layout) -> Vec<(u64, u64, usize)> {
