@@ -65,10 +65,17 @@ pub fn age_file(data: &[u8]) {
     let _ = crate::crypto::decrypt_stream(ids, data, std::io::sink());
 }
 
-/// The MP4 box reader, the Matroska element walker, the identifying-metadata reader and
-/// stripper, then the whole decode path (CAF cookie splicing included), on a temporary file.
+/// The MP4 box reader, the Matroska element walker, the Ogg page walker, the
+/// identifying-metadata reader and stripper, then the whole decode path (CAF cookie
+/// splicing and chained Ogg links included), on a temporary file.
 pub fn audio(data: &[u8]) {
     let _ = crate::audio::mp4::scan(&mut std::io::Cursor::new(data));
+    if let Ok(layout) =
+        crate::audio::ogg::scan(&mut std::io::BufReader::new(std::io::Cursor::new(data)))
+    {
+        let _ = layout.audio_codec();
+        let _ = layout.lone_streams();
+    }
     let _ = crate::audio::mkv::scan(&mut std::io::Cursor::new(data), 1);
     let _ = crate::audio::identifying::detect_in(&mut std::io::Cursor::new(data));
     let _ = crate::audio::identifying::strip(&mut std::io::Cursor::new(data), &mut std::io::sink());

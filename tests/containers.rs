@@ -1,7 +1,8 @@
 //! Every container a phone or browser hands us beyond the common ones (Opus in WebM, CAF
 //! and MP4; AAC in CAF and ADTS; MP3 with iTunes' gapless tag), the ones that must be
 //! refused by name (video only, an unsupported container), stored originals named from
-//! their content, and damaged copies of each new container failing cleanly.
+//! their content, damaged copies of each new container failing cleanly, and chained Ogg
+//! (every link decoded, or the file refused naming the link).
 
 mod common;
 
@@ -166,6 +167,8 @@ fn damaged_copies_of_each_new_container_fail_cleanly() {
         "voice-memos-opus.caf",
         "aac.caf",
         "note.aac",
+        "chained.opus",
+        "chained.ogg",
     ] {
         let bytes = fs::read(containers(name)).unwrap();
         let mut seed = 0x9E37_79B9u32;
@@ -215,5 +218,106 @@ fn damaged_copies_of_each_new_container_fail_cleanly() {
     }
     if ingested.is_empty() {
         assert_eq!(snapshot(&archive), before);
+    }
+}
+
+/// Frames and rate of a WAV file.
+fn wav_frames(path: &std::path::Path) -> (u32, u32) {
+    let r = hound::WavReader::open(path).unwrap();
+    (r.spec().sample_rate, r.duration())
+}
+
+/// A chained Ogg (`cat a.opus b.opus`: links of 1 s and 1.5 s) is every link, not the
+/// first: `duration_s`, the frames decoded, `ingest --json` and the normalized output all
+/// say 2.5 s. Bytes after the last page that hold no page change nothing.
+#[test]
+fn a_chained_ogg_is_ingested_and_normalized_whole() {
+    let (d, archive) = new_archive();
+    let mut garbage = fs::read(containers("chained.opus")).unwrap();
+    garbage.extend_from_slice(b"\0\0TAG trailing bytes that hold no page");
+    let trailing = d.path().join("trailing.opus");
+    fs::write(&trailing, &garbage).unwrap();
+    let cases = [
+        (containers("chained.opus"), "opus", 48_000, 120_000),
+        (containers("chained.ogg"), "vorbis", 16_000, 40_000),
+        (trailing, "opus", 48_000, 120_000),
+    ];
+    let inputs: Vec<PathBuf> = cases.iter().map(|c| c.0.clone()).collect();
+    let r = ingest_json(&archive, &inputs, &[]);
+    let ingested = r["ingested"].as_array().unwrap();
+    assert_eq!(ingested.len(), cases.len(), "{r:#}");
+    let mut ids = Vec::new();
+    for (item, (path, codec, rate, frames)) in ingested.iter().zip(&cases) {
+        let id = item["id"].as_str().unwrap().to_string();
+        assert_eq!(item["duration_s"].as_f64(), Some(2.5), "{path:?}: {item:#}");
+        let s = &recording(&archive, &id)["source"];
+        assert_eq!(s["container"], "ogg");
+        assert_eq!(s["codec"], *codec);
+        assert_eq!(s["sample_rate"].as_u64(), Some(*rate));
+        assert_eq!(s["channels"].as_u64(), Some(1));
+        assert_eq!(s["frames"].as_u64(), Some(*frames), "{path:?}");
+        assert_eq!(s["duration_s"].as_f64(), Some(2.5), "{path:?}");
+        ids.push(id);
+    }
+    let (code, r) = run_json(&["normalize", "--all"], &archive);
+    assert_eq!(code, 0, "{r:#}");
+    for id in &ids {
+        let rec = recording(&archive, id);
+        let wav = archive.join(rec["normalized"]["path"].as_str().unwrap());
+        assert_eq!(wav_frames(&wav), (16_000, 40_000), "{id}");
+    }
+}
+
+/// Links the pipeline cannot make one recording of, and two audio streams interleaved in
+/// one link, are refused with one line naming the file and the link, never truncated; so
+/// is damaged data between a chain's links. The archive is left as it was.
+#[test]
+fn chained_and_multiplexed_ogg_that_cannot_be_one_recording_are_refused_by_name() {
+    let (d, archive) = new_archive();
+    ingest_json(&archive, &[fixture("phone/dictation.wav")], &[]);
+    let before = snapshot(&archive);
+    let link = |n: u8| fs::read(containers(&format!("chained-link{n}.opus"))).unwrap();
+    let damaged = d.path().join("damaged-chain.opus");
+    fs::write(&damaged, [link(1), b"junk".to_vec(), link(2)].concat()).unwrap();
+    let at = link(1).len();
+    for (path, why) in [
+        (
+            containers("chained-mono-stereo.opus"),
+            "unsupported container: chained Ogg: link 2 has 2 channels, link 1 has 1 (the links \
+             cannot be decoded as one recording)"
+                .to_string(),
+        ),
+        (
+            containers("multiplexed.opus"),
+            "unsupported container: Ogg multiplexes 2 audio streams (opus, opus); only one can \
+             be read"
+                .to_string(),
+        ),
+        (
+            damaged.clone(),
+            format!(
+                "damaged or truncated audio: ogg: damaged data at byte {at}, before the Ogg page \
+                 at byte {}",
+                at + 4
+            ),
+        ),
+    ] {
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        let out = visitrec()
+            .arg("ingest")
+            .arg(&archive)
+            .arg(&path)
+            .assert()
+            .code(1)
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.ends_with(&format!("{name}: {why}"))),
+            "{stderr}"
+        );
+        assert_eq!(snapshot(&archive), before, "{name} changed the archive");
     }
 }

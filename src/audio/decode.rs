@@ -1,7 +1,7 @@
 //! Streaming decode of any supported recording to interleaved `f32` frames, in bounded memory.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use symphonia::core::meta::MetadataOptions;
 
 use super::container::{Head, Sniffed};
 use super::mp4::{AudioEdit, Mp4Facts};
-use super::opus;
+use super::{ogg, opus};
 
 /// Lowest sample rate accepted, in Hz (below it is a corrupt or hostile header: no speech
 /// recorder goes under 8 kHz, and a 1 Hz "recording" would make the resampler's blocks
@@ -255,6 +255,10 @@ enum Backend {
         reader: Box<dyn FormatReader>,
         decoder: Box<dyn AudioDecoder>,
         track_id: u32,
+        /// Whether the file is a chained Ogg, whose every link the demuxer starts as new
+        /// tracks (asking for a new decoder): [`ogg::Layout::audio_codec`] checked that
+        /// they agree.
+        chained: bool,
     },
     Opus(Box<OpusBackend>),
     /// Opus packets from symphonia's demuxers (WebM/Matroska, CAF, MP4).
@@ -295,12 +299,49 @@ const MAX_AMR_BYTES: u64 = 256 << 20;
 const AMR_RATE: u32 = 8_000;
 const AMR_FRAME: usize = 160;
 
-/// Ogg Opus decoding state.
+/// Ogg Opus decoding state: one link of a chained file at a time, each with its own
+/// decoder (its own output gain) and trim (its own pre-skip and end trim).
 struct OpusBackend {
-    reader: opus_pure::OggOpusReader<BufReader<File>>,
+    /// The file, from which each link's reader is cut.
+    file: File,
+    /// The links still to decode, after the current one.
+    links: std::vec::IntoIter<ogg::Link>,
+    link: OpusLink,
+    block: Vec<f32>,
+}
+
+/// One link of an Ogg Opus file being decoded.
+struct OpusLink {
+    reader: opus_pure::OggOpusReader<BufReader<std::io::Take<File>>>,
     decoder: opus_pure::OpusDecoder,
     trim: opus_pure::Trim,
-    block: Vec<f32>,
+}
+
+impl OpusLink {
+    /// Opens the link's byte range of `file` (its own header pages, its own pre-skip).
+    fn open(file: &File, link: &ogg::Link, channels: u16) -> Result<OpusLink, AudioError> {
+        let mut f = file.try_clone()?;
+        f.seek(SeekFrom::Start(link.start))?;
+        let reader = opus_pure::OggOpusReader::new(BufReader::new(f.take(link.end - link.start)))
+            .map_err(|e| AudioError::Corrupt(format!("ogg opus: {e}")))?;
+        let head = reader.head().clone();
+        if u16::from(head.channel_count) != channels {
+            return Err(AudioError::Corrupt(format!(
+                "ogg opus: a link's header says {} channels, its first page {channels}",
+                head.channel_count
+            )));
+        }
+        let decoder = head
+            .decoder(opus::RATE as i32)
+            .map_err(|e| AudioError::UnsupportedCodec(format!("opus ({e})")))?;
+        let trim = opus_pure::Trim::new(&head, opus::RATE as i32, usize::from(channels))
+            .map_err(|e| AudioError::Corrupt(format!("ogg opus: {e}")))?;
+        Ok(OpusLink {
+            reader,
+            decoder,
+            trim,
+        })
+    }
 }
 
 /// Frames to drop at the start, the most to keep after that, and frames to drop at the very
@@ -434,6 +475,16 @@ impl AudioStream {
                 other => AudioError::Corrupt(other.to_string()),
             })?;
         let container = reader.format_info().short_name.to_string();
+        // symphonia's Ogg reader passes over pages of streams that never began, and a
+        // second link's tracks need a decoder of their own: check the layout first.
+        let ogg_links = match container.as_str() {
+            "ogg" => {
+                let layout = ogg::scan(&mut BufReader::new(File::open(path)?))?;
+                layout.audio_codec()?;
+                layout.links.len()
+            }
+            _ => 1,
+        };
         let tags = ContainerTags::read(reader.as_mut());
         let mp4 = if container == "isomp4" {
             Some(
@@ -531,6 +582,7 @@ impl AudioStream {
                 reader,
                 decoder,
                 track_id,
+                chained: ogg_links > 1,
             },
             edge,
             mp4,
@@ -663,21 +715,27 @@ impl AudioStream {
         })
     }
 
+    /// Ogg Opus, every link of a chained file in turn (their channel counts must agree:
+    /// [`ogg::Layout::single_codec`]).
     fn open_opus(path: &Path) -> Result<AudioStream, AudioError> {
-        let reader = opus_pure::OggOpusReader::new(BufReader::new(File::open(path)?))
-            .map_err(|e| AudioError::Corrupt(format!("ogg opus: {e}")))?;
-        let head = reader.head().clone();
-        let channels = check_channels(Some(usize::from(head.channel_count)))?;
-        let decoder = head
-            .decoder(opus::RATE as i32)
-            .map_err(|e| AudioError::UnsupportedCodec(format!("opus ({e})")))?;
-        let trim = opus_pure::Trim::new(&head, opus::RATE as i32, usize::from(channels))
-            .map_err(|e| AudioError::Corrupt(format!("ogg opus: {e}")))?;
+        let file = File::open(path)?;
+        let layout = ogg::scan(&mut BufReader::new(file.try_clone()?))?;
+        let codec = layout.audio_codec()?;
+        layout.lone_streams()?;
+        let ogg::Codec::Opus { channels } = codec else {
+            return Err(AudioError::Corrupt(
+                "ogg: the first stream is not Opus after all".into(),
+            ));
+        };
+        let channels = check_channels(Some(usize::from(channels)))?;
+        let mut links = layout.links.into_iter();
+        let first = links.next().expect("a layout has at least one link");
+        let link = OpusLink::open(&file, &first, channels)?;
         Ok(AudioStream {
             backend: Backend::Opus(Box::new(OpusBackend {
-                reader,
-                decoder,
-                trim,
+                file,
+                links,
+                link,
                 block: vec![0.0; opus_pure::MAX_PACKET_SAMPLES * usize::from(channels)],
             })),
             edge: EdgeTrim::default(),
@@ -833,14 +891,23 @@ impl AudioStream {
     /// Decodes the next packet into `self.buf`; false at the end of the stream.
     fn decode_next(&mut self) -> Result<bool, AudioError> {
         let channels = usize::from(self.info.channels);
+        let rate = self.info.sample_rate;
         let eof_ends = self.eof_ends;
         match &mut self.backend {
             Backend::Symphonia {
                 reader,
                 decoder,
                 track_id,
+                chained,
             } => loop {
-                let Some(packet) = next_packet(reader.as_mut(), eof_ends)? else {
+                let packet = match reader.next_packet() {
+                    Err(SymError::ResetRequired) if *chained => {
+                        (*decoder, *track_id) = next_link(reader.as_ref(), channels, rate)?;
+                        continue;
+                    }
+                    other => packet_or_end(other, eof_ends)?,
+                };
+                let Some(packet) = packet else {
                     return Ok(false);
                 };
                 if packet.track_id != *track_id {
@@ -862,16 +929,16 @@ impl AudioStream {
                 decoded.copy_to_vec_interleaved(&mut self.buf);
                 return Ok(true);
             },
-            Backend::Opus(o) => {
-                let OpusBackend {
-                    reader,
-                    decoder,
-                    trim,
-                    block,
-                } = &mut **o;
-                let packet = match reader.read_packet() {
+            Backend::Opus(o) => loop {
+                let packet = match o.link.reader.read_packet() {
                     Ok(Some(p)) => p,
-                    Ok(None) => return Ok(false),
+                    Ok(None) => match o.links.next() {
+                        Some(next) => {
+                            o.link = OpusLink::open(&o.file, &next, channels as u16)?;
+                            continue;
+                        }
+                        None => return Ok(false),
+                    },
                     Err(opus_pure::Error::Io(e))
                         if e.kind() != std::io::ErrorKind::UnexpectedEof =>
                     {
@@ -879,14 +946,15 @@ impl AudioStream {
                     }
                     Err(e) => return Err(AudioError::Corrupt(format!("ogg opus: {e}"))),
                 };
+                let OpusLink { decoder, trim, .. } = &mut o.link;
                 let n = decoder
-                    .decode(&packet.data, opus_pure::MAX_PACKET_SAMPLES, block)
+                    .decode(&packet.data, opus_pure::MAX_PACKET_SAMPLES, &mut o.block)
                     .map_err(|e| AudioError::Corrupt(format!("opus packet: {e}")))?;
-                let kept = trim.keep(&packet, &block[..n * channels]);
+                let kept = trim.keep(&packet, &o.block[..n * channels]);
                 self.buf.clear();
                 self.buf.extend_from_slice(kept);
-                Ok(true)
-            }
+                return Ok(true);
+            },
             Backend::OpusPackets(o) => loop {
                 let Some(packet) = next_packet(o.reader.as_mut(), eof_ends)? else {
                     return Ok(false);
@@ -935,7 +1003,15 @@ fn next_packet(
     reader: &mut dyn FormatReader,
     eof_ends: bool,
 ) -> Result<Option<symphonia::core::packet::Packet>, AudioError> {
-    match reader.next_packet() {
+    packet_or_end(reader.next_packet(), eof_ends)
+}
+
+/// What [`next_packet`] makes of the demuxer's answer.
+fn packet_or_end(
+    read: Result<Option<symphonia::core::packet::Packet>, SymError>,
+    eof_ends: bool,
+) -> Result<Option<symphonia::core::packet::Packet>, AudioError> {
+    match read {
         Ok(p) => Ok(p),
         Err(SymError::IoError(e)) if eof_ends && e.kind() == std::io::ErrorKind::UnexpectedEof => {
             Ok(None)
@@ -946,6 +1022,35 @@ fn next_packet(
         Err(SymError::IoError(e)) => Err(AudioError::Io(e)),
         Err(e) => Err(AudioError::Corrupt(e.to_string())),
     }
+}
+
+/// The decoder and track of the next link of a chained Ogg file, which symphonia has just
+/// started as new tracks; its rate and channels must be those of the first.
+fn next_link(
+    reader: &dyn FormatReader,
+    channels: usize,
+    rate: u32,
+) -> Result<(Box<dyn AudioDecoder>, u32), AudioError> {
+    let track = reader
+        .default_track(TrackType::Audio)
+        .ok_or_else(|| AudioError::Corrupt("ogg: a chained link has no audio track".into()))?;
+    let params = track
+        .codec_params
+        .as_ref()
+        .and_then(|p| p.audio())
+        .ok_or_else(|| AudioError::Corrupt("ogg: a chained link has no audio track".into()))?;
+    let got = params.channels.as_ref().map_or(0, |c| c.count());
+    if params.sample_rate != Some(rate) || got != channels {
+        return Err(AudioError::Corrupt(format!(
+            "ogg: a chained link's decoder is for {got} channels at {:?} Hz, not {channels} at \
+             {rate} Hz",
+            params.sample_rate
+        )));
+    }
+    let decoder = symphonia::default::get_codecs()
+        .make_audio_decoder(params, &AudioDecoderOptions::default())
+        .map_err(|e| AudioError::UnsupportedCodec(format!("{} ({e})", codec_name(params.codec))))?;
+    Ok((decoder, track.id))
 }
 
 /// Refuses a sample rate outside [`MIN_SAMPLE_RATE`]..=[`MAX_SAMPLE_RATE`]: everything
@@ -1135,6 +1240,66 @@ mod tests {
         assert!((480_000 - 5_760..=480_000).contains(&frames), "{frames}");
         let mut s = AudioStream::open(&path, seconds(14.0)).unwrap();
         while s.next_chunk().unwrap().is_some() {}
+    }
+
+    fn decode_all(path: &Path) -> Result<Vec<f32>, AudioError> {
+        let mut s = AudioStream::open(path, MaxDuration::DEFAULT)?;
+        let mut out = Vec::new();
+        while let Some(c) = s.next_chunk()? {
+            out.extend_from_slice(c);
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn a_chained_ogg_decodes_to_its_links_one_after_the_other() {
+        // Each link with its own pre-skip, gain and end trim: the very samples of the links
+        // decoded alone (1 s and 1.5 s).
+        for (chain, rate) in [("opus", 48_000), ("ogg", 16_000)] {
+            let link = |n: u8| decode_all(&fixture(&format!("containers/chained-link{n}.{chain}")));
+            let (a, b) = (link(1).unwrap(), link(2).unwrap());
+            assert_eq!((a.len(), b.len()), (rate, rate * 3 / 2), "{chain}");
+            let whole = decode_all(&fixture(&format!("containers/chained.{chain}"))).unwrap();
+            assert!(whole == [a, b].concat(), "{chain}");
+        }
+    }
+
+    #[test]
+    fn chained_links_that_cannot_be_one_recording_are_refused_before_decoding() {
+        let e = AudioStream::open(
+            &fixture("containers/chained-mono-stereo.opus"),
+            MaxDuration::DEFAULT,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unsupported container: chained Ogg: link 2 has 2 channels, link 1 has 1 (the \
+             links cannot be decoded as one recording)"
+        );
+        let e = AudioStream::open(
+            &fixture("containers/multiplexed.opus"),
+            MaxDuration::DEFAULT,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("Ogg multiplexes 2 audio streams (opus, opus)"),
+            "{e}"
+        );
+        // Chained Vorbis then Opus goes to symphonia (the first link is Vorbis): refused too.
+        let dir = tempfile::tempdir().unwrap();
+        let mixed = dir.path().join("mixed.ogg");
+        let read = |n: &str| std::fs::read(fixture(&format!("containers/{n}"))).unwrap();
+        std::fs::write(
+            &mixed,
+            [read("chained-link1.ogg"), read("chained-link2.opus")].concat(),
+        )
+        .unwrap();
+        let e = AudioStream::open(&mixed, MaxDuration::DEFAULT).unwrap_err();
+        assert!(
+            e.to_string().contains("link 2 is opus, link 1 is vorbis"),
+            "{e}"
+        );
     }
 
     #[test]

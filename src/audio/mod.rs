@@ -9,6 +9,7 @@ pub mod loudness;
 pub mod mkv;
 pub mod mp4;
 pub mod normalize;
+pub mod ogg;
 pub mod opus;
 pub mod probe;
 pub mod resample;
