@@ -163,12 +163,22 @@ pub fn load(archive: &Archive, rec: &Recording) -> Result<Option<Envelope>> {
             reason: format!("larger than {} KiB: not an envelope", MAX_BYTES / 1024),
         });
     }
-    Envelope::from_json(&bytes)
-        .map(Some)
-        .map_err(|reason| Error::BadFile {
-            path,
-            reason: format!("not a valid envelope: {reason}"),
-        })
+    let bad = |reason: String| Error::BadFile {
+        path: path.clone(),
+        reason: format!("not a valid envelope: {reason}"),
+    };
+    let envelope = Envelope::from_json(&bytes).map_err(bad)?;
+    // It describes the rendition `recording.json` names, and nothing longer: a hand-edited
+    // frame count would otherwise stretch the picture's time axis without bound.
+    if let Some(n) = &rec.normalized {
+        if envelope.frames != n.frames || envelope.sample_rate != n.sample_rate {
+            return Err(bad(format!(
+                "{} frames at {} Hz, but recording.json says the normalized audio is {} frames at {} Hz",
+                envelope.frames, envelope.sample_rate, n.frames, n.sample_rate
+            )));
+        }
+    }
+    Ok(Some(envelope))
 }
 
 /// Builds an envelope from samples given in order.

@@ -59,7 +59,11 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Replaces `path` with `bytes` atomically: temp file in the same folder, fsync, rename,
 /// fsync the folder. A crash leaves either the old or the new content, never a mix.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    // A bare file name's parent is "", which names no folder: that is the current one.
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -227,7 +227,8 @@ fn time_axis(s: &mut String, duration: f64, y: f64) {
     let step = STEPS
         .into_iter()
         .find(|st| duration / st <= 12.0)
-        .unwrap_or(7200.0);
+        // Past 12 hours: whole hours, still at most about 12 ticks whatever the length.
+        .unwrap_or_else(|| (duration / 12.0 / 3600.0).ceil() * 3600.0);
     let _ = writeln!(
         s,
         r##"<g stroke="#444" fill="#444" font-size="12"><title>time, minutes:seconds</title>"##

@@ -268,6 +268,9 @@ fn a_hostile_envelope_fails_closed_naming_the_file() {
         r#"{{"schema":1,"sample_rate":16000,"frames":99999999,"min":[{z}],"max":[{z}]}}"#,
         z = vec!["0"; 200_000].join(",")
     );
+    let mut stretched: serde_json::Value = serde_json::from_slice(&good).unwrap();
+    stretched["frames"] = serde_json::json!(1_000_000_000_000_000u64);
+    let stretched = stretched.to_string();
     for (bad, why) in [
         ("{not json".to_string(), "not a valid envelope"),
         (
@@ -279,6 +282,9 @@ fn a_hostile_envelope_fails_closed_naming_the_file() {
             "min <= max",
         ),
         (huge, "larger than 256 KiB"),
+        // Well formed, but a hand-edited length: the picture's time axis would grow without
+        // bound (it drew a 1 GB SVG).
+        (stretched, "recording.json says"),
     ] {
         replace_payload(&archive, &rel, bad.as_bytes());
         let before = snapshot(&archive);
@@ -515,4 +521,39 @@ fn plot_refuses_what_it_cannot_draw_and_writes_nothing() {
         .code(2);
     assert!(!out.exists());
     assert_eq!(verify_json(&archive, &[]).0, 0);
+}
+
+#[test]
+fn a_bare_output_file_name_is_written_in_the_current_folder_and_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, ids) = archive(dir.path());
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    visitrec()
+        .current_dir(&out_dir)
+        .arg("plot")
+        .arg(&archive)
+        .arg(&ids[0])
+        .args(["-o", "visit.svg"])
+        .assert()
+        .success();
+    visitrec()
+        .current_dir(&out_dir)
+        .arg("report")
+        .arg(&archive)
+        .args(["-o", "report.html", "--fast"])
+        // (exit 1: verify finds the hand-edited recording.json `archive` plants on purpose)
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("wrote report.html"));
+    assert!(
+        std::fs::read_to_string(out_dir.join("visit.svg"))
+            .unwrap()
+            .contains("<svg")
+    );
+    assert!(
+        std::fs::read_to_string(out_dir.join("report.html"))
+            .unwrap()
+            .contains("<html")
+    );
 }
