@@ -170,13 +170,13 @@ pub fn load(archive: &Archive, rec: &Recording) -> Result<Option<Envelope>> {
     let envelope = Envelope::from_json(&bytes).map_err(bad)?;
     // It describes the rendition `recording.json` names, and nothing longer: a hand-edited
     // frame count would otherwise stretch the picture's time axis without bound.
-    if let Some(n) = &rec.normalized {
-        if envelope.frames != n.frames || envelope.sample_rate != n.sample_rate {
-            return Err(bad(format!(
-                "{} frames at {} Hz, but recording.json says the normalized audio is {} frames at {} Hz",
-                envelope.frames, envelope.sample_rate, n.frames, n.sample_rate
-            )));
-        }
+    if let Some(n) = &rec.normalized
+        && (envelope.frames != n.frames || envelope.sample_rate != n.sample_rate)
+    {
+        return Err(bad(format!(
+            "{} frames at {} Hz, but recording.json says the normalized audio is {} frames at {} Hz",
+            envelope.frames, envelope.sample_rate, n.frames, n.sample_rate
+        )));
     }
     Ok(Some(envelope))
 }
