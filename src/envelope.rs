@@ -5,8 +5,7 @@
 //! The file is read back like everything on disk: bounded in size, every field typed and
 //! checked, so a hand-edited or planted envelope fails with a message naming it.
 
-use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -53,18 +52,8 @@ impl Envelope {
 
     /// The envelope of a mono 16-bit PCM WAV (as `normalize` writes them), read once.
     pub fn of_wav(wav: &Path) -> std::result::Result<Envelope, AudioError> {
-        let r = hound::WavReader::new(BufReader::with_capacity(1 << 20, File::open(wav)?))
-            .map_err(AudioError::from)?;
+        let r = crate::audio::segment::open_mono16(wav)?;
         let spec = r.spec();
-        if spec.channels != 1
-            || spec.bits_per_sample != 16
-            || spec.sample_format != hound::SampleFormat::Int
-        {
-            return Err(AudioError::Corrupt(format!(
-                "{}: expected mono 16-bit PCM",
-                wav.display()
-            )));
-        }
         let frames = u64::from(r.duration());
         let mut b = Builder::new(spec.sample_rate, frames);
         let mut reader = r.into_inner();

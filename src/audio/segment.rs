@@ -174,20 +174,28 @@ struct Pcm16 {
     bytes: Vec<u8>,
 }
 
+/// Opens a mono 16-bit PCM WAV, the form `normalize` writes (and `segment` and the envelope
+/// read back); anything else is refused as corrupt.
+pub fn open_mono16(wav: &Path) -> Result<hound::WavReader<BufReader<File>>, AudioError> {
+    let r = hound::WavReader::new(BufReader::with_capacity(1 << 20, File::open(wav)?))
+        .map_err(AudioError::from)?;
+    let spec = r.spec();
+    if spec.channels != 1
+        || spec.bits_per_sample != 16
+        || spec.sample_format != hound::SampleFormat::Int
+    {
+        return Err(AudioError::Corrupt(format!(
+            "{}: expected mono 16-bit PCM",
+            wav.display()
+        )));
+    }
+    Ok(r)
+}
+
 impl Pcm16 {
     fn open(wav: &Path) -> Result<Pcm16, AudioError> {
-        let r = hound::WavReader::new(BufReader::with_capacity(1 << 20, File::open(wav)?))
-            .map_err(AudioError::from)?;
+        let r = open_mono16(wav)?;
         let spec = r.spec();
-        if spec.channels != 1
-            || spec.bits_per_sample != 16
-            || spec.sample_format != hound::SampleFormat::Int
-        {
-            return Err(AudioError::Corrupt(format!(
-                "{}: expected mono 16-bit PCM",
-                wav.display()
-            )));
-        }
         crate::audio::decode::check_rate(Some(spec.sample_rate))?;
         let frames = r.duration();
         Ok(Pcm16 {
