@@ -99,10 +99,11 @@ pub fn detect<R: Read + Seek>(r: &mut R, kinds: &mut Kinds) -> io::Result<()> {
         if is_harmless(&c) {
             continue;
         }
+        if c.trailing {
+            // Appended bytes are dropped whatever they are; a tag chunk there is read too.
+            kinds.insert(Kind::Other);
+        }
         match &c.id {
-            _ if c.trailing => {
-                kinds.insert(Kind::Other);
-            }
             b"LIST" => {
                 let b = read_at(r, c.start + 8, c.len - 8)?;
                 if b.get(0..4) != Some(b"INFO") {
