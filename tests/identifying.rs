@@ -598,3 +598,196 @@ fn verify_needs_the_list_of_stripped_originals() {
         "{text}"
     );
 }
+
+/// An XMP packet naming a place and a person.
+const XMP: &str = "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF><rdf:Description \
+    exif:GPSLatitude=\"48,51.5N\" exif:GPSLongitude=\"2,17.7E\"><dc:creator><rdf:Seq><rdf:li>\
+    Dr Jane Owner</rdf:li></rdf:Seq></dc:creator></rdf:Description></rdf:RDF></x:xmpmeta>";
+/// Text appended after the audio.
+const APPENDED: &[u8] = b"Patient Zoe Martin GPS +48.8584+002.2945 Dr Jane Owner";
+
+/// Metadata where the readers once did not look, built from the fixtures: an ID3v2.4 tag
+/// appended to an MP3 (footer `3DI`), XMP in a top-level MP4 `uuid` box (before `mdat`, so
+/// that stripping moves the chunk offsets) and in a WAV `XMP ` chunk, and text appended
+/// after the last MP3 frame and past the RIFF size of a WAV.
+fn hidden_metadata(dir: &Path) -> Vec<(PathBuf, &'static [&'static str])> {
+    let syncsafe = |n: usize| {
+        [
+            (n >> 21) as u8 & 0x7f,
+            (n >> 14) as u8 & 0x7f,
+            (n >> 7) as u8 & 0x7f,
+            n as u8 & 0x7f,
+        ]
+    };
+    let old = fs::read(fixture("identifying/tagged.mp3")).unwrap();
+    let lead = old[6..10]
+        .iter()
+        .fold(0usize, |a, &x| (a << 7) | usize::from(x & 0x7f));
+    let audio = &old[10 + lead..old.len() - 128]; // no ID3v2, no ID3v1
+    let v24 = |id: &str, text: &str| {
+        let mut f = id.as_bytes().to_vec();
+        f.extend(syncsafe(text.len() + 1));
+        f.extend_from_slice(&[0, 0, 3]);
+        f.extend_from_slice(text.as_bytes());
+        f
+    };
+    let frames = [
+        v24("TPE1", "Dr Jane Owner"),
+        v24("TXXX", "GPS\0+48.8584+002.2945"),
+    ]
+    .concat();
+    let mut id3end = audio.to_vec();
+    for magic in [b"ID3", b"3DI"] {
+        id3end.extend_from_slice(magic);
+        id3end.extend_from_slice(&[4, 0, 0x10]);
+        id3end.extend(syncsafe(frames.len()));
+        if magic == b"ID3" {
+            id3end.extend_from_slice(&frames);
+        }
+    }
+    let mut mp3_text = audio.to_vec();
+    mp3_text.extend_from_slice(APPENDED);
+
+    let wav = fs::read(fixture("phone/dictation.wav")).unwrap();
+    let mut xmp_chunk = wav.clone();
+    xmp_chunk.extend_from_slice(b"XMP ");
+    xmp_chunk.extend((XMP.len() as u32).to_le_bytes());
+    xmp_chunk.extend_from_slice(XMP.as_bytes());
+    if XMP.len() % 2 == 1 {
+        xmp_chunk.push(0);
+    }
+    let riff = (xmp_chunk.len() as u32 - 8).to_le_bytes();
+    xmp_chunk[4..8].copy_from_slice(&riff);
+    let mut wav_text = wav;
+    wav_text.extend_from_slice(APPENDED);
+
+    let m4a = fs::read(fixture("phone/voice-memo.m4a")).unwrap();
+    assert_eq!(
+        &m4a[40..44],
+        b"mdat",
+        "voice-memo.m4a: ftyp, free, mdat, moov"
+    );
+    let mut uuid = ((24 + XMP.len()) as u32).to_be_bytes().to_vec();
+    uuid.extend_from_slice(b"uuid");
+    uuid.extend_from_slice(&[
+        0xbe, 0x7a, 0xcf, 0xcb, 0x97, 0xa9, 0x42, 0xe8, 0x9c, 0x71, 0x99, 0x94, 0x91, 0xe3, 0xaf,
+        0xac,
+    ]);
+    uuid.extend_from_slice(XMP.as_bytes());
+    // Before mdat: the chunk offsets in moov point past it.
+    let mut xmp_uuid = m4a[..36].to_vec();
+    xmp_uuid.extend(uuid);
+    xmp_uuid.extend_from_slice(&m4a[36..]);
+    let shift = (24 + XMP.len()) as u32;
+    let stco = xmp_uuid.windows(4).rposition(|w| w == b"stco").unwrap() + 8;
+    let count = u32::from_be_bytes(xmp_uuid[stco..stco + 4].try_into().unwrap()) as usize;
+    for i in 0..count {
+        let at = stco + 4 + 4 * i;
+        let off = u32::from_be_bytes(xmp_uuid[at..at + 4].try_into().unwrap()) + shift;
+        xmp_uuid[at..at + 4].copy_from_slice(&off.to_be_bytes());
+    }
+
+    [
+        ("id3end.mp3", id3end, &["location", "person"][..]),
+        ("appended.mp3", mp3_text, &["other"][..]),
+        (
+            "xmp-chunk.wav",
+            xmp_chunk,
+            &["location", "person", "other"][..],
+        ),
+        ("appended.wav", wav_text, &["other"][..]),
+        (
+            "xmp-uuid.m4a",
+            xmp_uuid,
+            &["location", "person", "other"][..],
+        ),
+    ]
+    .into_iter()
+    .map(|(name, bytes, kinds)| {
+        let p = dir.join(name);
+        fs::write(&p, bytes).unwrap();
+        (p, kinds)
+    })
+    .collect()
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn appended_tags_xmp_and_trailing_bytes_are_found_and_stripped() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = hidden_metadata(dir.path());
+    let archive = archive_at(dir.path());
+    let paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
+    let r = ingest_json(
+        &archive,
+        &paths,
+        &[
+            "--consent-scope",
+            "personal-use",
+            "--consent-by",
+            "patient:P1",
+        ],
+    );
+    let ingested = r["ingested"].as_array().unwrap();
+    assert_eq!(ingested.len(), files.len(), "{r:#}");
+    let export = dir.path().join("export");
+    visitrec()
+        .arg("encrypt")
+        .arg(&archive)
+        .args(["--all", "--strip-metadata", "-r", &recipient(), "--out"])
+        .arg(&export)
+        .assert()
+        .success();
+    let opened = dir.path().join("opened");
+    visitrec()
+        .arg("decrypt")
+        .arg(&export)
+        .args(["--identity", KEY, "--out"])
+        .arg(&opened)
+        .assert()
+        .success();
+    for i in ingested {
+        let id = i["id"].as_str().unwrap();
+        let rec = recording(&archive, id);
+        let name = rec["source"]["file_name"].as_str().unwrap();
+        let kinds = files
+            .iter()
+            .find(|(p, _)| p.file_name().unwrap() == name)
+            .unwrap()
+            .1;
+        assert_eq!(
+            rec["source"]["identifying"],
+            serde_json::json!(kinds),
+            "{name}"
+        );
+        assert_eq!(
+            rec["source"]["has_location"],
+            kinds.contains(&"location"),
+            "{name}"
+        );
+        let stored = rec["source"]["stored_as"].as_str().unwrap();
+        let (before, after) = (archive.join(stored), opened.join(stored));
+        let (old, new) = (fs::read(&before).unwrap(), fs::read(&after).unwrap());
+        assert!(contains(&old, b"Dr Jane Owner"), "{name}");
+        for planted in [&b"Jane Owner"[..], b"Zoe Martin", b"48.8584", b"48,51.5N"] {
+            assert!(!contains(&new, planted), "{name}: still holds {planted:?}");
+        }
+        assert_eq!(pcm(&before), pcm(&after), "{name}");
+        // Two of them strip to the same bytes: one archive each.
+        let again = archive_at(&dir.path().join("again").join(name));
+        let r = ingest_json(&again, std::slice::from_ref(&after), &[]);
+        let new_id = r["ingested"][0]["id"]
+            .as_str()
+            .expect("the stripped copy ingests");
+        let copy = recording(&again, new_id);
+        assert_eq!(rec["source"]["frames"], copy["source"]["frames"], "{name}");
+        assert_eq!(
+            copy["source"]["identifying"],
+            serde_json::json!([]),
+            "{name}"
+        );
+    }
+}

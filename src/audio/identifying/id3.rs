@@ -1,7 +1,8 @@
-//! ID3v2 (at the start of MP3, FLAC or in a WAV `id3 ` chunk), ID3v1 and APEv2 (at the end
-//! of an MP3). Stripping an MP3 drops all of them but keeps an iTunes gapless `COMM` frame
-//! (`iTunSMPB`: encoder delay and padding) in a minimal ID3v2 tag, so that the copy
-//! decodes to the same length.
+//! ID3v2 (at the start of MP3, FLAC or in a WAV `id3 ` chunk), ID3v1, APEv2 and an
+//! appended ID3v2.4 tag (its footer `3DI` last: at the end of an MP3), and bytes after the
+//! last MPEG frame (text appended to the file). Stripping an MP3 drops all of them but
+//! keeps an iTunes gapless `COMM` frame (`iTunSMPB`: encoder delay and padding) in a
+//! minimal ID3v2 tag, so that the copy decodes to the same length.
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
@@ -195,8 +196,9 @@ pub fn leading_tags<R: Read + Seek>(r: &mut R) -> io::Result<(u64, Vec<Vec<u8>>)
     Ok((pos, tags))
 }
 
-/// An APEv2 tag or ID3v1 tag at the end of the file: where the audio stops, and the APE
-/// items' keys.
+/// The tags at the end of the file, from the last: an ID3v1 tag, then APEv2 tags and
+/// appended ID3v2 tags (footer `3DI`) in any order. Records their kinds and returns where
+/// they start.
 fn trailing_tags<R: Read + Seek>(r: &mut R, from: u64, kinds: &mut Kinds) -> io::Result<u64> {
     let mut end = r.seek(SeekFrom::End(0))?;
     if end >= from + 128 {
@@ -212,9 +214,9 @@ fn trailing_tags<R: Read + Seek>(r: &mut R, from: u64, kinds: &mut Kinds) -> io:
             end -= 128;
         }
     }
-    if end >= from + 32 {
-        let footer = read_at(r, end - 32, 32)?;
-        if &footer[0..8] == b"APETAGEX" {
+    for _ in 0..16 {
+        if end >= from + 32 && &read_at(r, end - 32, 8)?[..] == b"APETAGEX" {
+            let footer = read_at(r, end - 32, 32)?;
             let le = |a: usize| u32::from_le_bytes(footer[a..a + 4].try_into().expect("4"));
             let size = u64::from(le(12)); // items and footer
             let has_header = le(20) & 0x8000_0000 != 0;
@@ -225,9 +227,141 @@ fn trailing_tags<R: Read + Seek>(r: &mut R, from: u64, kinds: &mut Kinds) -> io:
             let items = read_at(r, end - size, size - 32)?;
             ape_items(&items, le(16), kinds);
             end -= whole;
+        } else if end >= from + 20 && &read_at(r, end - 10, 3)?[..] == b"3DI" {
+            let footer = read_at(r, end - 10, 10)?;
+            let whole = 20 + u64::from(syncsafe(&footer[6..10]));
+            if whole > end - from {
+                return Err(bad("an appended tag runs past the file"));
+            }
+            let tag = read_at(r, end - whole, whole)?;
+            if &tag[0..3] != b"ID3" || tag[3..6] != footer[3..6] {
+                return Err(bad("an appended tag's header does not match its footer"));
+            }
+            detect_tag(&tag, kinds)?;
+            end -= whole;
+        } else {
+            break;
         }
     }
     Ok(end)
+}
+
+/// The length of the MPEG audio or ADTS frame whose header is `h`; `None` if `h` is not
+/// one (or is free-format, whose length its header does not give).
+fn frame_len(h: &[u8; 6]) -> Option<u64> {
+    if h[0] != 0xff || h[1] & 0xe0 != 0xe0 {
+        return None;
+    }
+    let layer = (h[1] >> 1) & 3;
+    if layer == 0 {
+        // ADTS: a 12-bit sync, and a 13-bit length that counts the header.
+        let len = (u64::from(h[3] & 3) << 11) | (u64::from(h[4]) << 3) | u64::from(h[5] >> 5);
+        return (h[1] & 0xf0 == 0xf0 && len >= 7).then_some(len);
+    }
+    let version = (h[1] >> 3) & 3; // 0: MPEG 2.5, 1: reserved, 2: MPEG 2, 3: MPEG 1
+    let (rate, sr) = (usize::from(h[2] >> 4), usize::from((h[2] >> 2) & 3));
+    if version == 1 || rate == 0 || rate == 15 || sr == 3 {
+        return None;
+    }
+    const KBPS: [[u16; 14]; 5] = [
+        [
+            32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448,
+        ],
+        [
+            32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384,
+        ],
+        [
+            32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
+        ],
+        [
+            32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256,
+        ],
+        [8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
+    ];
+    let v1 = version == 3;
+    let table = match (v1, layer) {
+        (true, 3) => 0,
+        (true, 2) => 1,
+        (true, _) => 2,
+        (false, 3) => 3,
+        (false, _) => 4,
+    };
+    let bps = u64::from(KBPS[table][rate - 1]) * 1000;
+    let hz = [44_100u64, 48_000, 32_000][sr] >> [2, 0, 1, 0][usize::from(version)];
+    let pad = u64::from((h[2] >> 1) & 1);
+    Some(match layer {
+        3 => (12 * bps / hz + pad) * 4,
+        1 if !v1 => 72 * bps / hz + pad,
+        _ => 144 * bps / hz + pad,
+    })
+}
+
+/// A forward-moving window on `base..end` of a file, to read frame headers without
+/// holding the whole file.
+struct Window<'a, R> {
+    r: &'a mut R,
+    base: u64,
+    buf: Vec<u8>,
+    end: u64,
+}
+
+impl<R: Read + Seek> Window<'_, R> {
+    /// The length of the frame whose header is at `pos`, if one is. `pos` may go back at
+    /// most 16 KiB (more than any frame) from the furthest position asked for.
+    fn frame(&mut self, pos: u64) -> io::Result<Option<u64>> {
+        if pos + 6 > self.end {
+            return Ok(None);
+        }
+        while pos + 6 > self.base + self.buf.len() as u64 {
+            let keep = pos.saturating_sub(1 << 14).max(self.base);
+            self.buf.drain(..(keep - self.base) as usize);
+            self.base = keep;
+            let have = self.base + self.buf.len() as u64;
+            let want = (self.end - have).min(1 << 20) as usize;
+            self.r.seek(SeekFrom::Start(have))?;
+            let old = self.buf.len();
+            self.buf.resize(old + want, 0);
+            self.r.read_exact(&mut self.buf[old..])?;
+        }
+        let Some(i) = pos.checked_sub(self.base) else {
+            return Err(bad("frame scan went back too far"));
+        };
+        let i = i as usize;
+        Ok(frame_len(&self.buf[i..i + 6].try_into().expect("6")))
+    }
+}
+
+/// Where the MPEG audio or ADTS frames of `from..end` stop: at the end of the last run of
+/// frames (each header followed by the next; a last frame cut short by `end` counts). A
+/// run starts with two frames in a row, or one that reaches `end`; bytes between runs are
+/// skipped. `None` when there is no run at all.
+fn audio_end<R: Read + Seek>(r: &mut R, from: u64, end: u64) -> io::Result<Option<u64>> {
+    let mut w = Window {
+        r,
+        base: from,
+        buf: Vec::new(),
+        end,
+    };
+    let (mut at, mut last) = (from, None);
+    while at < end {
+        let Some(len) = w.frame(at)? else {
+            at += 1;
+            continue;
+        };
+        if at + len < end && w.frame(at + len)?.is_none() {
+            at += 1;
+            continue;
+        }
+        // A run: walk it.
+        let mut q = at;
+        while let Some(len) = w.frame(q)? {
+            q += len;
+        }
+        q = q.min(end);
+        last = Some(q);
+        at = q;
+    }
+    Ok(last)
 }
 
 /// Classifies the keys of APEv2 items.
@@ -255,11 +389,16 @@ pub fn detect_mpeg<R: Read + Seek>(r: &mut R, kinds: &mut Kinds) -> io::Result<(
     for t in &tags {
         detect_tag(t, kinds)?;
     }
-    trailing_tags(r, start, kinds)?;
+    let end = trailing_tags(r, start, kinds)?;
+    // Bytes after the last frame (or no frame found at all): unknown content.
+    if audio_end(r, start, end)?.is_none_or(|a| a < end) {
+        kinds.insert(Kind::Other);
+    }
     Ok(())
 }
 
-/// Writes an MP3 (or ADTS) file without ID3v2, ID3v1 and APE tags, but with the iTunes
+/// Writes an MP3 (or ADTS) file without ID3v2, ID3v1 and APE tags and bytes after its
+/// last frame, but with the iTunes
 /// gapless comment, if it had one, in a minimal ID3v2 tag of the same version.
 pub fn strip_mpeg<R: Read + Seek, W: Write>(r: &mut R, w: &mut W) -> Result<(), StripError> {
     let (start, tags) = leading_tags(r)?;
@@ -275,6 +414,10 @@ pub fn strip_mpeg<R: Read + Seek, W: Write>(r: &mut R, w: &mut W) -> Result<(), 
     if end < start {
         return unsupported("the tags overlap");
     }
+    // Bytes appended after the last frame go too.
+    let Some(end) = audio_end(r, start, end)? else {
+        return unsupported("no MPEG audio frames found");
+    };
     if let Some((major, raw)) = kept {
         let mut tag = b"ID3".to_vec();
         tag.extend_from_slice(&[major, 0, 0]);
@@ -367,5 +510,63 @@ mod tests {
         let mut k = Kinds::new();
         detect_tag(&u, &mut k).unwrap();
         assert_eq!(k, Kinds::from([Kind::Person]));
+    }
+
+    /// Two MPEG-1 Layer III frames of 417 bytes (128 kbit/s, 44.1 kHz).
+    fn frames2() -> Vec<u8> {
+        let mut f = [0xff, 0xfb, 0x90, 0x00].to_vec();
+        f.resize(417, 7);
+        f.extend_from_slice(&[0xff, 0xfb, 0x90, 0x00]);
+        f.resize(834, 7);
+        f
+    }
+
+    #[test]
+    fn an_appended_tag_and_text_after_the_frames_are_found_and_dropped() {
+        let body = frame("TPE1", b"\0Zoe");
+        let mut t = b"ID3\x04\0\x10".to_vec();
+        t.extend(to_syncsafe(body.len() as u32));
+        t.extend_from_slice(&body);
+        t.extend_from_slice(b"3DI\x04\0\x10");
+        t.extend(to_syncsafe(body.len() as u32));
+        for (tail, want) in [
+            (t, Kinds::from([Kind::Person])),
+            (b"Dr Jane Owner".to_vec(), Kinds::from([Kind::Other])),
+        ] {
+            let mut f = frames2();
+            f.extend(tail);
+            let mut k = Kinds::new();
+            detect_mpeg(&mut Cursor::new(&f), &mut k).unwrap();
+            assert_eq!(k, want);
+            let mut out = Vec::new();
+            strip_mpeg(&mut Cursor::new(&f), &mut out).unwrap();
+            assert_eq!(out, frames2());
+        }
+        // A footer whose header is not where its size says is damaged: `other`.
+        let mut f = frames2();
+        f.extend_from_slice(b"3DI\x04\0\x10\0\0\0\x05");
+        let mut k = Kinds::new();
+        assert!(detect_mpeg(&mut Cursor::new(&f), &mut k).is_err());
+        // Junk between frames is not the end of the audio.
+        let mut f = frames2();
+        f.extend_from_slice(b"junk");
+        f.extend(frames2());
+        let mut k = Kinds::new();
+        detect_mpeg(&mut Cursor::new(&f), &mut k).unwrap();
+        assert!(k.is_empty(), "{k:?}");
+    }
+
+    #[test]
+    fn frame_lengths() {
+        let len = |h: [u8; 4]| frame_len(&[h[0], h[1], h[2], h[3], 0, 0]);
+        assert_eq!(len([0xff, 0xfb, 0x90, 0x00]), Some(417)); // MPEG-1 L3 128k 44.1k
+        assert_eq!(len([0xff, 0xfb, 0x92, 0x00]), Some(418)); // padded
+        assert_eq!(len([0xff, 0xf3, 0x90, 0x00]), Some(261)); // MPEG-2 L3 80k 22.05k
+        assert_eq!(len([0xff, 0xfd, 0x90, 0x00]), Some(522)); // MPEG-1 L2 160k 44.1k
+        assert_eq!(len([0xff, 0xfb, 0x00, 0x00]), None); // free format
+        assert_eq!(len([0xff, 0xfb, 0xf0, 0x00]), None); // bad bitrate
+        assert_eq!(len([0xff, 0xeb, 0x90, 0x00]), None); // reserved version
+        // ADTS: the length is in the header.
+        assert_eq!(frame_len(&[0xff, 0xf1, 0x50, 0x80, 0x2e, 0x7f]), Some(371));
     }
 }

@@ -15,6 +15,7 @@ mod keys;
 mod mp4;
 mod ogg;
 mod riff;
+mod xmp;
 
 use std::collections::BTreeSet;
 use std::fs::File;

@@ -1,12 +1,13 @@
 //! MP4/QuickTime: the tags live in `udta` and `meta` boxes (in `moov`, a `trak`, or at the
 //! top level): iTunes `ilst` items, Apple `mdta` keys, QuickTime `©xyz`/`loci`/`©mak`
-//! atoms. Stripping drops every such box, keeps the iTunes gapless item (`iTunSMPB`) in a
+//! atoms, `XMP_`; XMP in a top-level `uuid` box, and any other top-level box that is not
+//! part of the structure. Stripping drops every such box, keeps the iTunes gapless item (`iTunSMPB`) in a
 //! new minimal `udta/meta/ilst`, and moves the chunk offsets (`stco`/`co64`) by what the
 //! boxes before the audio data lost.
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
-use super::{Kind, Kinds, StripError, copy_range, keys, read_at, unsupported};
+use super::{Kind, Kinds, StripError, copy_range, keys, read_at, unsupported, xmp};
 
 /// Nesting deeper than this is refused.
 const MAX_DEPTH: usize = 10;
@@ -181,6 +182,7 @@ fn scan_tags(b: &[u8], parent: &Bx, kinds: &mut Kinds, depth: usize) -> io::Resu
             }
             // Keys with no item are names, not values; items were classified above.
             b"keys" => {}
+            b"XMP_" => xmp::detect(&b[c.body..c.end], kinds),
             other => kinds.extend(classify_atom(other)),
         }
     }
@@ -208,7 +210,20 @@ fn scan_moov(b: &[u8], kinds: &mut Kinds) -> io::Result<()> {
 /// Records the kinds of identifying metadata in an MP4 file.
 pub fn detect<R: Read + Seek>(r: &mut R, kinds: &mut Kinds) -> io::Result<()> {
     for top in top_level(r)? {
-        if matches!(&top.kind, b"moov" | b"udta" | b"meta") {
+        if !is_tag_box(&top.kind) && &top.kind != b"moov" {
+            continue;
+        }
+        if !matches!(&top.kind, b"moov" | b"udta" | b"meta") {
+            // XMP in a `uuid` box, or a box of unknown content: at least `other`.
+            let head = read_at(r, top.start, top.len.min(32))?;
+            if &top.kind == b"uuid" && head.get(8..24) == Some(&xmp::MP4_UUID[..]) {
+                xmp::detect(
+                    &read_at(r, top.start + 24, top.len.saturating_sub(24))?,
+                    kinds,
+                );
+            }
+            kinds.insert(Kind::Other);
+        } else {
             let mut b = read_at(r, top.start, top.len)?;
             if &top.kind != b"moov" {
                 // Wrap a top-level tag box as if it were in a moov, to walk it the same way.
@@ -221,6 +236,27 @@ pub fn detect<R: Read + Seek>(r: &mut R, kinds: &mut Kinds) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether a top-level box is one stripping drops: a tag box (`udta`, `meta`), or any box
+/// that is not part of the file's structure (`uuid` holding XMP, or unknown content).
+fn is_tag_box(kind: &[u8; 4]) -> bool {
+    !matches!(
+        kind,
+        b"ftyp"
+            | b"moov"
+            | b"mdat"
+            | b"free"
+            | b"skip"
+            | b"wide"
+            | b"moof"
+            | b"mfra"
+            | b"sidx"
+            | b"ssix"
+            | b"styp"
+            | b"prft"
+            | b"pdin"
+    )
 }
 
 /// An 8-byte-header box.
@@ -369,7 +405,7 @@ pub fn strip<R: Read + Seek, W: Write>(r: &mut R, w: &mut W) -> Result<(), Strip
     let mut at = 0u64;
     for (i, t) in tops.iter().enumerate() {
         let (len, same) = match &t.kind {
-            b"udta" | b"meta" => (0, false),
+            k if is_tag_box(k) => (0, false),
             _ if i == moov_at => (moov.len() as u64, false),
             _ => (t.len, true),
         };
@@ -421,7 +457,7 @@ pub fn strip<R: Read + Seek, W: Write>(r: &mut R, w: &mut W) -> Result<(), Strip
     })?;
     for (i, t) in tops.iter().enumerate() {
         match &t.kind {
-            b"udta" | b"meta" => {}
+            k if is_tag_box(k) => {}
             _ if i == moov_at => w.write_all(&moov)?,
             _ => copy_range(r, t.start, t.len, w)?,
         }
