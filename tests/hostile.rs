@@ -155,6 +155,188 @@ fn a_planted_journal_patch_is_never_applied() {
     }
 }
 
+/// Stages `files` (name → bytes) under `.visitrec/staging/<slot>/`, plus the bag-info and a
+/// tag manifest that would match the archive once `manifest` and `audit` are in place, and
+/// plants a journal with `moves` (staged name → target) and `patches` (JSON objects):
+/// every check but the patch's own would pass. Returns the journal text.
+fn plant_patching(
+    archive: &Path,
+    slot: &str,
+    files: &[(&str, &[u8])],
+    moves: &[(&str, &str)],
+    patches: &[String],
+    manifest: &[u8],
+    audit: &[u8],
+) -> String {
+    let staging = archive.join(".visitrec/staging").join(slot);
+    fs::create_dir_all(&staging).unwrap();
+    for (name, bytes) in files {
+        fs::write(staging.join(name), bytes).unwrap();
+    }
+    let read = |rel: &str| fs::read(archive.join(rel)).unwrap();
+    let bag_info = read("bag-info.txt");
+    fs::write(staging.join("bi"), &bag_info).unwrap();
+    let digest = |b: &[u8]| visitrec::hash::hash_bytes(b).sha256;
+    let tags: String = String::from_utf8(read("tagmanifest-sha256.txt"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (_, rel) = l.split_once("  ").unwrap();
+            let d = match rel {
+                "manifest-sha256.txt" => digest(manifest),
+                "audit.jsonl" => digest(audit),
+                _ => digest(&read(rel)),
+            };
+            format!("{d}  {rel}\n")
+        })
+        .collect();
+    fs::write(staging.join("tm"), tags).unwrap();
+    let all: Vec<String> = moves
+        .iter()
+        .chain([("bi", "bag-info.txt"), ("tm", "tagmanifest-sha256.txt")].iter())
+        .map(|(from, to)| format!(r#"{{"from":".visitrec/staging/{slot}/{from}","to":"{to}"}}"#))
+        .collect();
+    let journal = format!(
+        r#"{{"moves":[{}],"patches":[{}]}}"#,
+        all.join(","),
+        patches.join(",")
+    );
+    plant_journal(archive, &journal);
+    journal
+}
+
+/// The three ways a red team once got a planted journal's patch applied: overwriting the
+/// manifest's tail (two entries of another recording), overwriting the audit log's last
+/// line (a forged actor), and a digest set through a rename whose staged file is "gone".
+#[test]
+fn a_planted_patch_never_overwrites_what_is_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, id, _) = setup(dir.path());
+    ingest_json(
+        &archive,
+        &[fixture("phone/voice-memo.m4a")],
+        &["--consent-scope", "research", "--consent-by", "study:S1"],
+    );
+    let manifest = fs::read(archive.join("manifest-sha256.txt")).unwrap();
+    let audit = fs::read(archive.join("audit.jsonl")).unwrap();
+    let before = snapshot(&archive);
+    let recordings = |archive: &Path| {
+        let (code, v) = run_json(&["list"], archive);
+        assert_eq!(code, 0, "{v}");
+        v.as_array().map_or(0, Vec::len)
+    };
+    assert_eq!(recordings(&archive), 2);
+    let json = |s: &str| serde_json::to_string(s).unwrap();
+    let digest = |b: &[u8]| visitrec::hash::hash_bytes(b).sha256;
+    let lines = |b: &[u8]| -> Vec<(usize, String)> {
+        let text = std::str::from_utf8(b).unwrap();
+        text.lines()
+            .scan(0, |at, l| {
+                let here = *at;
+                *at += l.len() + 1;
+                Some((here, l.to_string()))
+            })
+            .collect()
+    };
+    let mut attacks = Vec::new();
+    // F3: the manifest's last two lines (the other recording's) overwritten by two new
+    // entries for files of the first.
+    {
+        let ls = lines(&manifest);
+        let base = ls[ls.len() - 2].0;
+        let targets = [
+            format!("data/{id}/normalized.wav"),
+            format!("data/{id}/segments/001.wav"),
+        ];
+        let append: String = targets
+            .iter()
+            .zip([&b"x"[..], b"xx"])
+            .map(|(t, c)| format!("{}  {t}\n", digest(c)))
+            .collect();
+        assert!(append.len() >= manifest.len() - base);
+        let mut new = manifest[..base].to_vec();
+        new.extend_from_slice(append.as_bytes());
+        let patch = format!(
+            r#"{{"file":"manifest-sha256.txt","base_len":{base},"append":{}}}"#,
+            json(&append)
+        );
+        let files: Vec<(&str, &[u8])> = vec![("f0", b"x"), ("f1", b"xx")];
+        let moves = [("f0", targets[0].as_str()), ("f1", targets[1].as_str())];
+        let j = plant_patching(&archive, "s7", &files, &moves, &[patch], &new, &audit);
+        attacks.push((j, "not the start of the text it appends"));
+    }
+    // F4: the audit log's last line replaced by a copy with another actor, chained as it
+    // was.
+    {
+        let ls = lines(&audit);
+        let (base, last) = ls.last().unwrap().clone();
+        let mut e: serde_json::Value = serde_json::from_str(&last).unwrap();
+        e["actor"] = "nobody-forged".into();
+        let forged = format!("{}\n", serde_json::to_string(&e).unwrap());
+        let mut new = audit[..base].to_vec();
+        new.extend_from_slice(forged.as_bytes());
+        let patch = format!(
+            r#"{{"file":"audit.jsonl","base_len":{base},"append":{}}}"#,
+            json(&forged)
+        );
+        let j = plant_patching(&archive, "s8", &[], &[], &[patch], &manifest, &new);
+        attacks.push((j, "not the start of the text it appends"));
+    }
+    // F5: 64 zeros over the original's digest, "licensed" by a rename from a staged file
+    // that does not exist (as if a replay after a crash).
+    {
+        let (at, line) = lines(&manifest)
+            .into_iter()
+            .find(|(_, l)| l.contains(&format!("data/{id}/original.")))
+            .unwrap();
+        let original = line.split_once("  ").unwrap().1.to_string();
+        let zeros = "0".repeat(64);
+        let mut new = manifest.clone();
+        new[at..at + 64].copy_from_slice(zeros.as_bytes());
+        let patch = format!(
+            r#"{{"file":"manifest-sha256.txt","base_len":{},"writes":[{{"at":{at},"text":"{zeros}"}}]}}"#,
+            manifest.len()
+        );
+        let j = plant_patching(
+            &archive,
+            "s9",
+            &[],
+            &[("gone", &original)],
+            &[patch],
+            &new,
+            &audit,
+        );
+        attacks.push((j, "hashes to"));
+    }
+    for (journal, why) in attacks {
+        plant_journal(&archive, &journal);
+        let (code, report) = verify_json(&archive, &[]);
+        assert_eq!(code, 1, "{journal}: {report}");
+        assert!(
+            kinds(&report).contains(&"bad-journal".to_string()),
+            "{journal}: {report}"
+        );
+        let out = visitrec()
+            .args(["tag"])
+            .arg(&archive)
+            .args([&id, "--set", "site=x"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{journal}: {err}");
+        assert!(
+            err.contains("journal.json") && err.contains(why) && err.lines().count() == 1,
+            "{journal}: {err}"
+        );
+        assert_eq!(snapshot(&archive), before, "{journal}: archive changed");
+    }
+    // With the journal gone, the archive is as it was: both recordings, chain intact.
+    fs::remove_file(archive.join(".visitrec/journal.json")).unwrap();
+    assert_eq!(recordings(&archive), 2);
+    let (code, report) = verify_json(&archive, &[]);
+    assert_eq!(code, 0, "{report}");
+}
+
 #[test]
 fn a_pending_journal_is_reported_and_finished() {
     let dir = tempfile::tempdir().unwrap();

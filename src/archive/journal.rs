@@ -87,8 +87,9 @@ impl Journal {
     /// Checks that this journal could only have been written by a visitrec transaction:
     /// every rename goes from `.visitrec/staging/` to a payload file `data/<id>/…` or to one
     /// of the tag files visitrec rewrites; every removal is a payload file; every path is
-    /// relative and plain (no `..`, no absolute path); and no path runs through a symbolic
-    /// link as the archive is now.
+    /// relative and plain (no `..`, no absolute path); every patch passes [`Patch::check`]
+    /// (a changed digest verified by hashing what the journal puts there); and no path
+    /// runs through a symbolic link as the archive is now.
     pub fn validate(&self, root: &Path) -> Result<()> {
         let bad = |reason: String| Error::BadJournal {
             path: journal_path(root),
@@ -135,7 +136,8 @@ impl Journal {
             if self.moves.iter().any(|m| m.to == p.file) {
                 return Err(bad(format!("both renames onto and patches {}", p.file)));
             }
-            p.check(root, &put, &removed).map_err(&bad)?;
+            p.check(root, &put, &removed, &|p, d| self.puts_digest(root, p, d))
+                .map_err(&bad)?;
         }
         for rel in self.paths() {
             match crate::beneath::check_no_link(root, rel) {
@@ -147,6 +149,42 @@ impl Journal {
             }
         }
         Ok(())
+    }
+
+    /// Whether the content the journal leaves at `rel` has SHA-256 `digest`: the staged
+    /// file of the last rename onto it, or, once that rename is done (a replay after a
+    /// crash), the file now at `rel`. Either is hashed; anything else is refused.
+    fn puts_digest(&self, root: &Path, rel: &str, digest: &str) -> std::result::Result<(), String> {
+        let m = self
+            .moves
+            .iter()
+            .rev()
+            .find(|m| m.to == rel)
+            .ok_or_else(|| format!("nothing is renamed onto {rel:?}"))?;
+        let (shown, file) = match crate::beneath::open(root, &m.from) {
+            Ok(f) => (&m.from, f),
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                match crate::beneath::open(root, rel) {
+                    Ok(f) => (&m.to, f),
+                    Err(e) => {
+                        return Err(format!(
+                            "sets the digest of {rel:?}, but neither {:?} nor it can be read: {e}",
+                            m.from
+                        ));
+                    }
+                }
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        let got = crate::hash::hash_reader(file).map_err(|e| format!("{shown}: {e}"))?;
+        if got.sha256.eq_ignore_ascii_case(digest) {
+            Ok(())
+        } else {
+            Err(format!(
+                "sets the digest of {rel:?} to {digest}, but {shown:?} hashes to {}",
+                got.sha256
+            ))
+        }
     }
 
     /// Every path the journal names.
@@ -369,6 +407,54 @@ mod tests {
         ] {
             assert!(planted(root, text).is_ok(), "{text}");
         }
+    }
+
+    /// A digest overwrite is accepted only when what the journal puts there hashes to it:
+    /// the staged file, or once renamed (a replay), the file in place.
+    #[test]
+    fn a_changed_digest_is_checked_against_the_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let rel = "data/00112233445566aa/recording.json";
+        fs::create_dir_all(root.join("data/00112233445566aa")).unwrap();
+        fs::create_dir_all(root.join(".visitrec/staging/s")).unwrap();
+        fs::write(root.join(rel), b"old").unwrap();
+        let old = crate::hash::hash_bytes(b"old").sha256;
+        let new = crate::hash::hash_bytes(b"new").sha256;
+        fs::write(root.join(super::super::MANIFEST), format!("{old}  {rel}\n")).unwrap();
+        let journal = |digest: &str| Journal {
+            moves: vec![Move {
+                from: ".visitrec/staging/s/r".into(),
+                to: rel.into(),
+            }],
+            deletes: vec![],
+            patches: vec![Patch {
+                file: super::super::MANIFEST.into(),
+                base_len: (64 + 2 + rel.len() + 1) as u64,
+                writes: vec![super::super::patch::Overwrite {
+                    at: 0,
+                    text: digest.into(),
+                }],
+                append: String::new(),
+            }],
+        };
+        let refused = |j: &Journal| matches!(j.validate(root), Err(Error::BadJournal { reason, .. }) if reason.contains("hashes to"));
+        // The staged file is there: it must hash to the new digest.
+        fs::write(root.join(".visitrec/staging/s/r"), b"new").unwrap();
+        journal(&new).validate(root).unwrap();
+        assert!(refused(&journal(&"0".repeat(64))));
+        // Renamed already (a crash before the patch): the file in place must.
+        fs::rename(root.join(".visitrec/staging/s/r"), root.join(rel)).unwrap();
+        journal(&new).commit(root).unwrap();
+        journal(&new).apply(root).unwrap();
+        assert_eq!(
+            fs::read_to_string(root.join(super::super::MANIFEST)).unwrap(),
+            format!("{new}  {rel}\n")
+        );
+        // A staged file that "is gone" licenses no digest the file in place does not have.
+        fs::write(root.join(super::super::MANIFEST), format!("{old}  {rel}\n")).unwrap();
+        fs::write(root.join(rel), b"old").unwrap();
+        assert!(refused(&journal(&new)));
     }
 
     #[test]

@@ -93,14 +93,19 @@ impl Patch {
     /// put `put` paths in place and whose removals are `removed`: it edits a file of
     /// [`PATCHABLE`]; overwrites are digests or blanks, in order, within the base; appended
     /// text is whole manifest entries (each a path `put`) or audit lines. Then, against the
-    /// file as it is: its length lies between the base and the patched length, every
-    /// overwrite starts a line, a digest lands on an entry whose path is `put`, and a blank
-    /// covers exactly a line that lists a path `removed` (or is blank already).
+    /// file as it is: its length lies between the base and the patched length and whatever
+    /// lies past the base is the start of the appended text (an append cut short by a
+    /// crash), so no byte already there is lost; every overwrite starts a line; a digest
+    /// lands on an entry whose path is `put` and, when it changes the line, `verified`
+    /// (path, new digest) confirms that the content put there hashes to it; a blank covers
+    /// exactly a line that lists a path `removed` (or is blank already); and appended audit
+    /// lines chain from the log's last line and from each other.
     pub fn check(
         &self,
         root: &Path,
         put: &dyn Fn(&str) -> bool,
         removed: &dyn Fn(&str) -> bool,
+        verified: &dyn Fn(&str, &str) -> std::result::Result<(), String>,
     ) -> std::result::Result<(), String> {
         self.check_shape(put)?;
         let file = match crate::beneath::open(root, &self.file) {
@@ -108,7 +113,7 @@ impl Patch {
             Err(Error::Io { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound && self.base_len == 0 =>
             {
-                return Ok(());
+                return self.check_chain(None);
             }
             Err(e) => return Err(format!("patches {}: {e}", self.file)),
         };
@@ -125,6 +130,22 @@ impl Patch {
                 "patches {} of {} bytes, which is {len} bytes now (changed outside visitrec)",
                 self.file, self.base_len
             ));
+        }
+        // Bytes past the base are only ever an earlier try at this append, cut short.
+        let mut past = vec![0; (len - self.base_len) as usize];
+        let n = read_at(&file, &mut past, self.base_len).map_err(|e| e.to_string())?;
+        if n != past.len() || !self.append.as_bytes().starts_with(&past) {
+            return Err(format!(
+                "patches {} from byte {}, but the {} bytes there are not the start of the text it appends (it would overwrite them)",
+                self.file,
+                self.base_len,
+                past.len()
+            ));
+        }
+        if self.file == crate::audit::AUDIT_LOG {
+            let last =
+                last_line(&file, self.base_len).map_err(|e| format!("{}: {e}", self.file))?;
+            self.check_chain(last.as_deref())?;
         }
         for w in &self.writes {
             let from = w.at.saturating_sub(1);
@@ -166,7 +187,14 @@ impl Patch {
                 }
             } else {
                 match line_path(line) {
-                    Some(p) if put(&p) => {}
+                    Some(p) if put(&p) => {
+                        let same = line
+                            .get(..w.text.len())
+                            .is_some_and(|d| d.eq_ignore_ascii_case(w.text.as_bytes()));
+                        if !same {
+                            verified(&p, &w.text).map_err(|why| format!("{}: {why}", mid()))?;
+                        }
+                    }
                     Some(p) => {
                         return Err(format!(
                             "{}: changes the digest of {p:?}, which the journal does not replace",
@@ -176,6 +204,36 @@ impl Patch {
                     None => return Err(format!("{}: not a manifest entry", mid())),
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// For the audit log: every appended line chains from the one before it, the first
+    /// from `last` (the log's last line before the append, `None` when it is empty), as
+    /// [`crate::audit::new_lines`] writes them (`prev` its hash, `seq` one more).
+    fn check_chain(&self, last: Option<&[u8]>) -> std::result::Result<(), String> {
+        use crate::audit::{Entry, GENESIS};
+        if self.file != crate::audit::AUDIT_LOG {
+            return Ok(());
+        }
+        let (mut seq, mut prev) = match last {
+            Some(l) => (
+                serde_json::from_slice::<Entry>(l).map_or(0, |e| e.seq),
+                crate::hash::hash_bytes(l).sha256,
+            ),
+            None => (0, GENESIS.to_string()),
+        };
+        for (i, line) in self.append.lines().enumerate() {
+            let e: Entry = serde_json::from_str(line).map_err(|e| e.to_string())?;
+            if e.prev != prev || e.seq != seq + 1 {
+                return Err(format!(
+                    "appends to {} on its line {} an entry that does not chain from the line before it (prev or seq)",
+                    self.file,
+                    i + 1
+                ));
+            }
+            seq = e.seq;
+            prev = crate::hash::hash_bytes(line.as_bytes()).sha256;
         }
         Ok(())
     }
@@ -248,6 +306,33 @@ impl Patch {
     }
 }
 
+/// The longest audit line looked for before a patch's base.
+const MAX_AUDIT_LINE: u64 = 1 << 20;
+
+/// The last line of `file`'s first `end` bytes, without its newline (`None` when there are
+/// none): the line an audit append chains from.
+fn last_line(file: &std::fs::File, end: u64) -> std::result::Result<Option<Vec<u8>>, String> {
+    if end == 0 {
+        return Ok(None);
+    }
+    let from = end.saturating_sub(MAX_AUDIT_LINE + 1);
+    let mut buf = vec![0; (end - from) as usize];
+    let n = read_at(file, &mut buf, from).map_err(|e| e.to_string())?;
+    if n != buf.len() {
+        return Err("shorter than the patch's base".into());
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+    }
+    match memchr::memrchr(b'\n', &buf) {
+        Some(i) => Ok(Some(buf.split_off(i + 1))),
+        None if from == 0 => Ok(Some(buf)),
+        None => Err(format!(
+            "its last line is longer than {MAX_AUDIT_LINE} bytes"
+        )),
+    }
+}
+
 /// Reads into `buf` from `offset` until it is full or the file ends; returns the count.
 fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
     let mut n = 0;
@@ -301,11 +386,11 @@ mod tests {
         );
         let put = |p: &str| p.ends_with("recording.json") || p.ends_with("tombstone.json");
         let removed = |p: &str| p == ORIG;
-        p.check(root, &put, &removed).unwrap();
+        p.check(root, &put, &removed, &|_, _| Ok(())).unwrap();
         p.apply(root).unwrap();
         let once = fs::read(root.join(super::super::MANIFEST)).unwrap();
         // A crash after the append, then the replay.
-        p.check(root, &put, &removed).unwrap();
+        p.check(root, &put, &removed, &|_, _| Ok(())).unwrap();
         p.apply(root).unwrap();
         assert_eq!(fs::read(root.join(super::super::MANIFEST)).unwrap(), once);
         let mut mem = text.into_bytes();
@@ -374,20 +459,20 @@ mod tests {
             (patch(vec![], "", n - 1), &any, "changed outside"),
         ];
         for (p, ok, want) in cases {
-            let err = p.check(root, ok, ok).unwrap_err();
+            let err = p.check(root, ok, ok, &|_, _| Ok(())).unwrap_err();
             assert!(err.contains(want), "{p:?}: {err}");
         }
         let mut p = patch(vec![], "", n);
         p.file = "bag-info.txt".into();
         assert!(
-            p.check(root, &any, &any)
+            p.check(root, &any, &any, &|_, _| Ok(()))
                 .unwrap_err()
                 .contains("never patches")
         );
         p.file = crate::audit::AUDIT_LOG.into();
         p.append = "{\"not\":\"an entry\"}\n".into();
         assert!(
-            p.check(root, &any, &any)
+            p.check(root, &any, &any, &|_, _| Ok(()))
                 .unwrap_err()
                 .contains("audit entry")
         );
@@ -398,6 +483,90 @@ mod tests {
         )
         .unwrap();
         let p = patch(vec![], "", n);
-        assert!(p.check(root, &any, &any).unwrap_err().contains("hard link"));
+        assert!(
+            p.check(root, &any, &any, &|_, _| Ok(()))
+                .unwrap_err()
+                .contains("hard link")
+        );
+    }
+
+    #[test]
+    fn an_append_cut_short_is_finished_and_nothing_else_is_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let text = manifest(root);
+        let path = root.join(super::super::MANIFEST);
+        let any = |_: &str| true;
+        let ok = |_: &str, _: &str| Ok(());
+        let new = format!("{B}  data/0011223344556677/normalized.wav\n");
+        let p = patch(vec![], &new, text.len());
+        // A crash part-way through the append: the replay finishes it.
+        fs::write(&path, format!("{text}{}", &new[..40])).unwrap();
+        p.check(root, &any, &any, &ok).unwrap();
+        p.apply(root).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), format!("{text}{new}"));
+        // A base before the end overwrites the last line: refused, whatever its length.
+        fs::write(&path, &text).unwrap();
+        let last = format!("{A}  {JSON}\n");
+        let over = patch(vec![], &new, text.len() - last.len());
+        let err = over.check(root, &any, &any, &ok).unwrap_err();
+        assert!(err.contains("not the start"), "{err}");
+        // So does an append whose first bytes are there but not the rest.
+        fs::write(&path, format!("{text}{}x", &new[..40])).unwrap();
+        assert!(p.check(root, &any, &any, &ok).is_err());
+        // A changed digest is only as good as what `verified` says of it.
+        fs::write(&path, &text).unwrap();
+        let line = format!("{A}  {ORIG}").len();
+        let d = patch(vec![((line + 1) as u64, B.into())], "", text.len());
+        let no = |_: &str, _: &str| Err("hashes to something else".to_string());
+        assert!(
+            d.check(root, &any, &any, &no)
+                .unwrap_err()
+                .contains("hashes")
+        );
+        d.check(root, &any, &any, &ok).unwrap();
+        // Once applied, the digest is there already: nothing is changed, nothing to hash.
+        d.apply(root).unwrap();
+        d.check(root, &any, &any, &no).unwrap();
+    }
+
+    #[test]
+    fn audit_appends_chain_from_the_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let path = root.join(crate::audit::AUDIT_LOG);
+        let pending = |op: &str| crate::audit::Pending {
+            op: op.into(),
+            ids: vec![],
+            details: serde_json::Value::Null,
+        };
+        let log = crate::audit::append("", &[pending("ingest"), pending("tag")], "a", "t");
+        fs::write(&path, &log).unwrap();
+        let new = crate::audit::new_lines(log.lines().last(), &[pending("tag")], "a", "t");
+        let any = |_: &str| true;
+        let ok = |_: &str, _: &str| Ok(());
+        let audit = |base: usize, append: &str| Patch {
+            file: crate::audit::AUDIT_LOG.into(),
+            base_len: base as u64,
+            writes: vec![],
+            append: append.into(),
+        };
+        audit(log.len(), &new).check(root, &any, &any, &ok).unwrap();
+        // The same line after the first one (as if the second were not there) does not chain.
+        let first = log.lines().next().unwrap();
+        let early = crate::audit::new_lines(Some(first), &[pending("tag")], "a", "t");
+        let err = audit(log.len(), &early)
+            .check(root, &any, &any, &ok)
+            .unwrap_err();
+        assert!(err.contains("does not chain"), "{err}");
+        // Nor does a first line on an empty log that claims a predecessor.
+        fs::remove_file(&path).unwrap();
+        assert!(audit(0, &new).check(root, &any, &any, &ok).is_err());
+        audit(
+            0,
+            &crate::audit::new_lines(None, &[pending("init")], "a", "t"),
+        )
+        .check(root, &any, &any, &ok)
+        .unwrap();
     }
 }
