@@ -325,8 +325,8 @@ fn chained_and_multiplexed_ogg_that_cannot_be_one_recording_are_refused_by_name(
 /// Damage a demuxer passes over as the end of the recording is refused, naming the file
 /// and where it is damaged, never kept as a shorter visit: a changed byte in a WebM block
 /// (red team: one kept 2.8 s, another 0.8 s, of a 4.0 s recording), a Duration longer than
-/// the audio, a live recording's cluster past the decoded end, and an ADTS file ending 1 to 6
-/// bytes into a frame header. The archive is left as it was; the intact files still ingest
+/// the audio, a live recording's cluster or last block past the decoded end, an end padding
+/// longer than its packet, and an ADTS file ending 1 to 6 bytes into a frame header. The archive is left as it was; the intact files still ingest
 /// whole.
 #[test]
 fn damage_that_ends_the_demuxer_early_is_refused_not_kept_short() {
@@ -370,7 +370,8 @@ fn damage_that_ends_the_demuxer_early_is_refused_not_kept_short() {
         "the audio ends at 4.023 s but the Matroska header declares 8.000 s",
     );
     // A live recording (no Duration) whose last cluster's timecode is 16.384 s.
-    let mut b = fs::read(containers("mediarecorder-live.webm")).unwrap();
+    let live = fs::read(containers("mediarecorder-live.webm")).unwrap();
+    let mut b = live.clone();
     let cluster = b
         .windows(4)
         .rposition(|w| w == [0x1F, 0x43, 0xB6, 0x75])
@@ -386,6 +387,29 @@ fn damage_that_ends_the_demuxer_early_is_refused_not_kept_short() {
         "cluster.webm",
         &b,
         "the audio ends at 4.023 s but a Matroska cluster starts at 16.384 s",
+    );
+    // A live recording's block grown by 70 bytes (0xAE → 0xF4), swallowing two packets:
+    // the walk goes on in step, but the audio falls 40 ms short of the last block.
+    let mut b = live.clone();
+    assert_eq!(
+        &b[4504..4506],
+        [0xA3, 0xAE],
+        "the fixture changed: find the block again"
+    );
+    b[4505] = 0xF4;
+    write(
+        "swallowed.webm",
+        &b,
+        "the audio ends at 3.983 s but its last Matroska block starts at 4.021 s",
+    );
+    // The last block's DiscardPadding (10 ms) made 120 ms: more than its 20 ms packet.
+    let mut b = webm.clone();
+    assert_eq!(&b[7212..7216], [0x75, 0xA2, 0x84, 0x00]);
+    b[7215] = 0x5A;
+    write(
+        "padding.webm",
+        &b,
+        "the last Matroska block's DiscardPadding (0.120 s) is longer than its audio (0.020 s)",
     );
     // ADTS cut 1 to 6 bytes into the header of the frame after the middle.
     let aac = fs::read(containers("note.aac")).unwrap();

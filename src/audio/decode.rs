@@ -248,8 +248,9 @@ pub struct AudioStream {
     decoded: u64,
     /// How far a Matroska file says its audio reaches, checked when the demuxer ends.
     reach: Option<Reach>,
-    /// The most frames one packet decoded to.
+    /// The most frames one packet decoded to, and the last packet's.
     largest: u64,
+    last: u64,
 }
 
 /// How far a Matroska file's audio must reach ([`super::mkv::MkvFacts`]): a demuxer that
@@ -260,8 +261,13 @@ struct Reach {
     duration_ns: Option<u64>,
     /// Where the last cluster starts, in nanoseconds after the first.
     cluster_ns: Option<u64>,
+    /// When the last audio block starts, in nanoseconds after the first.
+    last_block_ns: Option<u64>,
     /// Frames trimmed at the edges (pre-skip, end padding), which the duration may count.
     trimmed: u64,
+    /// Whether every packet's frames are counted from the first (Opus): the last block's
+    /// start is then reached within the trimmed frames, not merely within a packet.
+    exact: bool,
 }
 
 /// Where decoded audio comes from: symphonia for most formats; opus-pure (pure Rust,
@@ -578,7 +584,9 @@ impl AudioStream {
         let reach = facts.map(|f| Reach {
             duration_ns: f.duration_ns,
             cluster_ns: f.cluster_span_ns,
+            last_block_ns: f.last_block_ns,
             trimmed: 0,
+            exact: false,
         });
         // symphonia reads a CAF packet table's priming and valid frames but trims neither.
         let caf_table = (container == "caf").then_some(EdgeTrim {
@@ -634,6 +642,7 @@ impl AudioStream {
             decoded: 0,
             reach,
             largest: 0,
+            last: 0,
         })
     }
 
@@ -708,7 +717,9 @@ impl AudioStream {
                 reach = Some(Reach {
                     duration_ns: facts.duration_ns,
                     cluster_ns: facts.cluster_span_ns,
+                    last_block_ns: facts.last_block_ns,
                     trimmed: pre_skip + tail,
+                    exact: true,
                 });
                 EdgeTrim {
                     skip: pre_skip,
@@ -753,6 +764,7 @@ impl AudioStream {
             decoded: 0,
             reach,
             largest: 0,
+            last: 0,
         })
     }
 
@@ -798,6 +810,7 @@ impl AudioStream {
             decoded: 0,
             reach: None,
             largest: 0,
+            last: 0,
         })
     }
 
@@ -872,6 +885,7 @@ impl AudioStream {
             decoded: 0,
             reach: None,
             largest: 0,
+            last: 0,
         })
     }
 
@@ -904,6 +918,7 @@ impl AudioStream {
             }
             let frames = (self.buf.len() / channels) as u64;
             self.largest = self.largest.max(frames);
+            self.last = frames;
             let start = self.edge.skip.min(frames);
             self.edge.skip -= start;
             let mut end = frames;
@@ -956,6 +971,27 @@ impl AudioStream {
         if let Some(ns) = reach.cluster_ns.filter(|&ns| frames(ns) > reached) {
             return Err(AudioError::Corrupt(format!(
                 "the audio ends at {ends:.3} s but a Matroska cluster starts at {:.3} s",
+                secs(frames(ns))
+            )));
+        }
+        // DiscardPadding is silence added to its own block, so no longer than that packet.
+        if reach.exact && self.edge.tail > self.last {
+            return Err(AudioError::Corrupt(format!(
+                "the last Matroska block's DiscardPadding ({:.3} s) is longer than its audio \
+                 ({:.3} s)",
+                secs(u128::from(self.edge.tail)),
+                secs(u128::from(self.last))
+            )));
+        }
+        // Opus: the decoded frames and the pre-skip cover every block's start, give or take
+        // the timecodes' rounding (2 ms); a packet lost inside the file falls short.
+        let upto = match reach.exact {
+            true => u128::from(self.decoded + reach.trimmed) + rate / 500,
+            false => reached,
+        };
+        if let Some(ns) = reach.last_block_ns.filter(|&ns| frames(ns) > upto) {
+            return Err(AudioError::Corrupt(format!(
+                "the audio ends at {ends:.3} s but its last Matroska block starts at {:.3} s",
                 secs(frames(ns))
             )));
         }

@@ -77,6 +77,9 @@ pub struct MkvFacts {
     /// The last cluster's timecode after the first's, in nanoseconds: audio reaches at least
     /// this far.
     pub cluster_span_ns: Option<u64>,
+    /// When the audio track's last block starts, in nanoseconds after its first: the
+    /// decoded audio (with the pre-skip) reaches at least this far.
+    pub last_block_ns: Option<u64>,
 }
 
 /// Walks the elements of a Matroska/WebM file, following blocks of track `audio_track`.
@@ -98,6 +101,7 @@ pub fn scan<R: BufRead + Seek>(r: &mut R, audio_track: u64) -> io::Result<MkvFac
         tracks: Vec::new(),
         blocks: Vec::new(),
         cluster_times: None,
+        audio_blocks: None,
     };
     let whole = w.walk(end, 0, 0)?;
     w.facts.ends_cleanly = whole && w.pos == end && !w.cut_short;
@@ -119,6 +123,9 @@ pub fn scan<R: BufRead + Seek>(r: &mut R, audio_track: u64) -> io::Result<MkvFac
     w.facts.cluster_span_ns = w
         .cluster_times
         .map(|(first, last)| last.saturating_sub(first).saturating_mul(scale));
+    w.facts.last_block_ns = w.audio_blocks.map(|(first, last)| {
+        u64::try_from((last - first).max(0) * i128::from(scale)).unwrap_or(u64::MAX)
+    });
     Ok(w.facts)
 }
 
@@ -143,6 +150,8 @@ struct Walker<'a, R> {
     blocks: Vec<(u64, u64)>,
     /// The first and last cluster timecodes.
     cluster_times: Option<(u64, u64)>,
+    /// When the first and the last audio blocks start, in timecode-scale units.
+    audio_blocks: Option<(i128, i128)>,
 }
 
 /// One element's header: its ID, where its body starts, and where it ends (`None`: unknown
@@ -213,7 +222,7 @@ impl<R: BufRead + Seek> Walker<'_, R> {
                 SIMPLE_BLOCK => {
                     let Some(x) = known else { return Ok(false) };
                     let track = self.block_track(x)?;
-                    self.block_seen(track, at);
+                    self.block_seen(track, at, x)?;
                     if track == Some(self.audio_track) {
                         self.facts.tail_padding_ns = 0;
                     }
@@ -263,11 +272,12 @@ impl<R: BufRead + Seek> Walker<'_, R> {
         }
     }
 
-    /// Remembers that a block at `at` names `track`.
-    fn block_seen(&mut self, track: Option<u64>, at: u64) {
+    /// Remembers that a block at `at` (ending at `end`) names `track`, and when an audio
+    /// block starts (its timecode, after the cluster's).
+    fn block_seen(&mut self, track: Option<u64>, at: u64, end: u64) -> io::Result<()> {
         let Some(track) = track else {
             self.facts.invalid_at.get_or_insert(at);
-            return;
+            return Ok(());
         };
         if !self.blocks.iter().any(|&(t, _)| t == track) {
             if self.blocks.len() < MAX_TRACKS {
@@ -276,6 +286,16 @@ impl<R: BufRead + Seek> Walker<'_, R> {
                 self.facts.invalid_at.get_or_insert(at);
             }
         }
+        if track == self.audio_track && self.pos + 2 <= end {
+            let mut b = [0u8; 2];
+            self.r.read_exact(&mut b)?;
+            self.pos += 2;
+            let cluster = self.cluster_times.map_or(0, |(_, last)| last);
+            let t = i128::from(cluster) + i128::from(i16::from_be_bytes(b));
+            let (first, _) = self.audio_blocks.unwrap_or((t, t));
+            self.audio_blocks = Some((first, t));
+        }
+        Ok(())
     }
 
     fn track_entry(&mut self, end: u64) -> io::Result<bool> {
@@ -314,7 +334,7 @@ impl<R: BufRead + Seek> Walker<'_, R> {
             match e.id {
                 BLOCK => {
                     track = self.block_track(x)?;
-                    self.block_seen(track, at);
+                    self.block_seen(track, at, x)?;
                 }
                 DISCARD_PADDING => {
                     // A signed integer; only a positive one is end padding.
@@ -506,6 +526,7 @@ mod tests {
                 invalid_at: None,
                 duration_ns: None,
                 cluster_span_ns: Some(2_000_000),
+                last_block_ns: Some(2_000_000),
             }
         );
     }
@@ -557,6 +578,7 @@ mod tests {
         assert!(f.ends_cleanly);
         assert_eq!(f.duration_ns, Some(4_031_000_000));
         assert_eq!(f.cluster_span_ns, Some(200_000_000));
+        assert_eq!(f.last_block_ns, Some(200_000_000));
         // A block of a track the file does not declare.
         let second = cluster(200, block(2));
         let at = (whole.len() - second.len() + 12 + 10) as u64;
