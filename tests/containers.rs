@@ -326,7 +326,8 @@ fn chained_and_multiplexed_ogg_that_cannot_be_one_recording_are_refused_by_name(
 /// and where it is damaged, never kept as a shorter visit: a changed byte in a WebM block
 /// (red team: one kept 2.8 s, another 0.8 s, of a 4.0 s recording), a Duration longer than
 /// the audio, a live recording's cluster or last block past the decoded end, an end padding
-/// longer than its packet, and an ADTS file ending 1 to 6 bytes into a frame header. The archive is left as it was; the intact files still ingest
+/// longer than its packet, and an ADTS file ending 1 to 6 bytes into a frame header or
+/// with a frame's length changed. The archive is left as it was; the intact files still ingest
 /// whole.
 #[test]
 fn damage_that_ends_the_demuxer_early_is_refused_not_kept_short() {
@@ -431,6 +432,17 @@ fn damage_that_ends_the_demuxer_early_is_refused_not_kept_short() {
             &format!("file ends inside an ADTS frame (the one at byte {frame})"),
         );
     }
+    // The length of that frame changed by 8 bytes: symphonia would resynchronise past it.
+    let mut b = aac.clone();
+    b[frame + 4] ^= 0x01;
+    let h = &b[frame..frame + 7];
+    let next =
+        frame + ((usize::from(h[3] & 3) << 11) | (usize::from(h[4]) << 3) | usize::from(h[5] >> 5));
+    write(
+        "length.aac",
+        &b,
+        &format!("ADTS frame header at byte {next} is invalid"),
+    );
     for (path, why) in &cases {
         let out = visitrec()
             .arg("ingest")

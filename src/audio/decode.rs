@@ -567,13 +567,19 @@ impl AudioStream {
             }),
             None => track.num_frames,
         };
-        // symphonia's ADTS reader takes a header cut short for the end of the stream.
+        // symphonia's ADTS reader takes a header cut short for the end of the stream, and
+        // passes over frames whose header is damaged.
         if container == "aac"
-            && let Some(at) = super::adts::cut_frame(&mut BufReader::new(File::open(path)?))?
+            && let Some(damage) = super::adts::damage(&mut BufReader::new(File::open(path)?))?
         {
-            return Err(AudioError::Corrupt(format!(
-                "file ends inside an ADTS frame (the one at byte {at})"
-            )));
+            return Err(AudioError::Corrupt(match damage {
+                super::adts::Damage::Cut(at) => {
+                    format!("file ends inside an ADTS frame (the one at byte {at})")
+                }
+                super::adts::Damage::Invalid(at) => {
+                    format!("ADTS frame header at byte {at} is invalid")
+                }
+            }));
         }
         let track_id = track.id;
         let facts = match container.as_str() {
