@@ -321,3 +321,159 @@ fn chained_and_multiplexed_ogg_that_cannot_be_one_recording_are_refused_by_name(
         assert_eq!(snapshot(&archive), before, "{name} changed the archive");
     }
 }
+
+/// Damage a demuxer passes over as the end of the recording is refused, naming the file
+/// and where it is damaged, never kept as a shorter visit: a changed byte in a WebM block
+/// (red team: one kept 2.8 s, another 0.8 s, of a 4.0 s recording), a Duration longer than
+/// the audio, a live recording's cluster or last block past the decoded end, an end padding
+/// longer than its packet, and an ADTS file ending 1 to 6 bytes into a frame header or
+/// with a frame's length changed. The archive is left as it was; the intact files still ingest
+/// whole.
+#[test]
+fn damage_that_ends_the_demuxer_early_is_refused_not_kept_short() {
+    let (d, archive) = new_archive();
+    let before = snapshot(&archive);
+    let inbox = d.path().join("inbox");
+    fs::create_dir(&inbox).unwrap();
+    let mut cases: Vec<(PathBuf, String)> = Vec::new();
+    let mut write = |name: &str, bytes: &[u8], why: &str| {
+        let path = inbox.join(name);
+        fs::write(&path, bytes).unwrap();
+        cases.push((path, format!("damaged or truncated audio: {why}")));
+    };
+    let webm = fs::read(containers("mediarecorder.webm")).unwrap();
+    // A block's ID (0xA3) and a block's size (0x96) changed.
+    for (at, was, now, why) in [
+        (2648, 0xA3, 0x56, "Matroska element at byte 2648 is invalid"),
+        (1913, 0x96, 0xEB, "Matroska element at byte 2021 is invalid"),
+    ] {
+        assert_eq!(webm[at], was, "the fixture changed: find the block again");
+        let mut b = webm.clone();
+        b[at] = now;
+        write(&format!("byte{at}.webm"), &b, why);
+    }
+    // A block of track 2, which the file does not declare.
+    let mut b = webm.clone();
+    assert_eq!(&b[2648..2651], [0xA3, 0xA5, 0x81]);
+    b[2650] = 0x82;
+    write(
+        "track2.webm",
+        &b,
+        "Matroska element at byte 2648 is invalid",
+    );
+    // Info's Duration (an 8-byte float) says 8 s.
+    let mut b = webm.clone();
+    let at = b.windows(3).position(|w| w == [0x44, 0x89, 0x88]).unwrap() + 3;
+    b[at..at + 8].copy_from_slice(&8000.0f64.to_bits().to_be_bytes());
+    write(
+        "duration.webm",
+        &b,
+        "the audio ends at 4.023 s but the Matroska header declares 8.000 s",
+    );
+    // A live recording (no Duration) whose last cluster's timecode is 16.384 s.
+    let live = fs::read(containers("mediarecorder-live.webm")).unwrap();
+    let mut b = live.clone();
+    let cluster = b
+        .windows(4)
+        .rposition(|w| w == [0x1F, 0x43, 0xB6, 0x75])
+        .unwrap();
+    let at = cluster
+        + b[cluster..]
+            .windows(2)
+            .position(|w| w == [0xE7, 0x82])
+            .unwrap()
+        + 2;
+    b[at..at + 2].copy_from_slice(&[0x40, 0x00]);
+    write(
+        "cluster.webm",
+        &b,
+        "the audio ends at 4.023 s but a Matroska cluster starts at 16.384 s",
+    );
+    // A live recording's block grown by 70 bytes (0xAE → 0xF4), swallowing two packets:
+    // the walk goes on in step, but the audio falls 40 ms short of the last block.
+    let mut b = live.clone();
+    assert_eq!(
+        &b[4504..4506],
+        [0xA3, 0xAE],
+        "the fixture changed: find the block again"
+    );
+    b[4505] = 0xF4;
+    write(
+        "swallowed.webm",
+        &b,
+        "the audio ends at 3.983 s but its last Matroska block starts at 4.021 s",
+    );
+    // The last block's DiscardPadding (10 ms) made 120 ms: more than its 20 ms packet.
+    let mut b = webm.clone();
+    assert_eq!(&b[7212..7216], [0x75, 0xA2, 0x84, 0x00]);
+    b[7215] = 0x5A;
+    write(
+        "padding.webm",
+        &b,
+        "the last Matroska block's DiscardPadding (0.120 s) is longer than its audio (0.020 s)",
+    );
+    // ADTS cut 1 to 6 bytes into the header of the frame after the middle.
+    let aac = fs::read(containers("note.aac")).unwrap();
+    let (mut frame, mut frames) = (0, 0);
+    while frame < aac.len() / 2 {
+        frames += 1;
+        let h = &aac[frame..frame + 7];
+        assert_eq!(
+            (h[0], h[1] & 0xF6),
+            (0xFF, 0xF0),
+            "an ADTS header at {frame}"
+        );
+        frame += (usize::from(h[3] & 3) << 11) | (usize::from(h[4]) << 3) | usize::from(h[5] >> 5);
+    }
+    for cut in 1..7 {
+        write(
+            &format!("cut{cut}.aac"),
+            &aac[..frame + cut],
+            &format!("file ends inside an ADTS frame (the one at byte {frame})"),
+        );
+    }
+    // The length of that frame changed by 8 bytes: symphonia would resynchronise past it.
+    let mut b = aac.clone();
+    b[frame + 4] ^= 0x01;
+    let h = &b[frame..frame + 7];
+    let next =
+        frame + ((usize::from(h[3] & 3) << 11) | (usize::from(h[4]) << 3) | usize::from(h[5] >> 5));
+    write(
+        "length.aac",
+        &b,
+        &format!("ADTS frame header at byte {next} is invalid"),
+    );
+    for (path, why) in &cases {
+        let out = visitrec()
+            .arg("ingest")
+            .arg(&archive)
+            .arg(path)
+            .output()
+            .unwrap();
+        // Exit 1: the command ran and rejected its input (the documented code for ingest).
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{path:?}: {stderr}");
+        let line = format!("rejected  {}: {why}\n", path.display());
+        assert_eq!(stderr, line, "{path:?}");
+        assert_eq!(snapshot(&archive), before, "{path:?}");
+    }
+    // The intact recordings, and ADTS cut where a frame ends (ADTS declares no length),
+    // still ingest with their length.
+    let whole = inbox.join("whole-frames.aac");
+    fs::write(&whole, &aac[..frame]).unwrap();
+    let inputs = [
+        containers("mediarecorder.webm"),
+        containers("mediarecorder-live.webm"),
+        containers("note.aac"),
+        whole,
+    ];
+    let r = ingest_json(&archive, &inputs, &[]);
+    let seconds: Vec<f64> = r["ingested"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["duration_s"].as_f64().unwrap())
+        .collect();
+    let whole_s = ((frames * 1024) as f64 / 48.0).round() / 1000.0;
+    assert_eq!(seconds, [4.023, 4.023, 4.053, whole_s], "{r:#}");
+}

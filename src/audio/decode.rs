@@ -246,6 +246,28 @@ pub struct AudioStream {
     /// The limit, and the frames handed out so far.
     max: MaxDuration,
     decoded: u64,
+    /// How far a Matroska file says its audio reaches, checked when the demuxer ends.
+    reach: Option<Reach>,
+    /// The most frames one packet decoded to, and the last packet's.
+    largest: u64,
+    last: u64,
+}
+
+/// How far a Matroska file's audio must reach ([`super::mkv::MkvFacts`]): a demuxer that
+/// stops on damage ends the stream early, which only this tells from the real end.
+#[derive(Debug, Clone, Copy)]
+struct Reach {
+    /// The declared duration, in nanoseconds.
+    duration_ns: Option<u64>,
+    /// Where the last cluster starts, in nanoseconds after the first.
+    cluster_ns: Option<u64>,
+    /// When the last audio block starts, in nanoseconds after the first.
+    last_block_ns: Option<u64>,
+    /// Frames trimmed at the edges (pre-skip, end padding), which the duration may count.
+    trimmed: u64,
+    /// Whether every packet's frames are counted from the first (Opus): the last block's
+    /// start is then reached within the trimmed frames, not merely within a packet.
+    exact: bool,
 }
 
 /// Where decoded audio comes from: symphonia for most formats; opus-pure (pure Rust,
@@ -545,10 +567,33 @@ impl AudioStream {
             }),
             None => track.num_frames,
         };
+        // symphonia's ADTS reader takes a header cut short for the end of the stream, and
+        // passes over frames whose header is damaged.
+        if container == "aac"
+            && let Some(damage) = super::adts::damage(&mut BufReader::new(File::open(path)?))?
+        {
+            return Err(AudioError::Corrupt(match damage {
+                super::adts::Damage::Cut(at) => {
+                    format!("file ends inside an ADTS frame (the one at byte {at})")
+                }
+                super::adts::Damage::Invalid(at) => {
+                    format!("ADTS frame header at byte {at} is invalid")
+                }
+            }));
+        }
         let track_id = track.id;
-        let eof_ends = container == "matroska"
-            && super::mkv::scan(&mut BufReader::new(File::open(path)?), u64::from(track_id))?
-                .ends_cleanly;
+        let facts = match container.as_str() {
+            "matroska" => Some(mkv_facts(path, track_id)?),
+            _ => None,
+        };
+        let eof_ends = facts.as_ref().is_some_and(|f| f.ends_cleanly);
+        let reach = facts.map(|f| Reach {
+            duration_ns: f.duration_ns,
+            cluster_ns: f.cluster_span_ns,
+            last_block_ns: f.last_block_ns,
+            trimmed: 0,
+            exact: false,
+        });
         // symphonia reads a CAF packet table's priming and valid frames but trims neither.
         let caf_table = (container == "caf").then_some(EdgeTrim {
             skip: u64::from(track.delay.unwrap_or(0)),
@@ -601,6 +646,9 @@ impl AudioStream {
             eof_ends,
             max: MaxDuration::DEFAULT,
             decoded: 0,
+            reach,
+            largest: 0,
+            last: 0,
         })
     }
 
@@ -642,6 +690,7 @@ impl AudioStream {
         };
         let pre_skip = u64::from(head.pre_skip);
         let mut eof_ends = false;
+        let mut reach = None;
         let edge = match container {
             "isomp4" => opened
                 .mp4
@@ -665,16 +714,23 @@ impl AudioStream {
                 }
             }
             "matroska" => {
-                let facts =
-                    super::mkv::scan(&mut BufReader::new(File::open(path)?), u64::from(track.id))?;
+                let facts = mkv_facts(path, track.id)?;
                 eof_ends = facts.ends_cleanly;
                 let tail = (u128::from(facts.tail_padding_ns) * u128::from(opus::RATE)
                     + 500_000_000)
                     / 1_000_000_000;
+                let tail = u64::try_from(tail).unwrap_or(u64::MAX).min(MAX_TAIL);
+                reach = Some(Reach {
+                    duration_ns: facts.duration_ns,
+                    cluster_ns: facts.cluster_span_ns,
+                    last_block_ns: facts.last_block_ns,
+                    trimmed: pre_skip + tail,
+                    exact: true,
+                });
                 EdgeTrim {
                     skip: pre_skip,
                     keep: None,
-                    tail: u64::try_from(tail).unwrap_or(u64::MAX).min(MAX_TAIL),
+                    tail,
                 }
             }
             _ => EdgeTrim {
@@ -712,6 +768,9 @@ impl AudioStream {
             eof_ends,
             max: MaxDuration::DEFAULT,
             decoded: 0,
+            reach,
+            largest: 0,
+            last: 0,
         })
     }
 
@@ -755,6 +814,9 @@ impl AudioStream {
             eof_ends: false,
             max: MaxDuration::DEFAULT,
             decoded: 0,
+            reach: None,
+            largest: 0,
+            last: 0,
         })
     }
 
@@ -827,6 +889,9 @@ impl AudioStream {
             eof_ends: false,
             max: MaxDuration::DEFAULT,
             decoded: 0,
+            reach: None,
+            largest: 0,
+            last: 0,
         })
     }
 
@@ -854,9 +919,12 @@ impl AudioStream {
                 return Ok(None);
             }
             if !self.decode_next()? {
+                self.check_reach()?;
                 return Ok(None); // frames still held are the end padding
             }
             let frames = (self.buf.len() / channels) as u64;
+            self.largest = self.largest.max(frames);
+            self.last = frames;
             let start = self.edge.skip.min(frames);
             self.edge.skip -= start;
             let mut end = frames;
@@ -886,6 +954,54 @@ impl AudioStream {
             self.max.check(self.decoded, self.info.sample_rate, false)?;
             return Ok(Some(chunk));
         }
+    }
+
+    /// Refuses a Matroska stream that ended before its declared duration (by more than a
+    /// packet and the trimmed edges), or before a cluster's timecode: the demuxer stopped
+    /// on damage it passed over as the end.
+    fn check_reach(&self) -> Result<(), AudioError> {
+        let Some(reach) = self.reach else {
+            return Ok(());
+        };
+        let rate = u128::from(self.info.sample_rate);
+        let frames = |ns: u64| u128::from(ns) * rate / 1_000_000_000;
+        let reached = u128::from(self.decoded + self.largest + reach.trimmed);
+        let secs = |f: u128| f as f64 / rate as f64;
+        let ends = secs(u128::from(self.decoded));
+        if let Some(ns) = reach.duration_ns.filter(|&ns| frames(ns) > reached) {
+            return Err(AudioError::Corrupt(format!(
+                "the audio ends at {ends:.3} s but the Matroska header declares {:.3} s",
+                secs(frames(ns))
+            )));
+        }
+        if let Some(ns) = reach.cluster_ns.filter(|&ns| frames(ns) > reached) {
+            return Err(AudioError::Corrupt(format!(
+                "the audio ends at {ends:.3} s but a Matroska cluster starts at {:.3} s",
+                secs(frames(ns))
+            )));
+        }
+        // DiscardPadding is silence added to its own block, so no longer than that packet.
+        if reach.exact && self.edge.tail > self.last {
+            return Err(AudioError::Corrupt(format!(
+                "the last Matroska block's DiscardPadding ({:.3} s) is longer than its audio \
+                 ({:.3} s)",
+                secs(u128::from(self.edge.tail)),
+                secs(u128::from(self.last))
+            )));
+        }
+        // Opus: the decoded frames and the pre-skip cover every block's start, give or take
+        // the timecodes' rounding (2 ms); a packet lost inside the file falls short.
+        let upto = match reach.exact {
+            true => u128::from(self.decoded + reach.trimmed) + rate / 500,
+            false => reached,
+        };
+        if let Some(ns) = reach.last_block_ns.filter(|&ns| frames(ns) > upto) {
+            return Err(AudioError::Corrupt(format!(
+                "the audio ends at {ends:.3} s but its last Matroska block starts at {:.3} s",
+                secs(frames(ns))
+            )));
+        }
+        Ok(())
     }
 
     /// Decodes the next packet into `self.buf`; false at the end of the stream.
@@ -994,6 +1110,18 @@ impl AudioStream {
                 Ok(true)
             }
         }
+    }
+}
+
+/// The Matroska walker's facts about track `track` of `path`; a file with an element it
+/// cannot parse or a block of an undeclared track is damaged.
+fn mkv_facts(path: &Path, track: u32) -> Result<super::mkv::MkvFacts, AudioError> {
+    let facts = super::mkv::scan(&mut BufReader::new(File::open(path)?), u64::from(track))?;
+    match facts.invalid_at {
+        Some(at) => Err(AudioError::Corrupt(format!(
+            "Matroska element at byte {at} is invalid"
+        ))),
+        None => Ok(facts),
     }
 }
 

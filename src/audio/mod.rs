@@ -1,5 +1,6 @@
 //! Audio: content-based recognition, streaming decode, and container facts.
 
+pub mod adts;
 pub mod caf;
 pub mod container;
 pub mod decode;
