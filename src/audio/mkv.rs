@@ -300,13 +300,7 @@ impl<R: BufRead + Seek> Walker<'_, R> {
 
     fn track_entry(&mut self, end: u64) -> io::Result<bool> {
         while self.pos < end {
-            let at = self.pos;
-            let Some(e) = self.header(end)? else {
-                self.invalid(at, u64::MAX, end);
-                return Ok(false);
-            };
-            let Some(x) = e.end.filter(|&x| x <= end) else {
-                self.invalid(at, e.end.unwrap_or(0), end);
+            let Some((e, x)) = self.child(end)? else {
                 return Ok(false);
             };
             match (e.id, self.uint(x)?) {
@@ -323,12 +317,7 @@ impl<R: BufRead + Seek> Walker<'_, R> {
         let (mut track, mut padding) = (None, 0u64);
         while self.pos < end {
             let at = self.pos;
-            let Some(e) = self.header(end)? else {
-                self.invalid(at, u64::MAX, end);
-                return Ok(false);
-            };
-            let Some(x) = e.end.filter(|&x| x <= end) else {
-                self.invalid(at, e.end.unwrap_or(0), end);
+            let Some((e, x)) = self.child(end)? else {
                 return Ok(false);
             };
             match e.id {
@@ -376,6 +365,21 @@ impl<R: BufRead + Seek> Walker<'_, R> {
     }
 
     /// An element header at the current position, if a whole one fits before `end`.
+    /// The next element before `end` and where it ends, when both its header and its size
+    /// fit inside `end`; otherwise `None`, with the walk marked invalid at it.
+    fn child(&mut self, end: u64) -> io::Result<Option<(Element, u64)>> {
+        let at = self.pos;
+        let Some(e) = self.header(end)? else {
+            self.invalid(at, u64::MAX, end);
+            return Ok(None);
+        };
+        let Some(x) = e.end.filter(|&x| x <= end) else {
+            self.invalid(at, e.end.unwrap_or(0), end);
+            return Ok(None);
+        };
+        Ok(Some((e, x)))
+    }
+
     fn header(&mut self, end: u64) -> io::Result<Option<Element>> {
         let Some((id, _)) = self.vint(end, true)? else {
             return Ok(None);
