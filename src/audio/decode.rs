@@ -450,7 +450,38 @@ impl StreamInfo {
     }
 }
 
+/// What a backend's constructor knows of a stream; [`AudioStream::starting`] adds the state
+/// of a decode that has handed out nothing yet.
+struct StreamParts {
+    backend: Backend,
+    edge: EdgeTrim,
+    mp4: Option<Mp4Facts>,
+    tags: ContainerTags,
+    info: StreamInfo,
+}
+
 impl AudioStream {
+    /// A stream before its first frame: nothing buffered or handed out, the default limit,
+    /// no end-of-file rule and no reach to check (a backend that has them sets them).
+    fn starting(p: StreamParts) -> AudioStream {
+        AudioStream {
+            backend: p.backend,
+            edge: p.edge,
+            mp4: p.mp4,
+            tags: p.tags,
+            info: p.info,
+            buf: Vec::new(),
+            held: Vec::new(),
+            out: Vec::new(),
+            eof_ends: false,
+            max: MaxDuration::DEFAULT,
+            decoded: 0,
+            reach: None,
+            largest: 0,
+            last: 0,
+        }
+    }
+
     /// Opens `path`, recognising the container by its content (never by the file name), to
     /// decode at most `max` of audio: a longer length declared by the header is refused
     /// here, and [`Self::next_chunk`] fails as soon as decoding passes the limit.
@@ -623,32 +654,27 @@ impl AudioStream {
             .or(caf_table)
             .unwrap_or_default();
         Ok(AudioStream {
-            backend: Backend::Symphonia {
-                reader,
-                decoder,
-                track_id,
-                chained: ogg_links > 1,
-            },
-            edge,
-            mp4,
-            tags,
-            info: StreamInfo {
-                container,
-                codec,
-                sample_rate,
-                channels,
-                declared_frames,
-                extension,
-            },
-            buf: Vec::new(),
-            held: Vec::new(),
-            out: Vec::new(),
             eof_ends,
-            max: MaxDuration::DEFAULT,
-            decoded: 0,
             reach,
-            largest: 0,
-            last: 0,
+            ..AudioStream::starting(StreamParts {
+                backend: Backend::Symphonia {
+                    reader,
+                    decoder,
+                    track_id,
+                    chained: ogg_links > 1,
+                },
+                edge,
+                mp4,
+                tags,
+                info: StreamInfo {
+                    container,
+                    codec,
+                    sample_rate,
+                    channels,
+                    declared_frames,
+                    extension,
+                },
+            })
         })
     }
 
@@ -745,32 +771,27 @@ impl AudioStream {
         let channels = u16::from(head.channels);
         let track_id = track.id;
         Ok(AudioStream {
-            backend: Backend::OpusPackets(Box::new(OpusPackets {
-                reader,
-                track_id,
-                decoder: head.decoder()?,
-                block: vec![0.0; opus_pure::MAX_PACKET_SAMPLES * usize::from(channels)],
-            })),
-            edge,
-            mp4: opened.mp4,
-            tags: opened.tags,
-            info: StreamInfo {
-                container: opened.container,
-                codec: "opus".into(),
-                sample_rate: opus::RATE,
-                channels,
-                declared_frames,
-                extension: opened.extension,
-            },
-            buf: Vec::new(),
-            held: Vec::new(),
-            out: Vec::new(),
             eof_ends,
-            max: MaxDuration::DEFAULT,
-            decoded: 0,
             reach,
-            largest: 0,
-            last: 0,
+            ..AudioStream::starting(StreamParts {
+                backend: Backend::OpusPackets(Box::new(OpusPackets {
+                    reader,
+                    track_id,
+                    decoder: head.decoder()?,
+                    block: vec![0.0; opus_pure::MAX_PACKET_SAMPLES * usize::from(channels)],
+                })),
+                edge,
+                mp4: opened.mp4,
+                tags: opened.tags,
+                info: StreamInfo {
+                    container: opened.container,
+                    codec: "opus".into(),
+                    sample_rate: opus::RATE,
+                    channels,
+                    declared_frames,
+                    extension: opened.extension,
+                },
+            })
         })
     }
 
@@ -790,7 +811,7 @@ impl AudioStream {
         let mut links = layout.links.into_iter();
         let first = links.next().expect("a layout has at least one link");
         let link = OpusLink::open(&file, &first, channels)?;
-        Ok(AudioStream {
+        Ok(AudioStream::starting(StreamParts {
             backend: Backend::Opus(Box::new(OpusBackend {
                 file,
                 links,
@@ -808,16 +829,7 @@ impl AudioStream {
                 declared_frames: None,
                 extension: "opus",
             },
-            buf: Vec::new(),
-            held: Vec::new(),
-            out: Vec::new(),
-            eof_ends: false,
-            max: MaxDuration::DEFAULT,
-            decoded: 0,
-            reach: None,
-            largest: 0,
-            last: 0,
-        })
+        }))
     }
 
     fn open_amr_storage(path: &Path) -> Result<AudioStream, AudioError> {
@@ -866,7 +878,7 @@ impl AudioStream {
         config.sample_rate = codec_core::types::SampleRate::Rate8000;
         let codec = codec_core::codecs::amr::AmrCodec::new(&config)
             .map_err(|e| AudioError::UnsupportedCodec(format!("amr-nb ({e})")))?;
-        Ok(AudioStream {
+        Ok(AudioStream::starting(StreamParts {
             backend: Backend::Amr(Box::new(AmrBackend {
                 source,
                 codec,
@@ -883,16 +895,7 @@ impl AudioStream {
                 declared_frames: None,
                 extension: opened.extension,
             },
-            buf: Vec::new(),
-            held: Vec::new(),
-            out: Vec::new(),
-            eof_ends: false,
-            max: MaxDuration::DEFAULT,
-            decoded: 0,
-            reach: None,
-            largest: 0,
-            last: 0,
-        })
+        }))
     }
 
     /// What the container and codec say about the audio.
