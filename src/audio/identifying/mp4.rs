@@ -56,14 +56,15 @@ fn children(b: &[u8], mut pos: usize, end: usize) -> io::Result<Vec<Bx>> {
     Ok(out)
 }
 
-/// Where a `meta` box's children start: ISO `meta` is a full box (4 bytes of version and
-/// flags), QuickTime's is not.
-fn meta_children(b: &[u8], m: &Bx) -> usize {
-    if b.get(m.body + 4..m.body + 8) == Some(b"hdlr") {
-        m.body
+/// The boxes inside tag box `t` (`udta`, `meta`, `ilst`). ISO `meta` is a full box (4 bytes
+/// of version and flags before its children), QuickTime's is not.
+fn tag_children(b: &[u8], t: &Bx) -> io::Result<Vec<Bx>> {
+    let start = if &t.kind != b"meta" || b.get(t.body + 4..t.body + 8) == Some(b"hdlr") {
+        t.body
     } else {
-        (m.body + 4).min(m.end)
-    }
+        (t.body + 4).min(t.end)
+    };
+    children(b, start, t.end)
 }
 
 /// A top-level box of the file.
@@ -144,12 +145,7 @@ fn scan_tags(b: &[u8], parent: &Bx, kinds: &mut Kinds, depth: usize) -> io::Resu
     if depth > MAX_DEPTH {
         return Err(bad("boxes nested too deeply"));
     }
-    let start = if &parent.kind == b"meta" {
-        meta_children(b, parent)
-    } else {
-        parent.body
-    };
-    let boxes = children(b, start, parent.end)?;
+    let boxes = tag_children(b, parent)?;
     // Apple `mdta` keys: an `ilst` item's type is then a 1-based index into `keys`.
     let mut key_names: Vec<String> = Vec::new();
     if let Some(k) = boxes.iter().find(|c| &c.kind == b"keys") {
@@ -272,12 +268,7 @@ fn find_itunsmpb(b: &[u8], parent: &Bx, depth: usize) -> io::Result<Option<Vec<u
     if depth > MAX_DEPTH {
         return Err(bad("boxes nested too deeply"));
     }
-    let start = if &parent.kind == b"meta" {
-        meta_children(b, parent)
-    } else {
-        parent.body
-    };
-    for c in children(b, start, parent.end)? {
+    for c in tag_children(b, parent)? {
         let found = match &c.kind {
             b"meta" | b"udta" | b"ilst" => find_itunsmpb(b, &c, depth + 1)?,
             _ if is_itunsmpb(b, &c) => Some(b[c.start..c.end].to_vec()),
