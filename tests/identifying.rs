@@ -283,13 +283,7 @@ fn stripped_originals_decode_to_the_same_samples_and_carry_no_tag() {
     let dir = tempfile::tempdir().unwrap();
     let (archive, ids) = archive_with_all(dir.path());
     let export = dir.path().join("export");
-    visitrec()
-        .arg("encrypt")
-        .arg(&archive)
-        .args(["--all", "--strip-metadata", "-r", &recipient(), "--out"])
-        .arg(&export)
-        .assert()
-        .success();
+    export_stripped(&archive, &export);
     // Which originals were stripped: those that had tags (an untagged one is exported as is).
     let listed = fs::read_to_string(export.join("metadata-stripped.txt")).unwrap();
     let original_of = |id: &str| {
@@ -314,13 +308,7 @@ fn stripped_originals_decode_to_the_same_samples_and_carry_no_tag() {
     assert_eq!(code, 0, "{report:#}");
     // The stock age tool opens a stripped original to the same bytes as `decrypt`.
     let opened = dir.path().join("opened");
-    visitrec()
-        .arg("decrypt")
-        .arg(&export)
-        .args(["--identity", KEY, "--out"])
-        .arg(&opened)
-        .assert()
-        .success();
+    open_export(&export, &opened);
     let gapless = original_of(&ids["gapless-named.m4a"]);
     let by_age = dir.path().join("by-age.m4a");
     let st = tool("age")
@@ -442,21 +430,9 @@ fn an_mp3_keeps_its_gapless_comment_and_its_length() {
         serde_json::json!(["person"])
     );
     let export = dir.path().join("export");
-    visitrec()
-        .arg("encrypt")
-        .arg(&archive)
-        .args(["--all", "--strip-metadata", "-r", &recipient(), "--out"])
-        .arg(&export)
-        .assert()
-        .success();
+    export_stripped(&archive, &export);
     let opened = dir.path().join("opened");
-    visitrec()
-        .arg("decrypt")
-        .arg(&export)
-        .args(["--identity", KEY, "--out"])
-        .arg(&opened)
-        .assert()
-        .success();
+    open_export(&export, &opened);
     let stored = format!("data/{id}/original.mp3");
     let stripped = fs::read(opened.join(&stored)).unwrap();
     let kept = [
@@ -558,13 +534,7 @@ fn verify_needs_the_list_of_stripped_originals() {
     );
     let id = r["ingested"][0]["id"].as_str().unwrap().to_string();
     let export = dir.path().join("export");
-    visitrec()
-        .arg("encrypt")
-        .arg(&archive)
-        .args(["--all", "--strip-metadata", "-r", &recipient(), "--out"])
-        .arg(&export)
-        .assert()
-        .success();
+    export_stripped(&archive, &export);
     // The list may name only originals the export holds: checked without the key.
     let forged = dir.path().join("forged");
     copy_tree(&export, &forged);
@@ -734,21 +704,9 @@ fn appended_tags_xmp_and_trailing_bytes_are_found_and_stripped() {
     let ingested = r["ingested"].as_array().unwrap();
     assert_eq!(ingested.len(), files.len(), "{r:#}");
     let export = dir.path().join("export");
-    visitrec()
-        .arg("encrypt")
-        .arg(&archive)
-        .args(["--all", "--strip-metadata", "-r", &recipient(), "--out"])
-        .arg(&export)
-        .assert()
-        .success();
+    export_stripped(&archive, &export);
     let opened = dir.path().join("opened");
-    visitrec()
-        .arg("decrypt")
-        .arg(&export)
-        .args(["--identity", KEY, "--out"])
-        .arg(&opened)
-        .assert()
-        .success();
+    open_export(&export, &opened);
     for i in ingested {
         let id = i["id"].as_str().unwrap();
         let rec = recording(&archive, id);
@@ -790,4 +748,26 @@ fn appended_tags_xmp_and_trailing_bytes_are_found_and_stripped() {
             "{name}"
         );
     }
+}
+
+/// `encrypt --all --strip-metadata` of `archive` for the test recipient into `export`.
+fn export_stripped(archive: &Path, export: &Path) {
+    visitrec()
+        .arg("encrypt")
+        .arg(archive)
+        .args(["--all", "--strip-metadata", "-r", &recipient(), "--out"])
+        .arg(export)
+        .assert()
+        .success();
+}
+
+/// `decrypt` of `export` with the test key into `opened`.
+fn open_export(export: &Path, opened: &Path) {
+    visitrec()
+        .arg("decrypt")
+        .arg(export)
+        .args(["--identity", KEY, "--out"])
+        .arg(opened)
+        .assert()
+        .success();
 }
