@@ -23,6 +23,20 @@ fn plant_journal(archive: &Path, text: &str) {
     fs::write(archive.join(".visitrec/journal.json"), text).unwrap();
 }
 
+/// Runs a writer (`tag`) on `archive` with the planted `journal` pending: it must exit 2.
+/// Returns its stderr.
+fn tag_refused(archive: &Path, id: &str, journal: &str) -> String {
+    let out = visitrec()
+        .args(["tag"])
+        .arg(archive)
+        .args([id, "--set", "site=x"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{journal}: {err}");
+    err
+}
+
 #[test]
 fn a_planted_journal_is_never_applied() {
     let dir = tempfile::tempdir().unwrap();
@@ -41,14 +55,7 @@ fn a_planted_journal_is_never_applied() {
         r#"{"moves":[{"from":".visitrec/staging/s/x","to":"../victim.txt"}]}"#.to_string(),
     ] {
         plant_journal(&archive, &journal);
-        let out = visitrec()
-            .args(["tag"])
-            .arg(&archive)
-            .args([&id, "--set", "site=x"])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{journal}: {err}");
+        let err = tag_refused(&archive, &id, &journal);
         assert!(
             err.contains("journal.json") && err.contains("invalid commit journal"),
             "{err}"
@@ -133,14 +140,7 @@ fn a_planted_journal_patch_is_never_applied() {
         ),
     ] {
         plant_journal(&archive, &journal);
-        let out = visitrec()
-            .args(["tag"])
-            .arg(&archive)
-            .args([&id, "--set", "site=x"])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{journal}: {err}");
+        let err = tag_refused(&archive, &id, &journal);
         assert!(
             err.contains("journal.json") && err.contains(why),
             "{journal}: {err}"
@@ -316,14 +316,7 @@ fn a_planted_patch_never_overwrites_what_is_there() {
             kinds(&report).contains(&"bad-journal".to_string()),
             "{journal}: {report}"
         );
-        let out = visitrec()
-            .args(["tag"])
-            .arg(&archive)
-            .args([&id, "--set", "site=x"])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{journal}: {err}");
+        let err = tag_refused(&archive, &id, &journal);
         assert!(
             err.contains("journal.json") && err.contains(why) && err.lines().count() == 1,
             "{journal}: {err}"
