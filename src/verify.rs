@@ -231,11 +231,17 @@ pub struct VerifyOptions {
 
 /// Verifies the bag at `path`. Errors only when it cannot run at all (not a bag).
 pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Report> {
-    let archive = open_bag(path)?;
+    // A path that is no bag is refused before anything else.
+    open_bag(path)?;
     let checked_at = jiff::Timestamp::now()
         .round(jiff::Unit::Second)
         .unwrap_or_default();
     let snapshot = manifests_now(path)?;
+    // Opened after the snapshot, so what the checks read of the manifests is never older
+    // than the snapshot: a commit landing between the two then shows as a change at the end
+    // (and its files are not reported), instead of both snapshots being newer than the
+    // manifests the checks compared the payload with.
+    let archive = open_bag(path)?;
     let mut v = Verifier::start(&archive)?;
     let bag = v.check_bag()?;
     v.check_visitrec(path, opts, &bag)?;
