@@ -100,6 +100,8 @@ pub struct BlockMeter {
     block: usize,
     filled: usize,
     sum: f64,
+    /// The energy of the tile being filled (see [`BlockMeter::push_tiled`]).
+    tile: f64,
     blocks: Vec<f64>,
 }
 
@@ -112,6 +114,7 @@ impl BlockMeter {
             block: ((rate as usize) + 5) / 10,
             filled: 0,
             sum: 0.0,
+            tile: 0.0,
             blocks: Vec::new(),
         }
     }
@@ -121,13 +124,43 @@ impl BlockMeter {
         while !x.is_empty() {
             let n = (self.block - self.filled).min(x.len());
             self.filter.square_sum(&x[..n], &mut self.sum);
-            self.filled += n;
+            self.advance(n);
             x = &x[n..];
-            if self.filled == self.block {
-                self.blocks.push(self.sum / self.block as f64);
-                (self.sum, self.filled) = (0.0, 0);
-            }
         }
+    }
+
+    /// Feeds samples, appending to `tiles` the energy (sum of squares, K-weighted) of each
+    /// tile of `limit_model::TILE` samples that they complete. Tiles never straddle blocks:
+    /// the last of a block is shorter when the block is not a multiple of the tile.
+    pub fn push_tiled(&mut self, mut x: &[f32], tiles: &mut Vec<f32>) {
+        use super::limit_model::TILE;
+        while !x.is_empty() {
+            let tile_end = ((self.filled / TILE + 1) * TILE).min(self.block);
+            let n = (tile_end - self.filled).min(x.len());
+            let mut tile = 0.0;
+            self.filter.square_sum(&x[..n], &mut tile);
+            self.tile += tile;
+            self.sum += tile;
+            if self.filled + n == tile_end {
+                tiles.push(self.tile as f32);
+                self.tile = 0.0;
+            }
+            self.advance(n);
+            x = &x[n..];
+        }
+    }
+
+    fn advance(&mut self, n: usize) {
+        self.filled += n;
+        if self.filled == self.block {
+            self.blocks.push(self.sum / self.block as f64);
+            (self.sum, self.filled) = (0.0, 0);
+        }
+    }
+
+    /// Samples per 100 ms block.
+    pub fn block_len(&self) -> usize {
+        self.block
     }
 
     /// The mean square of each whole 100 ms block so far (the partial last one is not

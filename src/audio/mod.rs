@@ -5,6 +5,7 @@ pub mod caf;
 pub mod container;
 pub mod decode;
 pub mod identifying;
+pub mod limit_model;
 pub mod limiter;
 pub mod loudness;
 pub mod mkv;

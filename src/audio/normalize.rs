@@ -4,17 +4,20 @@
 //!
 //! In bounded memory: the first pass streams the decoded, resampled signal through the
 //! meter into a scratch file of `f32` samples (64 KB per second at 16 kHz), with each
-//! sample's true peak (8x oversampled) in a second one. When the gain that reaches the
-//! target would put the peaks over the ceiling, trial passes through the limiter (meter
-//! only, no file; two gains at once, one per core) find the gain whose limited output
-//! reaches the target; the last pass writes the WAV and measures it. Decoding twice would cost more CPU than the
-//! scratch files cost disk.
+//! sample's true peak (8x oversampled) in a second one and the tiles of the limiter's
+//! model (see `limit_model`) in a third. When the gain that reaches the target would put
+//! the peaks over the ceiling, the model finds the gain whose limited output reaches the
+//! target; the last pass writes the WAV through the limiter and measures it, and the gain
+//! is corrected and the WAV written again when the measurement misses the target by more
+//! than the model's tolerance. Decoding twice would cost more CPU than the scratch files
+//! cost disk.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 use super::decode::{AudioError, AudioStream, MaxDuration};
+use super::limit_model::{GAINS, Model, Tiler};
 use super::limiter::{Limiter, Reduction, TruePeak};
 use super::loudness::BlockMeter;
 use super::probe::AudioFacts;
@@ -120,6 +123,10 @@ impl DcBlocker {
     }
 }
 
+/// Chunks (of about 16k samples, 1 s at 16 kHz) queued for the VAD while it scores: more
+/// than the two minutes it scores at once on two cores (see `segment`).
+const VAD_QUEUE: usize = 256;
+
 /// Samples handed to the analysis thread at a time.
 const ANALYSIS_BATCH: usize = 32_768;
 
@@ -150,10 +157,12 @@ pub fn render(
     vad: bool,
     progress: FileProgress<'_>,
 ) -> Result<Rendered, AudioError> {
-    let result = render_inner(input, settings, max, (out_wav, scratch), vad, progress);
-    // Both scratch files go, whatever happened (a decode error leaves them half-written).
+    let paths = (out_wav, scratch);
+    let result = render_inner(input, settings, max, paths, vad, progress, SEARCH_LU);
+    // The scratch files go, whatever happened (a decode error leaves them half-written).
     let _ = std::fs::remove_file(scratch);
     let _ = std::fs::remove_file(peaks_path(scratch));
+    let _ = std::fs::remove_file(tiles_path(scratch));
     result
 }
 
@@ -164,46 +173,70 @@ struct Analysis {
     peak: f32,
 }
 
+/// Where the first pass writes what the analysis finds beside the samples, for the
+/// limiter: each sample's true peak, and the tiles the gain search models (see
+/// `limit_model`).
+struct AnalysisOut {
+    peaks: BufWriter<File>,
+    tiles: Tiler<BufWriter<File>>,
+}
+
 /// The analysis thread of the first pass: meters the chunks it is sent and finds their
-/// true peaks, writing those to `peaks_out` when given (the limiter reads them).
+/// true peaks, writing those and the tiles to `out` when given (the limiter reads them).
 fn analyse(
     rate: u32,
     chunks: std::sync::mpsc::Receiver<Vec<f32>>,
-    mut peaks_out: Option<BufWriter<File>>,
+    mut out: Option<AnalysisOut>,
 ) -> Result<Analysis, AudioError> {
     let mut meter = BlockMeter::new(rate);
     let mut detector = TruePeak::new();
     let mut peaks: Vec<f32> = Vec::new();
+    let mut energies: Vec<f32> = Vec::new();
     // The detector's first outputs are for the silence before the start.
     let mut lead = TruePeak::DELAY;
     let mut top = 0f32;
     let mut bytes = Vec::new();
-    let mut take = |peaks: &mut Vec<f32>| -> Result<(), AudioError> {
+    let mut take = |peaks: &mut Vec<f32>,
+                    energies: &[f32],
+                    out: &mut Option<AnalysisOut>|
+     -> Result<(), AudioError> {
         let skip = lead.min(peaks.len());
         lead -= skip;
         let fresh = &peaks[skip..];
         top = fresh.iter().fold(top, |m, p| m.max(*p));
-        if let Some(out) = peaks_out.as_mut() {
+        if let Some(out) = out.as_mut() {
             bytes.clear();
             bytes.extend(fresh.iter().flat_map(|p| p.to_le_bytes()));
-            out.write_all(&bytes).map_err(io_err)?;
+            out.peaks.write_all(&bytes).map_err(io_err)?;
+            out.tiles.peaks(fresh).map_err(io_err)?;
+            out.tiles.energies(energies).map_err(io_err)?;
         }
         peaks.clear();
         Ok(())
     };
+    let tiled = out.is_some();
     for chunk in chunks {
-        meter.push(&chunk);
+        if tiled {
+            energies.clear();
+            meter.push_tiled(&chunk, &mut energies);
+        } else {
+            meter.push(&chunk);
+        }
         detector.process(&chunk, &mut peaks);
-        take(&mut peaks)?;
+        take(&mut peaks, &energies, &mut out)?;
     }
     detector.finish(&mut peaks);
-    take(&mut peaks)?;
-    if let Some(out) = peaks_out {
-        out.into_inner().map_err(|e| io_err(e.into_error()))?;
+    take(&mut peaks, &[], &mut out)?;
+    if let Some(out) = out {
+        let flush = |w: BufWriter<File>| w.into_inner().map_err(|e| io_err(e.into_error()));
+        flush(out.peaks)?;
+        flush(out.tiles.into_inner())?;
     }
     Ok(Analysis { meter, peak: top })
 }
 
+/// [`render`], leaving the scratch files; the output counts as on target within
+/// `on_target_lu` of it (else it is written again with a corrected gain).
 fn render_inner(
     input: &Path,
     settings: &Settings,
@@ -211,6 +244,7 @@ fn render_inner(
     (out_wav, scratch): (&Path, &Path),
     vad: bool,
     progress: FileProgress<'_>,
+    on_target_lu: f64,
 ) -> Result<Rendered, AudioError> {
     let stream = AudioStream::open(input, max)?;
     let source_rate = f64::from(stream.info().sample_rate);
@@ -222,10 +256,19 @@ fn render_inner(
         crate::fsutil::create_new(scratch).map_err(AudioError::from)?,
     );
     let peaks_path = peaks_path(scratch);
-    // Only the limiter needs each sample's peak (the largest is measured anyway).
-    let peaks_out = if settings.limiter {
-        let f = crate::fsutil::create_new(&peaks_path).map_err(AudioError::from)?;
-        Some(BufWriter::with_capacity(1 << 20, f))
+    let tiles_path = tiles_path(scratch);
+    // Only the limiter needs each sample's peak and the tiles (the largest peak is
+    // measured anyway).
+    let analysis_out = if settings.limiter {
+        let create = |p: &Path| -> Result<BufWriter<File>, AudioError> {
+            let f = crate::fsutil::create_new(p).map_err(AudioError::from)?;
+            Ok(BufWriter::with_capacity(1 << 20, f))
+        };
+        let block = BlockMeter::new(settings.rate).block_len();
+        Some(AnalysisOut {
+            peaks: create(&peaks_path)?,
+            tiles: Tiler::new(block, create(&tiles_path)?),
+        })
     } else {
         None
     };
@@ -236,7 +279,7 @@ fn render_inner(
     // (here), loudness blocks and true peaks (worker), so the two cores stay busy.
     let (to_analysis, chunks) = std::sync::mpsc::sync_channel::<Vec<f32>>(8);
     let rate = settings.rate;
-    let analysis = std::thread::spawn(move || analyse(rate, chunks, peaks_out));
+    let analysis = std::thread::spawn(move || analyse(rate, chunks, analysis_out));
     {
         let mut pending: Vec<f32> = Vec::with_capacity(ANALYSIS_BATCH * 2);
         let mut sink = |piece: &[f32]| -> Result<(), AudioError> {
@@ -276,9 +319,11 @@ fn render_inner(
     let scratch = Scratch {
         samples: scratch,
         peaks: &peaks_path,
+        tiles: &tiles_path,
         rate: settings.rate,
     };
-    let result = finish_render(&scratch, settings, before, frames, vad, out_wav, progress);
+    let how = (frames, vad, on_target_lu);
+    let result = finish_render(&scratch, settings, before, how, out_wav, progress);
     let (vad_frames, after, gain_db, limiting, target_reached, note) = result?;
     Ok(Rendered {
         source,
@@ -304,26 +349,50 @@ type Finished = (
     Option<String>,
 );
 
-/// Chooses the gain (with trial passes through the limiter when it acts), then writes and
-/// measures the WAV.
+/// Chooses the gain (by the limiter's model when it acts), then writes and measures the
+/// WAV (`frames` long, scored for voice activity when `vad`); when the measured loudness
+/// misses the target by more than `on_target_lu`, corrects the model's aim by the miss and
+/// writes it again (at most [`MAX_REWRITES`] times).
 fn finish_render(
     scratch: &Scratch<'_>,
     settings: &Settings,
     before: Loudness,
-    frames: u64,
-    vad: bool,
+    (frames, vad, on_target_lu): (u64, bool, f64),
     out_wav: &Path,
     progress: FileProgress<'_>,
 ) -> Result<Finished, AudioError> {
-    let (gain_db, mut note) = if settings.limiter {
+    let (mut gain_db, mut note, search) = if settings.limiter {
         limited_gain(scratch, &before, settings)?
     } else {
         let (gain, _, note) = choose_gain(&before, settings);
-        (gain, note)
+        (gain, note, None)
     };
     let ceiling = settings.limiter.then(|| limiter_ceiling(settings));
-    let (vad_frames, after, reduction) =
-        write_wav(scratch, gain_db, ceiling, frames, vad, out_wav, progress)?;
+    let mut rewrites = 0;
+    let (vad_frames, after, reduction) = loop {
+        let written = write_wav(scratch, gain_db, ceiling, frames, vad, out_wav, progress)?;
+        let Some((search, measured)) = search.as_ref().zip(written.1.integrated_lufs) else {
+            break written;
+        };
+        let miss = measured - settings.target_lufs;
+        let short_at_most = miss < 0.0 && gain_db >= search.most;
+        if miss.abs() <= on_target_lu || short_at_most || rewrites == MAX_REWRITES {
+            break written;
+        }
+        let Some(predicted) = modelled(scratch, [gain_db; GAINS], settings)?[0] else {
+            break written;
+        };
+        let aim = settings.target_lufs - (measured - predicted);
+        let Some(better) = solve(scratch, settings, search, aim)? else {
+            break written;
+        };
+        if (better - gain_db).abs() < 0.005 {
+            break written;
+        }
+        std::fs::remove_file(out_wav).map_err(io_err)?;
+        (gain_db, rewrites) = (better, rewrites + 1);
+        note = search.note_at(gain_db);
+    };
     let target_reached = after
         .integrated_lufs
         .is_some_and(|l| (l - settings.target_lufs).abs() <= TOLERANCE_LU);
@@ -342,15 +411,29 @@ fn finish_render(
     Ok((vad_frames, after, gain_db, limiting, target_reached, note))
 }
 
+impl LimitedSearch {
+    /// The note for a limited rendering at `gain_db`: said only at the most gain allowed.
+    fn note_at(&self, gain_db: f64) -> Option<String> {
+        (gain_db >= self.most).then(|| self.note.clone())
+    }
+}
+
 /// Where the first pass keeps each sample's true peak, beside the samples' scratch file.
 fn peaks_path(scratch: &Path) -> std::path::PathBuf {
     scratch.with_extension("peaks")
 }
 
-/// The two scratch files of the first pass, at the output rate.
+/// Where the first pass keeps the tiles of the gain search, beside the samples' scratch
+/// file.
+fn tiles_path(scratch: &Path) -> std::path::PathBuf {
+    scratch.with_extension("tiles")
+}
+
+/// The scratch files of the first pass, at the output rate.
 struct Scratch<'a> {
     samples: &'a Path,
     peaks: &'a Path,
+    tiles: &'a Path,
     rate: u32,
 }
 
@@ -359,93 +442,154 @@ fn limiter_ceiling(s: &Settings) -> f32 {
     10f32.powf(((s.true_peak_dbtp - LIMITER_MARGIN_DB) / 20.0) as f32)
 }
 
-/// The loudness of the limited output with `gain_db`, by a pass over the scratch files
-/// (meter only, no file).
-fn trial(scratch: &Scratch<'_>, gain_db: f64, s: &Settings) -> Result<Option<f64>, AudioError> {
-    let mut m = BlockMeter::new(s.rate);
-    run_pass(scratch, gain_db, Some(limiter_ceiling(s)), |chunk| {
-        crate::interrupt::check()?;
-        m.push(chunk);
-        Ok(())
-    })?;
-    Ok(m.integrated())
+/// The model of the limiter (see `limit_model`) for `s`.
+fn model(s: &Settings) -> Model {
+    let limiter = Limiter::new(limiter_ceiling(s), s.rate, LOOKAHEAD_S, RELEASE_S);
+    Model {
+        block: BlockMeter::new(s.rate).block_len(),
+        window: limiter.latency() + 1,
+        release: limiter.release_coefficient(),
+        ceiling: limiter_ceiling(s),
+    }
 }
 
-/// The limited loudness is searched within this many LU of the target by trial passes;
-/// the gain of a bracket narrower than that is interpolated.
+/// The loudness of the limited output with each of `gains_db`, by the model.
+fn modelled(
+    scratch: &Scratch<'_>,
+    gains_db: [f64; GAINS],
+    s: &Settings,
+) -> Result<[Option<f64>; GAINS], AudioError> {
+    crate::interrupt::check()?;
+    let tiles = File::open(scratch.tiles).map_err(io_err)?;
+    let gains = gains_db.map(|g| 10f32.powf(g as f32 / 20.0));
+    model(s).loudness(tiles, gains).map_err(io_err)
+}
+
+/// The written output counts as on target within this many LU; further off, the gain is
+/// corrected and the output written again. (The model has come within 0.06 LU.)
 const SEARCH_LU: f64 = 0.15;
-/// The first round tries the target's gain and this many dB more.
-const FIRST_SPREAD_DB: f64 = 2.0;
-/// Later rounds try the predicted gain and this many dB more.
-const SPREAD_DB: f64 = 0.3;
+/// The model's search stops within this many LU of what it aims at.
+const MODEL_LU: f64 = 0.01;
+/// Times the output is written again when its measured loudness misses the target.
+const MAX_REWRITES: usize = 2;
+
+/// How the gain of a limited rendering is found: where the target's gain would put the
+/// peaks, the most gain allowed, and the note when that is not enough.
+struct LimitedSearch {
+    /// The gain that reaches the target with no limiting, dB.
+    wanted: f64,
+    /// The most gain allowed ([`MAX_LIMITING_DB`] above the linear limit), dB.
+    most: f64,
+    note: String,
+}
 
 /// The gain whose limited output reaches the target: the target's gain when the peaks
-/// stay under the ceiling with it; else found by rounds of two trial passes at once (one
-/// per core), each round's gains predicted from the secant of the two trials nearest the
-/// target, at most [`MAX_LIMITING_DB`] above the linear limit.
+/// stay under the ceiling with it (`None` for the search then); else the gain the model
+/// says reaches it, at most [`MAX_LIMITING_DB`] above the linear limit.
 fn limited_gain(
     scratch: &Scratch<'_>,
     before: &Loudness,
     s: &Settings,
-) -> Result<(f64, Option<String>), AudioError> {
+) -> Result<(f64, Option<String>, Option<LimitedSearch>), AudioError> {
     let (linear, _, note) = choose_gain(before, s);
     let (Some(loudness), Some(peak)) = (before.integrated_lufs, before.true_peak_dbtp) else {
-        return Ok((linear, note)); // silence: nothing to reach
+        return Ok((linear, note, None)); // silence: nothing to reach
     };
     let wanted = s.target_lufs - loudness;
     if peak + wanted <= s.true_peak_dbtp - LIMITER_MARGIN_DB {
-        return Ok((wanted, None));
+        return Ok((wanted, None, None));
     }
-    let most = (s.true_peak_dbtp - peak) + MAX_LIMITING_DB;
-    // (gain, how far short of the target its limited output is)
-    let mut tried: Vec<(f64, f64)> = Vec::new();
-    let mut next = [wanted.min(most), (wanted + FIRST_SPREAD_DB).min(most)];
-    let gain = loop {
-        let reached = std::thread::scope(|scope| {
-            let other = scope.spawn(|| trial(scratch, next[1], s));
-            let first = trial(scratch, next[0], s);
-            (first, other.join().expect("trial thread does not panic"))
-        });
-        for (g, r) in next.into_iter().zip([reached.0?, reached.1?]) {
-            match r {
-                Some(r) => tried.push((g, s.target_lufs - r)),
-                None => return Ok((linear, note)),
-            }
-        }
-        tried.sort_by(|a, b| a.1.abs().total_cmp(&b.1.abs()));
-        let (g0, short0) = tried[0];
-        if short0.abs() <= SEARCH_LU || (g0 >= most && short0 > 0.0) || tried.len() >= 8 {
-            break g0;
-        }
-        // The nearest trial on the other side of the target, if any, brackets it.
-        let other_side = tried.iter().find(|t| t.1.signum() != short0.signum());
-        if let Some(&(g1, short1)) = other_side.filter(|t| (t.0 - g0).abs() <= 2.0 * SPREAD_DB) {
-            break g0 + short0 * (g1 - g0) / (short0 - short1);
-        }
-        let (g1, short1) = tried[1];
-        // The limited loudness grows more slowly than the gain, never faster.
-        let slope = if (g1 - g0).abs() > 1e-6 {
-            ((short1 - short0) / (g0 - g1)).clamp(0.1, 1.0)
-        } else {
-            1.0
-        };
-        let g = (g0 + short0 / slope).min(most);
-        next = [g, (g + SPREAD_DB * short0.signum()).min(most)];
-    };
-    let note = (gain >= most).then(|| {
-        format!(
+    let search = LimitedSearch {
+        wanted,
+        most: (s.true_peak_dbtp - peak) + MAX_LIMITING_DB,
+        note: format!(
             "limited by {MAX_LIMITING_DB:.0} dB at most: reaching {:.1} LUFS would take more \
              (its peaks are {:.1} dB above its loudness)",
             s.target_lufs,
             peak - loudness
-        )
-    });
-    Ok((gain, note))
+        ),
+    };
+    match solve(scratch, s, &search, s.target_lufs)? {
+        Some(gain) => {
+            let note = (gain >= search.most).then(|| search.note.clone());
+            Ok((gain, note, Some(search)))
+        }
+        None => Ok((linear, note, None)),
+    }
+}
+
+/// The gain at which the model's loudness is `aim`: the most allowed when even that falls
+/// short, `None` when the model finds silence. Two rounds of [`GAINS`] evaluations on each
+/// core: the first from the gain without limiting to the most allowed, the second inside
+/// the step that crosses the aim; then the secant across the step that still does (the
+/// loudness grows smoothly with the gain).
+/// The gain where the line through two (gain, loudness over the aim) points crosses zero.
+fn secant((g0, over0): (f64, f64), (g1, over1): (f64, f64)) -> f64 {
+    g0 - over0 * (g1 - g0) / (over1 - over0)
+}
+
+fn solve(
+    scratch: &Scratch<'_>,
+    s: &Settings,
+    search: &LimitedSearch,
+    aim: f64,
+) -> Result<Option<f64>, AudioError> {
+    // Points from `lo` to `hi` inclusive, or between them when `inside`.
+    let round = |lo: f64, hi: f64, inside: bool| -> Result<Option<Vec<(f64, f64)>>, AudioError> {
+        let points = 2 * GAINS;
+        let at = |i: usize| match inside {
+            false => lo + (hi - lo) * i as f64 / (points - 1) as f64,
+            true => lo + (hi - lo) * (i + 1) as f64 / (points + 1) as f64,
+        };
+        let first: [f64; GAINS] = std::array::from_fn(at);
+        let second: [f64; GAINS] = std::array::from_fn(|i| at(GAINS + i));
+        let (a, b) = std::thread::scope(|scope| {
+            let other = scope.spawn(|| modelled(scratch, second, s));
+            let a = modelled(scratch, first, s);
+            (a, other.join().expect("model thread does not panic"))
+        });
+        let found = first.into_iter().zip(a?).chain(second.into_iter().zip(b?));
+        Ok(found
+            .map(|(g, l)| l.map(|l| (g, l - aim)))
+            .collect::<Option<Vec<_>>>())
+    };
+    // Brackets are (gain, how far over the aim the model's loudness is).
+    let first = search.wanted.min(search.most);
+    let (mut lo, mut hi) = ((first, -1.0), (search.most, 1.0));
+    for inside in [false, true] {
+        let Some(mut points) = round(lo.0, hi.0, inside)? else {
+            return Ok(None);
+        };
+        if inside {
+            points.insert(0, lo);
+            points.push(hi);
+        }
+        // By rising gain.
+        let last = points[points.len() - 1];
+        if last.1 <= 0.0 {
+            return Ok(Some(last.0));
+        }
+        if points[0].1 >= 0.0 {
+            return Ok(Some(points[0].0));
+        }
+        let cross = points
+            .windows(2)
+            .find(|w| w[0].1 < 0.0 && w[1].1 >= 0.0)
+            .map_or((points[0], last), |w| (w[0], w[1]));
+        (lo, hi) = cross;
+        if hi.1 - lo.1 <= MODEL_LU || hi.0 - lo.0 <= 0.01 {
+            break;
+        }
+    }
+    // After two rounds the bracket is 1/63 of the first: the secant across it is the gain.
+    Ok(Some(secant(lo, hi)))
 }
 
 /// Writes the WAV from the scratch files with `gain_db` and the limiter (at `ceiling`),
 /// scoring voice activity and measuring what is written: returns the VAD frames, the
-/// loudness and true peak of the file, and what the limiter took off.
+/// loudness and true peak of the file, and what the limiter took off. Three stages on
+/// their own threads, so both cores stay busy: the limiter and the file (here), the VAD
+/// (which scores its blocks on both cores), and the meter with the true-peak detector.
 fn write_wav(
     scratch: &Scratch<'_>,
     gain_db: f64,
@@ -465,52 +609,78 @@ fn write_wav(
     let out = crate::fsutil::create_new(out_wav).map_err(AudioError::from)?;
     let mut wav = hound::WavWriter::new(BufWriter::with_capacity(1 << 20, out), spec)
         .map_err(AudioError::from)?;
-    let mut scorer = if vad {
-        Some(VadScorer::new(rate)?)
-    } else {
-        None
-    };
-    let mut after = BlockMeter::new(rate);
-    let mut detector = TruePeak::new();
-    let mut peaks = Vec::new();
     let at = |written: u64| Position::Audio {
         done_s: written as f64 / f64::from(rate),
         total_s: Some(frames as f64 / f64::from(rate)),
     };
     let mut ticker = progress.phase(Phase::Normalize, at(0));
-    let mut written = 0u64;
-    let mut pcm: Vec<i16> = Vec::with_capacity(16_384);
-    let mut peak = 0f32;
-    let reduction = run_pass(scratch, gain_db, ceiling, |chunk| {
-        crate::interrupt::check()?;
-        written += chunk.len() as u64;
-        ticker.at(at(written));
-        pcm.clear();
-        pcm.extend(chunk.iter().map(|&x| to_i16(x)));
-        let mut w = wav.get_i16_writer(pcm.len() as u32);
-        for s in &pcm {
-            w.write_sample(*s);
-        }
-        w.flush().map_err(AudioError::from)?;
-        if let Some(sc) = scorer.as_mut() {
-            sc.push(&pcm)?;
-        }
-        after.push(chunk);
-        peaks.clear();
-        detector.process(chunk, &mut peaks);
-        peak = peaks.iter().fold(peak, |m, p| m.max(*p));
-        Ok(())
-    })?;
-    detector.finish(&mut peaks);
-    peak = peaks.iter().fold(peak, |m, p| m.max(*p));
-    let vad_frames = scorer.map(VadScorer::finish).transpose()?;
-    wav.finalize().map_err(AudioError::from)?;
-    File::open(out_wav)
-        .and_then(|f| f.sync_all())
-        .map_err(io_err)?;
-    ticker.finish(at(written));
-    // Measured on what was written, the true peak by the 8x detector.
-    Ok((vad_frames, measure(&after, peak), reduction))
+    std::thread::scope(|scope| {
+        let (to_meter, for_meter) = std::sync::mpsc::sync_channel::<Vec<f32>>(8);
+        let metering = scope.spawn(move || {
+            let mut after = BlockMeter::new(rate);
+            let mut detector = TruePeak::new();
+            let (mut peaks, mut top) = (Vec::new(), 0f32);
+            // The detector's first outputs are for the silence before the start.
+            let mut lead = TruePeak::DELAY;
+            let mut take = |peaks: &mut Vec<f32>| {
+                let skip = lead.min(peaks.len());
+                lead -= skip;
+                top = peaks[skip..].iter().fold(top, |m, p| m.max(*p));
+                peaks.clear();
+            };
+            for chunk in for_meter {
+                after.push(&chunk);
+                detector.process(&chunk, &mut peaks);
+                take(&mut peaks);
+            }
+            detector.finish(&mut peaks);
+            take(&mut peaks);
+            measure(&after, top)
+        });
+        // The VAD scores a batch of blocks at a time: the queue holds more than a batch,
+        // so the limiter runs on while it scores.
+        let (to_vad, for_vad) = std::sync::mpsc::sync_channel::<Vec<i16>>(VAD_QUEUE);
+        let scoring = vad.then(|| {
+            scope.spawn(move || -> Result<VadFrames, AudioError> {
+                let mut scorer = VadScorer::new(rate)?;
+                for pcm in for_vad {
+                    scorer.push(&pcm)?;
+                }
+                scorer.finish()
+            })
+        });
+        let mut written = 0u64;
+        let reduction = run_pass(scratch, gain_db, ceiling, |chunk| {
+            crate::interrupt::check()?;
+            written += chunk.len() as u64;
+            ticker.at(at(written));
+            let pcm: Vec<i16> = chunk.iter().map(|&x| to_i16(x)).collect();
+            let mut w = wav.get_i16_writer(pcm.len() as u32);
+            for s in &pcm {
+                w.write_sample(*s);
+            }
+            w.flush().map_err(AudioError::from)?;
+            // A closed channel means that stage failed: its error is reported below.
+            if vad {
+                let _ = to_vad.send(pcm);
+            }
+            let _ = to_meter.send(chunk.to_vec());
+            Ok(())
+        });
+        drop((to_vad, to_meter));
+        let after = metering.join().expect("meter thread does not panic");
+        let vad_frames = scoring
+            .map(|t| t.join().expect("VAD thread does not panic"))
+            .transpose();
+        let (reduction, vad_frames) = (reduction?, vad_frames?);
+        wav.finalize().map_err(AudioError::from)?;
+        File::open(out_wav)
+            .and_then(|f| f.sync_all())
+            .map_err(io_err)?;
+        ticker.finish(at(written));
+        // Measured on what was written, the true peak by the 8x detector.
+        Ok((vad_frames, after, reduction))
+    })
 }
 
 /// Reads the scratch files once, applying `gain_db` and, with a `ceiling`, the limiter;
@@ -714,6 +884,58 @@ mod tests {
                 .unwrap();
         assert_eq!(r.vad_frames.unwrap(), from_file);
         assert!(!dir.path().join("s.f32").exists(), "scratch removed");
+    }
+
+    #[test]
+    fn a_miss_is_corrected_by_writing_again_with_the_measured_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let input =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/phone/dictation.wav");
+        let settings = Settings::default();
+        let run = |name: &str, on_target: f64| {
+            let out = dir.path().join(format!("{name}.wav"));
+            let scratch = dir.path().join(format!("{name}.f32"));
+            let max = MaxDuration::DEFAULT;
+            let none = FileProgress::none();
+            let r = render_inner(
+                &input,
+                &settings,
+                max,
+                (&out, &scratch),
+                false,
+                none,
+                on_target,
+            );
+            let r = r.unwrap();
+            let miss = (r.after.integrated_lufs.unwrap() - settings.target_lufs).abs();
+            (r, miss, out)
+        };
+        let (once, first_miss, _) = run("once", SEARCH_LU);
+        assert!(
+            once.limiting.unwrap().max_db > 1.0,
+            "the limiter acts: {once:?}"
+        );
+        // Asked to be on target to the thousandth, it writes again from the measured miss.
+        let (again, miss, out) = run("again", 0.001);
+        assert!(
+            miss < first_miss / 2.0 && miss < 0.02,
+            "{first_miss} then {miss}"
+        );
+        assert_ne!(again.gain_db, once.gain_db);
+        // The file is the last one written, measured as such.
+        let (frames, _) =
+            crate::audio::segment::score_wav(&out, MaxDuration::DEFAULT, FileProgress::none())
+                .unwrap();
+        assert_eq!(frames.scores.len() as u64, again.frames / 256);
+        let mut m = BlockMeter::new(16_000);
+        let mut reader = hound::WavReader::open(&out).unwrap();
+        let x: Vec<f32> = reader
+            .samples::<i16>()
+            .map(|s| f32::from(s.unwrap()) / 32767.0)
+            .collect();
+        m.push(&x);
+        let measured = m.integrated().unwrap();
+        assert!((measured - again.after.integrated_lufs.unwrap()).abs() < 1e-6);
     }
 
     #[test]
