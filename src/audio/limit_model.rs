@@ -162,7 +162,7 @@ impl Model {
         let mut reader = std::io::BufReader::with_capacity(1 << 16, tiles);
         let mut buf = vec![0u8; 8 * 4096];
         loop {
-            let n = read_full(&mut reader, &mut buf)?;
+            let n = read_units(&mut reader, &mut buf, 8)?;
             if n == 0 {
                 break;
             }
@@ -314,7 +314,8 @@ impl<'a> Run<'a> {
     }
 }
 
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+/// Fills `buf` from `r` as far as it can; the bytes read, cut down to whole `unit`s.
+pub(super) fn read_units(r: &mut impl Read, buf: &mut [u8], unit: usize) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..]) {
@@ -324,7 +325,7 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
             Err(e) => return Err(e),
         }
     }
-    Ok(n - n % 8)
+    Ok(n - n % unit)
 }
 
 #[cfg(test)]

@@ -13,11 +13,11 @@
 //! cost disk.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Write};
 use std::path::Path;
 
 use super::decode::{AudioError, AudioStream, MaxDuration};
-use super::limit_model::{GAINS, Model, Tiler};
+use super::limit_model::{GAINS, Model, Tiler, read_units};
 use super::limiter::{Limiter, Reduction, TruePeak};
 use super::loudness::BlockMeter;
 use super::probe::AudioFacts;
@@ -704,7 +704,7 @@ fn run_pass(
     let mut out: Vec<f32> = Vec::with_capacity(16_384);
     let quantize = |y: &mut f32| *y = f32::from(to_i16(*y)) / 32767.0;
     loop {
-        let n = read_full(&mut samples, &mut xb).map_err(io_err)?;
+        let n = read_units(&mut samples, &mut xb, 4).map_err(io_err)?;
         if n == 0 {
             break;
         }
@@ -713,7 +713,7 @@ fn run_pass(
         xs.extend(xb[..n].chunks_exact(4).map(f32_le));
         match (limiter.as_mut(), peaks.as_mut()) {
             (Some(l), Some(peaks)) => {
-                let m = read_full(peaks, &mut pb[..n]).map_err(io_err)?;
+                let m = read_units(peaks, &mut pb[..n], 4).map_err(io_err)?;
                 if m != n {
                     return Err(AudioError::Corrupt("the peak scratch file is short".into()));
                 }
@@ -819,19 +819,6 @@ fn choose_gain(before: &Loudness, s: &Settings) -> (f64, bool, Option<String>) {
         }
         _ => (wanted, true, None),
     }
-}
-
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n - n % 4)
 }
 
 #[cfg(test)]
