@@ -171,7 +171,8 @@ pub fn load(archive: &Archive, rec: &Recording) -> Result<Option<Envelope>> {
 }
 
 /// Builds an envelope from samples given in order.
-struct Builder {
+#[derive(Debug)]
+pub struct Builder {
     rate: u32,
     frames: u64,
     columns: u64,
@@ -185,7 +186,8 @@ struct Builder {
 }
 
 impl Builder {
-    fn new(rate: u32, frames: u64) -> Builder {
+    /// The envelope of `frames` frames at `rate`, to be pushed in order.
+    pub fn new(rate: u32, frames: u64) -> Builder {
         let columns = frames.min(COLUMNS as u64);
         Builder {
             rate,
@@ -207,7 +209,8 @@ impl Builder {
         ((u128::from(column) + 1) * u128::from(frames) / u128::from(columns)) as u64
     }
 
-    fn push(&mut self, pcm: &[i16]) {
+    /// The next samples.
+    pub fn push(&mut self, pcm: &[i16]) {
         let mut rest = pcm;
         while !rest.is_empty() {
             let take = (self.end - self.done).min(rest.len() as u64) as usize;
@@ -237,7 +240,8 @@ impl Builder {
         self.end = Self::end_of(next, self.frames, self.columns);
     }
 
-    fn finish(self) -> Envelope {
+    /// The envelope of the samples pushed.
+    pub fn finish(self) -> Envelope {
         Envelope {
             schema: 1,
             sample_rate: self.rate,

@@ -64,6 +64,48 @@ fn hash_reader_in(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<Fix
     })
 }
 
+/// A writer that hashes what passes through it (so a file just written need not be read
+/// back to be hashed).
+#[derive(Debug)]
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    /// Hashes what is written to `inner`.
+    pub fn new(inner: W) -> HashingWriter<W> {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            size: 0,
+        }
+    }
+
+    /// The writer and the fixity of everything written through it.
+    pub fn finish(self) -> (W, Fixity) {
+        let fixity = Fixity {
+            sha256: hex::encode(self.hasher.finalize()),
+            size: self.size,
+        };
+        (self.inner, fixity)
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Hashes the file at `path`.
 pub fn hash_file(path: &Path) -> Result<Fixity> {
     let file = File::open(path).at(path)?;

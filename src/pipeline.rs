@@ -457,7 +457,12 @@ pub(crate) fn stage_normalized(
     let slot = w.new_staging_slot()?;
     let out = slot.join(NORMALIZED_WAV);
     let scratch = slot.join("scratch.f32");
-    let r = normalize::render(source, settings, max, (&out, &scratch), vad, progress);
+    let mut envelope = EnvelopeTap(None);
+    let taps = normalize::Taps {
+        vad,
+        listener: Some(&mut envelope),
+    };
+    let r = normalize::render(source, settings, max, (&out, &scratch), taps, progress);
     let r = r.map_err(|e| {
         // Nothing of a refused rendition is kept, not even in staging.
         let _ = std::fs::remove_dir_all(&slot);
@@ -485,10 +490,25 @@ pub(crate) fn stage_normalized(
         envelope: None,
     });
     // The envelope goes first: callers take the WAV as the last file staged.
-    stage_envelope(staged, &out, &slot)?;
-    let fixity = hash::hash_file(&out)?;
-    staged.puts.push((out, rel, fixity));
+    let env = envelope.0.expect("the WAV was written").finish();
+    put_envelope(staged, &env, &slot)?;
+    staged.puts.push((out, rel, r.fixity.clone()));
     Ok(r)
+}
+
+/// Builds the envelope of the WAV as it is written (from its last start).
+struct EnvelopeTap(Option<envelope::Builder>);
+
+impl normalize::Listener for EnvelopeTap {
+    fn start(&mut self, rate: u32, frames: u64) {
+        self.0 = Some(envelope::Builder::new(rate, frames));
+    }
+
+    fn samples(&mut self, pcm: &[i16]) {
+        if let Some(b) = self.0.as_mut() {
+            b.push(pcm);
+        }
+    }
 }
 
 /// Makes the envelope of the normalized WAV `wav` into the staging folder `slot` and
@@ -498,8 +518,18 @@ pub(crate) fn stage_envelope(
     wav: &Path,
     slot: &Path,
 ) -> std::result::Result<(), StageError> {
-    let out = slot.join(envelope::ENVELOPE_JSON);
     let env = Envelope::of_wav(wav).map_err(|e| StageError::from_audio(e, wav))?;
+    put_envelope(staged, &env, slot)
+}
+
+/// Writes the envelope `env` of the normalized WAV into the staging folder `slot` and
+/// records it in `staged.rec` (which must be normalized).
+fn put_envelope(
+    staged: &mut Staged,
+    env: &Envelope,
+    slot: &Path,
+) -> std::result::Result<(), StageError> {
+    let out = slot.join(envelope::ENVELOPE_JSON);
     crate::fsutil::write_new(&out, &env.to_json())?;
     let rel = record::payload_path(&staged.rec.id, envelope::ENVELOPE_JSON);
     let fixity = hash::hash_file(&out)?;
@@ -579,9 +609,9 @@ pub(crate) fn stage_segments(
             label: span.label.clone(),
         });
     }
-    segment::cut_all(wav, &cuts, progress).map_err(|e| StageError::from_audio(e, &slot))?;
-    for ((_, _, out), seg) in cuts.into_iter().zip(&segments) {
-        let fixity = hash::hash_file(&out)?;
+    let fixities =
+        segment::cut_all(wav, &cuts, progress).map_err(|e| StageError::from_audio(e, &slot))?;
+    for (((_, _, out), seg), fixity) in cuts.into_iter().zip(&segments).zip(fixities) {
         staged.puts.push((out, seg.path.clone(), fixity));
     }
     // Old segment files that the new set overwrites are replaced, not removed.

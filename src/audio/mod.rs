@@ -16,3 +16,4 @@ pub mod opus;
 pub mod probe;
 pub mod resample;
 pub mod segment;
+pub mod wav16;

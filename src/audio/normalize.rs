@@ -23,6 +23,8 @@ use super::loudness::BlockMeter;
 use super::probe::AudioFacts;
 use super::resample::MonoResampler;
 use super::segment::{VadFrames, VadScorer};
+use super::wav16::Wav16Writer;
+use crate::hash::Fixity;
 use crate::progress::{FileProgress, Phase, Position};
 
 /// What to aim for.
@@ -85,6 +87,8 @@ pub struct Rendered {
     pub before: Loudness,
     /// Measured on the 16-bit output.
     pub after: Loudness,
+    /// The output file's hash and size, taken as it was written.
+    pub fixity: Fixity,
     /// Gain applied before the limiter, dB.
     pub gain_db: f64,
     /// What the limiter took off (`None` with the limiter off).
@@ -93,6 +97,23 @@ pub struct Rendered {
     pub target_reached: bool,
     /// Why not, when it was not.
     pub note: Option<String>,
+}
+
+/// What is done with the samples of the WAV besides writing them.
+pub struct Taps<'a> {
+    /// Score them for voice activity (saving `segment` a pass over the file).
+    pub vad: bool,
+    /// Hand them to this listener as they are written.
+    pub listener: Option<&'a mut dyn Listener>,
+}
+
+/// Receives the samples of a WAV as [`render`] writes them.
+pub trait Listener {
+    /// A writing of `frames` frames at `rate` begins. When the output misses the target the
+    /// WAV is written again with a corrected gain: what came before a new start is void.
+    fn start(&mut self, rate: u32, frames: u64);
+    /// The next samples written.
+    fn samples(&mut self, pcm: &[i16]);
 }
 
 /// One-pole DC blocker (high-pass near 10 Hz), started on the first sample so it adds no
@@ -142,8 +163,8 @@ fn io_err(e: std::io::Error) -> AudioError {
 }
 
 /// Normalizes `input` into the new 16-bit mono WAV `out_wav`, using `scratch` (a new file
-/// path in the same staging folder, removed afterwards) between the passes. With `vad`,
-/// also scores the output for voice activity on the way out (saving `segment` a pass).
+/// path in the same staging folder, removed afterwards) between the passes, handing the
+/// samples written to `taps` on their way out.
 /// An input longer than `max` is refused: before anything is written when its header says
 /// so, else as soon as decoding passes the limit (the scratch file then holds at most
 /// `max` of audio, and is removed). Reports both passes to `progress` ([`Phase::Decode`],
@@ -154,11 +175,11 @@ pub fn render(
     settings: &Settings,
     max: MaxDuration,
     (out_wav, scratch): (&Path, &Path),
-    vad: bool,
+    taps: Taps<'_>,
     progress: FileProgress<'_>,
 ) -> Result<Rendered, AudioError> {
     let paths = (out_wav, scratch);
-    let result = render_inner(input, settings, max, paths, vad, progress, SEARCH_LU);
+    let result = render_inner(input, settings, max, paths, taps, progress, SEARCH_LU);
     // The scratch files go, whatever happened (a decode error leaves them half-written).
     let _ = std::fs::remove_file(scratch);
     let _ = std::fs::remove_file(peaks_path(scratch));
@@ -242,7 +263,7 @@ fn render_inner(
     settings: &Settings,
     max: MaxDuration,
     (out_wav, scratch): (&Path, &Path),
-    vad: bool,
+    mut taps: Taps<'_>,
     progress: FileProgress<'_>,
     on_target_lu: f64,
 ) -> Result<Rendered, AudioError> {
@@ -322,42 +343,48 @@ fn render_inner(
         tiles: &tiles_path,
         rate: settings.rate,
     };
-    let how = (frames, vad, on_target_lu);
+    let how = (frames, &mut taps, on_target_lu);
     let result = finish_render(&scratch, settings, before, how, out_wav, progress);
-    let (vad_frames, after, gain_db, limiting, target_reached, note) = result?;
+    let (written, gain_db, target_reached, note) = result?;
     Ok(Rendered {
         source,
-        vad_frames,
+        vad_frames: written.vad_frames,
         frames,
         before,
-        after,
+        after: written.after,
+        fixity: written.fixity,
         gain_db,
-        limiting,
+        limiting: settings.limiter.then_some(written.reduction),
         target_reached,
         note,
     })
 }
 
-/// What the passes after decoding found: VAD frames, the loudness of the written file, the
-/// gain, the limiting, whether the target was reached, and why not.
-type Finished = (
-    Option<VadFrames>,
-    Loudness,
-    f64,
-    Option<Reduction>,
-    bool,
-    Option<String>,
-);
+/// What the passes after decoding found: what was written, the gain, whether the target
+/// was reached, and why not.
+type Finished = (Written, f64, bool, Option<String>);
+
+/// What writing the WAV found.
+struct Written {
+    /// Voice-activity frames of the samples, when asked for.
+    vad_frames: Option<VadFrames>,
+    /// The loudness and true peak of the file.
+    after: Loudness,
+    /// What the limiter took off.
+    reduction: Reduction,
+    /// The file's hash and size.
+    fixity: Fixity,
+}
 
 /// Chooses the gain (by the limiter's model when it acts), then writes and measures the
-/// WAV (`frames` long, scored for voice activity when `vad`); when the measured loudness
+/// WAV (`frames` long, handing its samples to `taps`); when the measured loudness
 /// misses the target by more than `on_target_lu`, corrects the model's aim by the miss and
 /// writes it again (at most [`MAX_REWRITES`] times).
 fn finish_render(
     scratch: &Scratch<'_>,
     settings: &Settings,
     before: Loudness,
-    (frames, vad, on_target_lu): (u64, bool, f64),
+    (frames, taps, on_target_lu): (u64, &mut Taps<'_>, f64),
     out_wav: &Path,
     progress: FileProgress<'_>,
 ) -> Result<Finished, AudioError> {
@@ -369,9 +396,9 @@ fn finish_render(
     };
     let ceiling = settings.limiter.then(|| limiter_ceiling(settings));
     let mut rewrites = 0;
-    let (vad_frames, after, reduction) = loop {
-        let written = write_wav(scratch, gain_db, ceiling, frames, vad, out_wav, progress)?;
-        let Some((search, measured)) = search.as_ref().zip(written.1.integrated_lufs) else {
+    let written = loop {
+        let written = write_wav(scratch, gain_db, ceiling, frames, taps, out_wav, progress)?;
+        let Some((search, measured)) = search.as_ref().zip(written.after.integrated_lufs) else {
             break written;
         };
         let miss = measured - settings.target_lufs;
@@ -393,13 +420,14 @@ fn finish_render(
         (gain_db, rewrites) = (better, rewrites + 1);
         note = search.note_at(gain_db);
     };
-    let target_reached = after
+    let target_reached = written
+        .after
         .integrated_lufs
         .is_some_and(|l| (l - settings.target_lufs).abs() <= TOLERANCE_LU);
     if target_reached {
         note = None;
     } else if note.is_none() {
-        note = after.integrated_lufs.map(|l| {
+        note = written.after.integrated_lufs.map(|l| {
             format!(
                 "reached {l:.2} LUFS, {:.2} LU from the {:.1} LUFS target",
                 l - settings.target_lufs,
@@ -407,8 +435,7 @@ fn finish_render(
             )
         });
     }
-    let limiting = settings.limiter.then_some(reduction);
-    Ok((vad_frames, after, gain_db, limiting, target_reached, note))
+    Ok((written, gain_db, target_reached, note))
 }
 
 impl LimitedSearch {
@@ -586,8 +613,7 @@ fn solve(
 }
 
 /// Writes the WAV from the scratch files with `gain_db` and the limiter (at `ceiling`),
-/// scoring voice activity and measuring what is written: returns the VAD frames, the
-/// loudness and true peak of the file, and what the limiter took off. Three stages on
+/// handing the samples to `taps` and measuring and hashing what is written. Three stages on
 /// their own threads, so both cores stay busy: the limiter and the file (here), the VAD
 /// (which scores its blocks on both cores), and the meter with the true-peak detector.
 fn write_wav(
@@ -595,20 +621,17 @@ fn write_wav(
     gain_db: f64,
     ceiling: Option<f32>,
     frames: u64,
-    vad: bool,
+    taps: &mut Taps<'_>,
     out_wav: &Path,
     progress: FileProgress<'_>,
-) -> Result<(Option<VadFrames>, Loudness, Reduction), AudioError> {
+) -> Result<Written, AudioError> {
     let rate = scratch.rate;
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let out = crate::fsutil::create_new(out_wav).map_err(AudioError::from)?;
-    let mut wav = hound::WavWriter::new(BufWriter::with_capacity(1 << 20, out), spec)
-        .map_err(AudioError::from)?;
+    let vad = taps.vad;
+    let mut wav = Wav16Writer::create(out_wav, rate, frames)?;
+    if let Some(l) = taps.listener.as_mut() {
+        l.start(rate, frames);
+    }
+    let mut bytes = Vec::new();
     let at = |written: u64| Position::Audio {
         done_s: written as f64 / f64::from(rate),
         total_s: Some(frames as f64 / f64::from(rate)),
@@ -655,11 +678,10 @@ fn write_wav(
             written += chunk.len() as u64;
             ticker.at(at(written));
             let pcm: Vec<i16> = chunk.iter().map(|&x| to_i16(x)).collect();
-            let mut w = wav.get_i16_writer(pcm.len() as u32);
-            for s in &pcm {
-                w.write_sample(*s);
+            wav.samples(&pcm, &mut bytes)?;
+            if let Some(l) = taps.listener.as_mut() {
+                l.samples(&pcm);
             }
-            w.flush().map_err(AudioError::from)?;
             // A closed channel means that stage failed: its error is reported below.
             if vad {
                 let _ = to_vad.send(pcm);
@@ -673,13 +695,15 @@ fn write_wav(
             .map(|t| t.join().expect("VAD thread does not panic"))
             .transpose();
         let (reduction, vad_frames) = (reduction?, vad_frames?);
-        wav.finalize().map_err(AudioError::from)?;
-        File::open(out_wav)
-            .and_then(|f| f.sync_all())
-            .map_err(io_err)?;
+        let fixity = wav.finish()?;
         ticker.finish(at(written));
         // Measured on what was written, the true peak by the 8x detector.
-        Ok((vad_frames, after, reduction))
+        Ok(Written {
+            vad_frames,
+            after,
+            reduction,
+            fixity,
+        })
     })
 }
 
@@ -860,10 +884,14 @@ mod tests {
             &settings,
             MaxDuration::DEFAULT,
             (&out, &scratch),
-            true,
+            Taps {
+                vad: true,
+                listener: None,
+            },
             FileProgress::none(),
         )
         .unwrap();
+        assert_eq!(r.fixity, crate::hash::hash_file(&out).unwrap());
         assert_eq!(r.source.frames, 640_175);
         assert_eq!(r.frames, 294_080); // round(640175 · 22050 / 48000)
         let (from_file, _) =
@@ -879,7 +907,20 @@ mod tests {
         let input =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/phone/dictation.wav");
         let settings = Settings::default();
+        // Keeps what it is handed: the samples of the last writing.
+        #[derive(Default)]
+        struct Keep(Vec<i16>, usize);
+        impl Listener for Keep {
+            fn start(&mut self, _: u32, frames: u64) {
+                self.0 = Vec::with_capacity(frames as usize);
+                self.1 += 1;
+            }
+            fn samples(&mut self, pcm: &[i16]) {
+                self.0.extend_from_slice(pcm);
+            }
+        }
         let run = |name: &str, on_target: f64| {
+            let mut keep = Keep::default();
             let out = dir.path().join(format!("{name}.wav"));
             let scratch = dir.path().join(format!("{name}.f32"));
             let max = MaxDuration::DEFAULT;
@@ -889,21 +930,26 @@ mod tests {
                 &settings,
                 max,
                 (&out, &scratch),
-                false,
+                Taps {
+                    vad: false,
+                    listener: Some(&mut keep),
+                },
                 none,
                 on_target,
             );
             let r = r.unwrap();
             let miss = (r.after.integrated_lufs.unwrap() - settings.target_lufs).abs();
-            (r, miss, out)
+            (r, miss, out, keep)
         };
-        let (once, first_miss, _) = run("once", SEARCH_LU);
+        let (once, first_miss, _, kept) = run("once", SEARCH_LU);
+        assert_eq!(kept.1, 1, "written once");
         assert!(
             once.limiting.unwrap().max_db > 1.0,
             "the limiter acts: {once:?}"
         );
         // Asked to be on target to the thousandth, it writes again from the measured miss.
-        let (again, miss, out) = run("again", 0.001);
+        let (again, miss, out, kept) = run("again", 0.001);
+        assert!(kept.1 > 1, "written again");
         assert!(
             miss < first_miss / 2.0 && miss < 0.02,
             "{first_miss} then {miss}"
@@ -916,10 +962,11 @@ mod tests {
         assert_eq!(frames.scores.len() as u64, again.frames / 256);
         let mut m = BlockMeter::new(16_000);
         let mut reader = hound::WavReader::open(&out).unwrap();
-        let x: Vec<f32> = reader
-            .samples::<i16>()
-            .map(|s| f32::from(s.unwrap()) / 32767.0)
-            .collect();
+        let pcm: Vec<i16> = reader.samples::<i16>().map(|s| s.unwrap()).collect();
+        // The listener and the hash saw the last writing, which is the file.
+        assert_eq!(kept.0, pcm);
+        assert_eq!(again.fixity, crate::hash::hash_file(&out).unwrap());
+        let x: Vec<f32> = pcm.iter().map(|&s| f32::from(s) / 32767.0).collect();
         m.push(&x);
         let measured = m.integrated().unwrap();
         assert!((measured - again.after.integrated_lufs.unwrap()).abs() < 1e-6);

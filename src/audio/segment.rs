@@ -3,11 +3,13 @@
 //! time-anchored marks. Also cuts segment WAVs out of the normalized audio.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use super::decode::{AudioError, MaxDuration};
 use super::resample::MonoResampler;
+use super::wav16::Wav16Writer;
+use crate::hash::Fixity;
 use crate::progress::{FileProgress, Phase, Position};
 
 /// The VAD's rate and frame size (16 ms at 16 kHz).
@@ -230,14 +232,6 @@ impl Pcm16 {
         );
         Ok(n as usize)
     }
-
-    /// Skips `n` samples.
-    fn skip(&mut self, n: u32) -> Result<(), AudioError> {
-        let n = n.min(self.left);
-        self.reader.seek_relative(i64::from(n) * 2)?;
-        self.left -= n;
-        Ok(())
-    }
 }
 
 /// Frames per VAD block (60 s): blocks are scored in parallel, each by its own detector.
@@ -452,52 +446,111 @@ pub fn cut_at_marks(spans: Vec<Span>, marks: &[(f64, String)]) -> Vec<Span> {
 }
 
 /// Cuts the frame ranges `cuts` (sorted, non-overlapping) of a mono 16-bit WAV into new
-/// WAVs, in one pass over the source; the outputs are then fsynced in parallel (hundreds
-/// of one-by-one fsyncs cost more than the cutting). Reports to `progress`
-/// ([`Phase::Segment`]); a caught signal stops it (see [`crate::interrupt`]).
+/// WAVs, on every core: each file is written, hashed on the way and fsynced by one thread
+/// (hundreds of one-by-one fsyncs cost more than the cutting). Returns each file's fixity,
+/// in the order of `cuts`. Reports to `progress` ([`Phase::Segment`]); a caught signal
+/// stops it (see [`crate::interrupt`]).
 pub fn cut_all(
     wav: &Path,
     cuts: &[(u32, u32, PathBuf)],
     progress: FileProgress<'_>,
-) -> Result<(), AudioError> {
+) -> Result<Vec<Fixity>, AudioError> {
+    use std::io::Seek;
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
     let mut pcm = Pcm16::open(wav)?;
+    let data_at = pcm.reader.stream_position()?;
+    let (rate, frames) = (pcm.rate, pcm.frames);
     let at = pcm.position();
-    let mut ticker = progress.phase(Phase::Segment, at(0));
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: pcm.rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
     let mut pos = 0u32;
-    let mut buf = Vec::new();
+    let mut ranges = Vec::with_capacity(cuts.len());
     for (start, end, out) in cuts {
-        let (start, end) = ((*start).min(pcm.frames), (*end).min(pcm.frames));
+        let start = (*start).min(frames);
+        let end = (*end).min(frames).max(start);
         if start < pos {
             return Err(AudioError::Corrupt("segments overlap".into()));
         }
-        pcm.skip(start - pos)?;
-        pos = start;
-        let file = crate::fsutil::create_new(out).map_err(AudioError::from)?;
-        let mut w = hound::WavWriter::new(BufWriter::new(file), spec).map_err(AudioError::from)?;
-        while pos < end {
-            crate::interrupt::check()?;
-            ticker.at(at(pos));
-            let n = pcm.read(&mut buf, (end - pos).min(16_384))?;
-            let mut iw = w.get_i16_writer(n as u32);
-            for s in &buf {
-                iw.write_sample(*s);
-            }
-            iw.flush().map_err(AudioError::from)?;
-            pos += n as u32;
-        }
-        w.finalize().map_err(AudioError::from)?;
+        pos = end;
+        ranges.push((start, end, out.as_path()));
     }
-    use rayon::prelude::*;
-    cuts.par_iter()
-        .try_for_each(|(_, _, out)| File::open(out).and_then(|f| f.sync_all()))?;
-    ticker.finish(at(pcm.frames));
-    Ok(())
+    let file = pcm.reader.into_inner();
+    let (next, done, failed) = (
+        AtomicUsize::new(0),
+        AtomicU64::new(0),
+        AtomicBool::new(false),
+    );
+    // Takes cuts until none are left or one fails, reporting progress when `ticker` is given.
+    let work = |mut ticker: Option<&mut crate::progress::Ticker<'_>>| {
+        let mut made = Vec::new();
+        let mut buf = vec![0u8; 1 << 20];
+        while !failed.load(Ordering::Relaxed) {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&(start, end, out)) = ranges.get(i) else {
+                break;
+            };
+            let mut tick = |n: u32| {
+                let total = done.fetch_add(u64::from(n), Ordering::Relaxed) + u64::from(n);
+                if let Some(t) = ticker.as_mut() {
+                    t.at(at(total as u32));
+                }
+            };
+            match cut_one(&file, data_at, rate, (start, end, out), &mut buf, &mut tick) {
+                Ok(fixity) => made.push((i, fixity)),
+                Err(e) => {
+                    failed.store(true, Ordering::Relaxed);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(made)
+    };
+    let mut ticker = progress.phase(Phase::Segment, at(0));
+    let helpers = rayon::current_num_threads().clamp(1, ranges.len().max(1)) - 1;
+    let results: Vec<Result<Vec<(usize, Fixity)>, AudioError>> = std::thread::scope(|scope| {
+        let others: Vec<_> = (0..helpers).map(|_| scope.spawn(|| work(None))).collect();
+        let mut all = vec![work(Some(&mut ticker))];
+        all.extend(
+            others
+                .into_iter()
+                .map(|h| h.join().expect("cutting does not panic")),
+        );
+        all
+    });
+    let mut fixities: Vec<Option<Fixity>> = vec![None; ranges.len()];
+    for made in results {
+        for (i, fixity) in made? {
+            fixities[i] = Some(fixity);
+        }
+    }
+    ticker.finish(at(frames));
+    Ok(fixities
+        .into_iter()
+        .map(|f| f.expect("every cut was made"))
+        .collect())
+}
+
+/// Writes frames `start..end` of the WAV `file` (whose samples begin at byte `data_at`)
+/// as the new WAV `out`, calling `tick` with the frames of each piece copied.
+fn cut_one(
+    file: &File,
+    data_at: u64,
+    rate: u32,
+    (start, end, out): (u32, u32, &Path),
+    buf: &mut [u8],
+    tick: &mut dyn FnMut(u32),
+) -> Result<Fixity, AudioError> {
+    use std::os::unix::fs::FileExt;
+    let mut w = Wav16Writer::create(out, rate, u64::from(end - start))?;
+    let mut pos = start;
+    while pos < end {
+        crate::interrupt::check()?;
+        let n = (end - pos).min(buf.len() as u32 / 2);
+        let piece = &mut buf[..n as usize * 2];
+        file.read_exact_at(piece, data_at + u64::from(pos) * 2)?;
+        w.data(piece)?;
+        pos += n;
+        tick(n);
+    }
+    w.finish()
 }
 
 #[cfg(test)]
